@@ -1,0 +1,40 @@
+# The two commands the README opens with: `make run` and `make test`.
+# Each creates .venv, installs what is missing (Debian packages too, when run as root),
+# then launches the app or runs the whole test suite.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: run test system-deps-run system-deps-test lint bench clean
+
+run: system-deps-run $(STAMP)
+	$(BIN)/soundalike
+
+test: system-deps-test $(STAMP)
+	scripts/run-tests.sh
+
+system-deps-run:
+	@scripts/system-deps.sh run
+
+system-deps-test:
+	@scripts/system-deps.sh test
+
+# torch is pinned to the CPU build first: a bare `torch` requirement would pull a CUDA build
+# of several GB. A newer torch already present (e.g. a CUDA build on a GPU box) is kept.
+$(STAMP):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "torch==2.13.0"
+	$(BIN)/pip install -q -e ".[dev]"
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check app model tests
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	$(BIN)/soundalike bench encode
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

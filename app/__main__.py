@@ -1,0 +1,24 @@
+"""Entry point of the ``soundalike`` script: a subcommand runs the CLI, none opens the app.
+
+This is the only module that imports ``app.ui`` (house rule 5).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from app import cli
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = cli.parse_args(argv)
+    if args.command is None:
+        from app.ui.application import run_gui
+
+        return run_gui(args)
+    return cli.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The ``soundalike`` command line: argument parsing and dispatch to ``app.commands``.
+
+Each subcommand lives in ``app/commands/<name>.py`` and exposes ``HELP``,
+``configure(parser)`` and ``run(args) -> int``. Those modules import heavy libraries
+(torch, faiss) inside ``run`` only, so ``soundalike --version`` and the GUI start fast.
+With no subcommand, ``app.__main__`` starts the GUI (the only place that imports app.ui).
+
+Errors: a one-line reason on stderr and a non-zero exit, never a traceback for user
+mistakes (``CliError``); details of unexpected failures go to the log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from app import APP_NAME, __version__
+
+# Subcommands in the order ``--help`` lists them.
+COMMANDS: tuple[str, ...] = ()
+
+log = logging.getLogger(__name__)
+
+
+class CliError(Exception):
+    """A user-facing failure: its message is printed as ``soundalike: <message>``."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=APP_NAME,
+        description="Find replacement music by example. With no command, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"app.commands.{name}")
+        sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
+        module.configure(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed subcommand and turn failures into a one-line message and exit code."""
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.run(args) or 0)
+    except CliError as exc:
+        print(f"{APP_NAME}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{APP_NAME}: interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry without the GUI (used by tests and scripts)."""
+    args = parse_args(argv)
+    if args.command is None:
+        build_parser().print_help(sys.stderr)
+        return 2
+    return run(args)

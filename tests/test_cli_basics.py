@@ -1,0 +1,28 @@
+"""The console script's cheap paths: version and help work without heavy imports."""
+
+import subprocess
+import sys
+
+import pytest
+
+from app import __version__
+from app.cli import main
+
+
+def test_version_prints_and_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_version_does_not_import_torch() -> None:
+    code = "import sys; from app.cli import main\ntry: main(['--version'])\nexcept SystemExit: pass\nprint('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("False")
+
+
+def test_unknown_command_is_an_argument_error() -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["no-such-command"])
+    assert exc.value.code == 2
