@@ -13,3 +13,10 @@ def test_import_contracts_hold() -> None:
     assert lint_imports, "import-linter is part of the dev extra"
     result = subprocess.run([lint_imports], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_core_types_agree_with_model_dimensions() -> None:
+    from app.core.types import DIMENSIONS as CORE_DIMENSIONS
+    from model.dimensions import DIMENSIONS as MODEL_DIMENSIONS
+
+    assert CORE_DIMENSIONS == MODEL_DIMENSIONS

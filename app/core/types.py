@@ -1,0 +1,127 @@
+"""Plain value types shared by core, services and ui (the only core module the ui imports).
+
+Kept free of torch/faiss/numpy-heavy imports so the GUI can import it cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+DIMENSIONS: tuple[str, ...] = ("genre", "mood", "instrument", "tempo")  # == model.dimensions
+
+
+@dataclass(frozen=True)
+class SearchWeights:
+    """How much each dimension matters (slider values, any non-negative scale)."""
+
+    genre: float = 1.0
+    mood: float = 1.0
+    instrument: float = 1.0
+    tempo: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in DIMENSIONS:
+            value = getattr(self, name)
+            if not value >= 0.0 or value == float("inf"):  # also rejects NaN
+                raise ValueError(f"weight for {name} must be a finite number >= 0, got {value!r}")
+
+    def as_tuple(self) -> tuple[float, ...]:
+        return tuple(float(getattr(self, name)) for name in DIMENSIONS)
+
+    @property
+    def is_zero(self) -> bool:
+        return not any(self.as_tuple())
+
+    @classmethod
+    def parse(cls, text: str) -> SearchWeights:
+        """Parse ``"genre=1,mood=0.5"``; dimensions not named keep weight 1."""
+        values: dict[str, float] = {}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            name, sep, number = item.partition("=")
+            name = name.strip().lower()
+            if not sep or name not in DIMENSIONS:
+                raise ValueError(
+                    f"bad weight {item!r}: expected NAME=NUMBER with NAME one of {', '.join(DIMENSIONS)}"
+                )
+            try:
+                values[name] = float(number)
+            except ValueError:
+                raise ValueError(f"bad weight {item!r}: {number.strip()!r} is not a number") from None
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One step of a long job. ``total`` is None while unknown; rate is units per wall second."""
+
+    done: float
+    total: float | None = None
+    message: str = ""
+    unit: str = "files"
+    rate: float | None = None
+    eta_s: float | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.total:
+            return None
+        return min(1.0, self.done / self.total)
+
+
+@dataclass(frozen=True)
+class TrackInfo:
+    """A catalogued track as the UI shows it."""
+
+    track_id: int
+    path: str
+    title: str = ""
+    artist: str = ""
+    album: str = ""
+    duration_s: float = 0.0
+    bpm: float | None = None
+    genre: str = ""
+    mood: str = ""
+    status: str = "pending"
+    error: str = ""
+
+    @property
+    def display_title(self) -> str:
+        from pathlib import PurePath
+
+        return self.title or PurePath(self.path).stem
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Result filters; ``None`` bounds are open."""
+
+    bpm_min: float | None = None
+    bpm_max: float | None = None
+    duration_min_s: float | None = None
+    duration_max_s: float | None = None
+    exclude_paths: frozenset[str] = field(default_factory=frozenset)
+    exclude_albums: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One ranked track: overall score, per-dimension cosines, and where it matches best."""
+
+    track: TrackInfo
+    score: float
+    offset_s: float
+    dimensions: dict[str, float]
+
+    def to_json(self) -> dict[str, object]:
+        """The CLI/JSON contract: {path, score, offset_s, dimensions: {genre, mood, instrument, tempo}}."""
+        return {
+            "path": self.track.path,
+            "score": round(float(self.score), 6),
+            "offset_s": round(float(self.offset_s), 3),
+            "dimensions": {name: round(float(self.dimensions[name]), 6) for name in DIMENSIONS},
+        }
+
+
+def as_dict(value: object) -> dict[str, object]:
+    """Dataclass to dict (for logs and settings)."""
+    return asdict(value)  # type: ignore[arg-type]
