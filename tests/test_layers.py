@@ -20,3 +20,23 @@ def test_core_types_agree_with_model_dimensions() -> None:
     from model.dimensions import DIMENSIONS as MODEL_DIMENSIONS
 
     assert CORE_DIMENSIONS == MODEL_DIMENSIONS
+
+
+def test_services_use_qtcore_only() -> None:
+    """import-linter cannot forbid subpackages of an external package, so scan the source."""
+    import ast
+
+    offenders = []
+    for path in (ROOT / "app" / "services").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            offenders += [
+                f"{path.name}: {name}"
+                for name in names
+                if name.startswith(("PySide6.QtWidgets", "PySide6.QtGui"))
+            ]
+    assert not offenders, offenders
