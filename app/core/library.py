@@ -1,0 +1,134 @@
+"""A searchable library: a catalog, the encoder that embedded it, and a search engine.
+
+Public API (what the CLI and app.services use)::
+
+    library = Library(Catalog.open(db), Encoder.load(model))
+    query = library.prepare_query("temp.wav", start_s=42, end_s=58)   # decodes + embeds once
+    results = library.search(query, SearchWeights(genre=1, tempo=0.2), k=20, filters=...)
+    library.search(query, other_weights)          # slider move: cheap re-rank, no re-embed
+    library.reload()                              # after indexing, to see new tracks
+
+Only vectors made by the encoder's model are searched (``model_id``); tracks embedded by
+another model are counted by ``stale_count`` and re-embedded by the next index run.
+Mix-and-match and multi-query: build several queries with ``prepare_query`` and pass them
+through ``app.core.search.mix_queries`` / ``combine_queries``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from app.core.catalog import Catalog
+from app.core.search import Query, SearchEngine, SearchError, query_from_windows
+from app.core.types import SearchFilters, SearchResult, SearchWeights
+
+if TYPE_CHECKING:
+    from model.encoder import Encoder
+
+
+class Library:
+    def __init__(
+        self,
+        catalog: Catalog,
+        encoder: Encoder,
+        *,
+        flat_limit: int = 200_000,
+        candidates: int = 400,
+    ) -> None:
+        self.catalog = catalog
+        self.encoder = encoder
+        self._options = {"flat_limit": flat_limit, "candidates": candidates}
+        self._engine: SearchEngine | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return str(self.encoder.model_id)
+
+    @property
+    def engine(self) -> SearchEngine:
+        """The engine over the catalog's current vectors (loaded on first use)."""
+        with self._lock:
+            if self._engine is None:
+                model_id = self.model_id
+                table = self.catalog.load_track_vectors(model_id)
+                self._engine = SearchEngine(
+                    table,
+                    lambda ids: self.catalog.window_vectors(ids, model_id),
+                    self.catalog.get_tracks,
+                    **self._options,
+                )
+            return self._engine
+
+    def reload(self) -> None:
+        """Forget the loaded vectors; the next search reads the catalog again."""
+        with self._lock:
+            self._engine = None
+
+    def __len__(self) -> int:
+        return len(self.engine)
+
+    def stale_count(self) -> int:
+        """Tracks whose vectors come from another model (need re-indexing to be searched)."""
+        counts = self.catalog.model_counts()
+        return sum(n for model, n in counts.items() if model != self.model_id)
+
+    def prepare_query(
+        self,
+        source: str | os.PathLike[str] | np.ndarray,
+        start_s: float | None = None,
+        end_s: float | None = None,
+    ) -> Query:
+        """Decode (a region of) a clip, or take 22 050 Hz mono samples, and embed it once."""
+        from model.audio import SAMPLE_RATE, AudioError, load_audio
+
+        if start_s is not None and start_s < 0:
+            raise SearchError("--start must be >= 0")
+        if start_s is not None and end_s is not None and end_s <= start_s:
+            raise SearchError("the query region's end must be after its start")
+        path = ""
+        if isinstance(source, np.ndarray):
+            samples = np.asarray(source, dtype=np.float32).reshape(-1)
+            first = int(round((start_s or 0.0) * SAMPLE_RATE))
+            last = None if end_s is None else int(round(end_s * SAMPLE_RATE))
+            samples = samples[first:last]
+        else:
+            path = os.path.abspath(os.fspath(source))
+            duration = None if end_s is None else end_s - (start_s or 0.0)
+            try:
+                samples = load_audio(path, offset_s=start_s or 0.0, duration_s=duration)
+            except AudioError as exc:
+                raise SearchError(f"cannot read query: {exc}") from None
+        if samples.size == 0:
+            raise SearchError("the query region holds no audio")
+        embedding = self.encoder.embed_samples(samples)
+        return query_from_windows(embedding.windows, path, bool(embedding.padded))
+
+    def search(
+        self,
+        query: Query,
+        weights: SearchWeights | Sequence[float] | None = None,
+        k: int = 10,
+        filters: SearchFilters | None = None,
+        *,
+        exclude_query_files: bool = True,
+        exclude_query_albums: bool = False,
+    ) -> list[SearchResult]:
+        """Rank the library for ``query``; the query's own files are left out by default."""
+        filters = filters or SearchFilters()
+        if exclude_query_files and query.paths:
+            filters = replace(filters, exclude_paths=filters.exclude_paths | set(query.paths))
+        if exclude_query_albums and query.paths:
+            albums = {
+                info.album
+                for path in query.paths
+                if (info := self.catalog.find_track(path)) is not None and info.album
+            }
+            filters = replace(filters, exclude_albums=filters.exclude_albums | albums)
+        return self.engine.search(query, weights or SearchWeights(), k, filters)

@@ -1,0 +1,293 @@
+"""Slider-weighted, segment-aware search over track and window vectors.
+
+Public API::
+
+    Query                                  # what a clip (or clips) is looking for
+    query_from_windows(windows, path="") -> Query    # from one clip's (m, 256) window vectors
+    combine_queries([q1, q2, ...]) -> Query          # multi-query: several example clips
+    mix_queries(base, {"tempo": q2, ...}) -> Query   # mix-and-match: a reference per dimension
+    SearchEngine(table, windows, tracks_info, ...)   # built by app.core.library.Library
+    engine.search(query, weights, k, filters) -> list[SearchResult]
+
+How a track is scored (all vectors are block-L2-normalised, so a block dot product is a
+cosine):
+1. Track level (candidates): ``cos_d(query, track)`` for every track and dimension,
+   exactly, or through an approximate index above ``flat_limit`` (see vector_index.py).
+   The ``candidates`` best by ``sum_d w_d cos_d`` go on.
+2. Segment level (the score): the query covers ``m`` windows (its start/end region). For
+   each candidate and each offset ``o`` (window grid, 2.97 s), the mean of the candidate's
+   windows ``o .. o+m-1`` (block re-normalised, like a track vector) is compared with the
+   query per dimension. The result's ``score = max_o sum_d w_d cos_d(o)``, ``offset_s`` is
+   that ``o`` in seconds and ``dimensions`` are the ``cos_d`` there. A query cut from the
+   middle of a library track therefore finds that track, at that offset, with cos = 1.
+   Comparing span means (not window by window) keeps this robust when the query's cut does
+   not fall on the library's window grid.
+
+Per query the engine caches the ``(N, 4)`` track cosines and each candidate's ``(offsets, 4)``
+segment cosines, so a slider move (new weights, same query) is a few small products and
+never touches the index or the vectors again. A weight of 0 therefore removes that
+dimension's influence exactly: it multiplies that column by 0 everywhere.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.core.catalog import TrackTable
+from app.core.types import DIMENSIONS, SearchFilters, SearchResult, SearchWeights, TrackInfo
+from app.core.vector_index import VectorIndex
+from model.dimensions import BLOCK_SIZE, EMBEDDING_SIZE, normalize_blocks
+
+WINDOW_SECONDS = 65536 / 22050  # == model.audio.WINDOW_SECONDS (not imported: no decoder here)
+N_DIMS = len(DIMENSIONS)
+
+WindowSource = Callable[[Sequence[int]], Mapping[int, np.ndarray]]  # ids -> (n, 256) each
+InfoSource = Callable[[Sequence[int]], Mapping[int, TrackInfo]]
+
+
+class SearchError(Exception):
+    """A search that cannot run (empty library, zero weights); ``str(e)`` is one line."""
+
+
+@dataclass(frozen=True, eq=False)
+class Query:
+    """A search reference: one vector, and how many windows each dimension's span covers.
+
+    ``eq=False``: each Query is its own object, so the engine caches its work per query.
+    """
+
+    vector: np.ndarray  # (256,) float32, each block L2-normalised
+    spans: tuple[int, ...]  # windows per dimension for segment matching (>= 1)
+    paths: tuple[str, ...] = ()  # the clips it came from (to exclude them from results)
+    padded: bool = False  # True when a clip was shorter than one window
+    sources: dict[str, str] = field(default_factory=dict)  # dimension -> clip it came from
+
+
+def query_from_windows(windows: np.ndarray, path: str = "", padded: bool = False) -> Query:
+    windows = np.asarray(windows, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
+    if windows.shape[0] == 0:
+        raise SearchError("the query has no audio windows")
+    vector = normalize_blocks(windows.mean(axis=0))
+    paths = (path,) if path else ()
+    return Query(vector, (windows.shape[0],) * N_DIMS, paths, padded, dict.fromkeys(DIMENSIONS, path))
+
+
+def combine_queries(queries: Sequence[Query]) -> Query:
+    """Multi-query: the mean of several clips' vectors (block re-normalised)."""
+    if not queries:
+        raise SearchError("no query clips")
+    if len(queries) == 1:
+        return queries[0]
+    vector = normalize_blocks(np.mean([q.vector for q in queries], axis=0))
+    spans = tuple(max(1, round(float(np.mean([q.spans[d] for q in queries])))) for d in range(N_DIMS))
+    paths = tuple(dict.fromkeys(p for q in queries for p in q.paths))
+    sources = {d: " + ".join(q.sources.get(d, "") for q in queries) for d in DIMENSIONS}
+    return Query(vector, spans, paths, any(q.padded for q in queries), sources)
+
+
+def mix_queries(base: Query, references: Mapping[str, Query]) -> Query:
+    """Mix-and-match: dimension ``d`` takes its block (and span) from ``references[d]``."""
+    vector = base.vector.copy()
+    spans = list(base.spans)
+    sources = dict(base.sources)
+    for name, ref in references.items():
+        if name not in DIMENSIONS:
+            raise SearchError(f"unknown dimension {name!r}; use one of {', '.join(DIMENSIONS)}")
+        d = DIMENSIONS.index(name)
+        vector[d * BLOCK_SIZE : (d + 1) * BLOCK_SIZE] = ref.vector[d * BLOCK_SIZE : (d + 1) * BLOCK_SIZE]
+        spans[d] = ref.spans[d]
+        sources[name] = ref.sources.get(name, "")
+    paths = tuple(dict.fromkeys([*base.paths, *(p for r in references.values() for p in r.paths)]))
+    padded = base.padded or any(r.padded for r in references.values())
+    return Query(vector, tuple(spans), paths, padded, sources)
+
+
+def segment_cosines(query: Query, windows: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Per candidate, ``(offsets, 4)`` cosines of each window span with the query.
+
+    Candidate ``t`` with ``n`` windows has ``max(n - min(spans), 0) + 1`` offsets; for a
+    dimension with a longer span the offset is clamped so its span stays inside the track,
+    and a track shorter than a span is compared whole.
+    """
+    if not windows:
+        return []
+    lengths = np.array([w.shape[0] for w in windows], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    stacked = np.concatenate([np.asarray(w, dtype=np.float32) for w in windows])
+    cumsum = np.zeros((stacked.shape[0] + 1, EMBEDDING_SIZE), dtype=np.float32)
+    np.cumsum(stacked, axis=0, out=cumsum[1:])
+    n_offsets = np.maximum(lengths - min(query.spans), 0) + 1
+    pair_track = np.repeat(np.arange(len(windows)), n_offsets)
+    pair_offset = np.arange(int(n_offsets.sum())) - np.repeat(np.cumsum(n_offsets) - n_offsets, n_offsets)
+    out = np.empty((pair_track.shape[0], N_DIMS), dtype=np.float32)
+    q = query.vector.reshape(N_DIMS, BLOCK_SIZE)
+    for d in range(N_DIMS):
+        span = query.spans[d]
+        n = lengths[pair_track]
+        first = starts[pair_track] + np.minimum(pair_offset, np.maximum(n - span, 0))
+        last = first + np.minimum(span, n)
+        cols = slice(d * BLOCK_SIZE, (d + 1) * BLOCK_SIZE)
+        block = cumsum[last, cols] - cumsum[first, cols]
+        norms = np.linalg.norm(block, axis=1)
+        out[:, d] = (block @ q[d]) / np.maximum(norms, 1e-12)
+    return np.split(out, np.cumsum(n_offsets)[:-1])
+
+
+class _QueryState:
+    def __init__(self) -> None:
+        self.track_cosines: np.ndarray | None = None  # (N, 4), exact mode
+        self.segments: dict[int, np.ndarray] = {}  # row -> (offsets, 4)
+
+
+class SearchEngine:
+    """Searches one model's vectors. Build once per library load; call ``search`` often."""
+
+    def __init__(
+        self,
+        table: TrackTable,
+        windows: WindowSource,
+        tracks_info: InfoSource,
+        *,
+        flat_limit: int = 200_000,
+        candidates: int = 400,
+        nprobe: int = 48,
+    ) -> None:
+        self.table = table
+        self._windows = windows
+        self._info = tracks_info
+        self.candidates = candidates
+        self.index = VectorIndex(table.vectors, flat_limit=flat_limit, nprobe=nprobe)
+        self._row_of_path = {p: i for i, p in enumerate(table.paths)}
+        self._states: OrderedDict[int, tuple[Query, _QueryState]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    # ------------------------------------------------------------------ filters
+    def filter_mask(self, filters: SearchFilters) -> np.ndarray:
+        """Boolean ``(N,)``: rows that pass. Unknown BPM/duration fail a bound on them."""
+        t = self.table
+        mask = np.ones(len(t), dtype=bool)
+        with np.errstate(invalid="ignore"):  # NaN compares False: unknown values fail bounds
+            if filters.bpm_min is not None:
+                mask &= t.bpm >= filters.bpm_min
+            if filters.bpm_max is not None:
+                mask &= t.bpm <= filters.bpm_max
+            if filters.duration_min_s is not None:
+                mask &= t.duration_s >= filters.duration_min_s
+            if filters.duration_max_s is not None:
+                mask &= t.duration_s <= filters.duration_max_s
+        for path in filters.exclude_paths:
+            row = self._row_of_path.get(path)
+            if row is not None:
+                mask[row] = False
+        if filters.exclude_albums:
+            albums = {a for a in filters.exclude_albums if a}
+            for row, album in enumerate(t.albums):
+                if album in albums:
+                    mask[row] = False
+        return mask
+
+    # ------------------------------------------------------------------ search
+    def _state(self, query: Query) -> _QueryState:
+        key = id(query)
+        entry = self._states.get(key)
+        if entry is not None and entry[0] is query:
+            self._states.move_to_end(key)
+            return entry[1]
+        state = _QueryState()
+        self._states[key] = (query, state)
+        while len(self._states) > 4:  # a few recent queries (A/B between clips stays cheap)
+            self._states.popitem(last=False)
+        return state
+
+    def search(
+        self,
+        query: Query,
+        weights: SearchWeights | Sequence[float],
+        k: int = 10,
+        filters: SearchFilters | None = None,
+    ) -> list[SearchResult]:
+        """The ``k`` best tracks for ``query`` under ``weights`` (thread-safe, serialised)."""
+        w = np.asarray(
+            weights.as_tuple() if isinstance(weights, SearchWeights) else weights, np.float32
+        )
+        if w.shape != (N_DIMS,) or not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise SearchError("weights must be four finite numbers >= 0")
+        if not w.any():
+            raise SearchError("all weights are zero; give at least one dimension a weight > 0")
+        if len(self.table) == 0:
+            raise SearchError("the library has no indexed tracks")
+        with self._lock:
+            state = self._state(query)
+            mask = self.filter_mask(filters or SearchFilters())
+            rows = self._candidate_rows(query, state, w, mask, max(self.candidates, k))
+            return self._rank_segments(query, state, w, rows, k)
+
+    def _candidate_rows(
+        self, query: Query, state: _QueryState, w: np.ndarray, mask: np.ndarray, n: int
+    ) -> np.ndarray:
+        if self.index.exact:
+            if state.track_cosines is None:
+                state.track_cosines = self.index.cosines(query.vector)
+            scores = state.track_cosines @ w
+            valid = np.flatnonzero(mask)
+            if valid.shape[0] <= n:
+                return valid
+            top = np.argpartition(-scores[valid], n - 1)[:n]
+            return valid[top]
+        # Approximate: ask for more than needed so filters still leave enough.
+        want = min(len(self.table), n * (2 if mask.all() else 8))
+        rows, cosines = self.index.candidates(query.vector, w, want)
+        keep = mask[rows]
+        rows, cosines = rows[keep], cosines[keep]
+        order = np.argsort(-(cosines @ w), kind="stable")[:n]
+        return rows[order]
+
+    def _rank_segments(
+        self, query: Query, state: _QueryState, w: np.ndarray, rows: np.ndarray, k: int
+    ) -> list[SearchResult]:
+        if rows.shape[0] == 0:
+            return []
+        missing = [int(r) for r in rows if int(r) not in state.segments]
+        if missing:
+            ids = [int(self.table.ids[r]) for r in missing]
+            found = self._windows(ids)
+            have = [(r, found[i]) for r, i in zip(missing, ids, strict=True) if i in found]
+            for (row, _), seg in zip(have, segment_cosines(query, [x for _, x in have]), strict=True):
+                state.segments[row] = seg
+        rows = np.array([r for r in rows if int(r) in state.segments], dtype=np.int64)
+        if rows.shape[0] == 0:
+            return []
+        segs = [state.segments[int(r)] for r in rows]
+        counts = np.array([s.shape[0] for s in segs])
+        stacked = np.concatenate(segs)
+        scores = stacked @ w
+        bounds = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        best = np.maximum.reduceat(scores, bounds)
+        owner = np.repeat(np.arange(len(segs)), counts)
+        hits = np.flatnonzero(scores == best[owner])
+        _, first = np.unique(owner[hits], return_index=True)
+        best_pair = hits[first]  # earliest best offset of each candidate
+        order = np.lexsort((rows, -best))[:k]  # score desc, then row (stable ties)
+        ids = [int(self.table.ids[rows[i]]) for i in order]
+        infos = self._info(ids)
+        results = []
+        for i, track_id in zip(order, ids, strict=True):
+            pair = best_pair[i]
+            info = infos.get(track_id) or TrackInfo(track_id, self.table.paths[rows[i]])
+            results.append(
+                SearchResult(
+                    track=info,
+                    score=float(best[i]),
+                    offset_s=float((pair - bounds[i]) * WINDOW_SECONDS),
+                    dimensions={name: float(stacked[pair, d]) for d, name in enumerate(DIMENSIONS)},
+                )
+            )
+        return results

@@ -1,0 +1,124 @@
+"""Track-level candidate search: exact per-dimension cosines, or faiss IVF above a size.
+
+Public API::
+
+    VectorIndex(vectors (N, 256) block-normalised, flat_limit=200_000, nprobe=48)
+    index.exact                          # True when every query scans all N exactly
+    index.cosines(query) -> (N, 4)       # exact mode only: all per-dimension cosines
+    index.candidates(query, weights, n) -> (rows, cosines (n, 4))   # approximate mode
+    index.rows_cosines(query, rows) -> (len(rows), 4)               # exact, any mode
+
+Why two modes:
+- Up to ``flat_limit`` tracks the index keeps the vectors as float32 and computes, for a new
+  query, the cosine of EVERY track in EVERY dimension: one ``(N, 256) @ (256, 4)`` product
+  (the block-diagonal query matrix; the same arithmetic faiss' IndexFlatIP does, but with
+  four outputs per track instead of one). A slider move is then ``(N, 4) @ w``: it never
+  touches the vectors again. That is what makes re-ranks cheap.
+- Above it, scanning is too slow and float32 too big: vectors stay float16 (512 B/track)
+  and a faiss ``IndexIVFScalarQuantizer`` (8-bit, inner product, 256 B/track) proposes
+  candidates for the *weighted* query (the inner product with block-scaled query blocks
+  equals sum_d w_d cos_d, so the approximate index ranks by the same score). Candidates are
+  then re-scored exactly from the float16 vectors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.dimensions import BLOCK_SIZE, DIMENSIONS, EMBEDDING_SIZE
+
+N_DIMS = len(DIMENSIONS)
+_CHUNK = 1 << 16  # rows converted from float16 at a time (bounds temporary memory)
+
+
+def query_matrix(query: np.ndarray) -> np.ndarray:
+    """``(256, 4)`` block-diagonal matrix: ``vectors @ M`` gives per-dimension cosines."""
+    q = np.asarray(query, dtype=np.float32).reshape(N_DIMS, BLOCK_SIZE)
+    matrix = np.zeros((EMBEDDING_SIZE, N_DIMS), dtype=np.float32)
+    for d in range(N_DIMS):
+        matrix[d * BLOCK_SIZE : (d + 1) * BLOCK_SIZE, d] = q[d]
+    return matrix
+
+
+def weighted_query(query: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Scale each block of ``query`` by its weight: ``<v, q_w> = sum_d w_d cos_d(v, q)``."""
+    q = np.asarray(query, dtype=np.float32).reshape(N_DIMS, BLOCK_SIZE)
+    return (q * np.asarray(weights, dtype=np.float32)[:, None]).reshape(EMBEDDING_SIZE)
+
+
+class VectorIndex:
+    """Track vectors plus the structure that finds the best ones for a weighted query."""
+
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        *,
+        flat_limit: int = 200_000,
+        nprobe: int = 48,
+        nlist: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        n = int(vectors.shape[0])
+        self.size = n
+        self.exact = n <= flat_limit
+        self._ivf = None
+        if self.exact:
+            self._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        else:
+            self._vectors = np.ascontiguousarray(vectors, dtype=np.float16)
+            self._ivf = _build_ivf(self._vectors, nlist or _default_nlist(n), nprobe, seed)
+
+    @property
+    def memory_bytes(self) -> int:
+        ivf = 0 if self._ivf is None else self.size * (EMBEDDING_SIZE + 8)
+        return int(self._vectors.nbytes) + ivf
+
+    def cosines(self, query: np.ndarray) -> np.ndarray:
+        """``(N, 4)`` float32 per-dimension cosines of every track with ``query``."""
+        matrix = query_matrix(query)
+        if self._vectors.dtype == np.float32:
+            return self._vectors @ matrix
+        out = np.empty((self.size, N_DIMS), dtype=np.float32)
+        for start in range(0, self.size, _CHUNK):
+            block = self._vectors[start : start + _CHUNK].astype(np.float32)
+            out[start : start + _CHUNK] = block @ matrix
+        return out
+
+    def rows_cosines(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return self._vectors[rows].astype(np.float32) @ query_matrix(query)
+
+    def candidates(
+        self, query: np.ndarray, weights: np.ndarray, n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Approximate top-``n`` rows for the weighted query, with their exact cosines."""
+        if self._ivf is None:
+            raise RuntimeError("candidates() is for the approximate mode; use cosines()")
+        q = weighted_query(query, weights)[None, :]
+        _, rows = self._ivf.search(q, min(n, self.size))
+        rows = rows[0]
+        rows = rows[rows >= 0]
+        return rows, self.rows_cosines(query, rows)
+
+
+def _default_nlist(n: int) -> int:
+    # ~4 sqrt(N) lists (faiss' guideline), capped so training stays seconds on 2 cores.
+    return int(min(4096, max(64, 4 * np.sqrt(n))))
+
+
+def _build_ivf(vectors: np.ndarray, nlist: int, nprobe: int, seed: int):  # noqa: ANN202
+    import faiss
+
+    quantizer = faiss.IndexFlatIP(EMBEDDING_SIZE)
+    index = faiss.IndexIVFScalarQuantizer(
+        quantizer, EMBEDDING_SIZE, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
+    rng = np.random.default_rng(seed)
+    n_train = min(vectors.shape[0], 40 * nlist)
+    sample = rng.choice(vectors.shape[0], size=n_train, replace=False)
+    index.train(vectors[np.sort(sample)].astype(np.float32))
+    for start in range(0, vectors.shape[0], _CHUNK):
+        index.add(vectors[start : start + _CHUNK].astype(np.float32))
+    index.nprobe = nprobe
+    # The "by residual" SQ encodes vector - centroid; with inner product that is exact enough
+    # and keeps the 8-bit error small. faiss decides; nothing to tune here.
+    return index
