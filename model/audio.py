@@ -1,0 +1,236 @@
+"""Audio decoding for the encoder and the trainer: any file to 22 050 Hz mono float32.
+
+Files are decoded with libsndfile (``soundfile``: WAV, FLAC, OGG/Vorbis/Opus, MP3, AIFF, ...),
+down-mixed to mono (plain channel average) and resampled with soxr's "HQ" quality in a
+*streaming* resampler, reading the file in blocks of ``READ_BLOCK_SECONDS``. A 2-hour file
+therefore never needs its whole decoded source in memory; ``stream_audio`` and
+``iter_windows`` keep memory bounded by one block, ``load_audio`` by its own output
+(22 050 float32 samples per second: 635 MB for 2 hours, so long files should be streamed).
+Formats libsndfile cannot open (e.g. .m4a) are decoded by an ``ffmpeg`` subprocess when
+ffmpeg is installed (``model/ffmpeg_decode.py``).
+
+Every failure a user can cause raises ``AudioError`` whose message is one line. Results
+for unusual but valid input, chosen so that nothing surprising happens downstream:
+
+- silence: decoded as zeros (a valid, if uninformative, track);
+- shorter than one window: ``split_windows`` zero-pads it to one window and flags it;
+- multichannel (stereo, 5.1, ...): the mean of all channels;
+- 8-bit, 24-bit, float: libsndfile scales every sample format to [-1, 1];
+- any sample rate (8 kHz ... 192 kHz): resampled to 22 050 Hz;
+- NaN/inf samples in float files: replaced by 0 so one bad sample cannot poison a batch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from model import ffmpeg_decode
+from model.truncation import truncation_reason
+
+# Front-end constants (the paper's, made exact). Kept in one block, whisper style.
+SAMPLE_RATE = 22050  # Hz: every file is resampled to this
+N_FFT = 1024  # samples per STFT frame: 46 ms at 22 050 Hz
+HOP_LENGTH = 512  # samples between frames: 23 ms, 50 % overlap
+N_MELS = 128  # mel bands
+WINDOW_SAMPLES = 65536  # samples per network input window: 2.97 s
+WINDOW_SECONDS = WINDOW_SAMPLES / SAMPLE_RATE  # 2.972 s
+N_FRAMES = WINDOW_SAMPLES // HOP_LENGTH + 1  # 129 frames per window (centred STFT)
+MEL_MEAN = 0.2  # fixed z-score mean of log10(1 + 10 * mel power)
+MEL_STD = 0.25  # fixed z-score standard deviation
+
+READ_BLOCK_SECONDS = 10.0  # seconds of source audio decoded per block when streaming
+RESAMPLE_QUALITY = "HQ"  # soxr quality: 20-bit precision, ~0.1 % passband ripple
+TRUNCATION_TOLERANCE_SECONDS = 0.5  # a file may end this much before its header says
+
+# Extensions libsndfile decodes itself; a file with one of these that it cannot open is corrupt.
+SNDFILE_SUFFIXES = frozenset(
+    ".wav .wave .flac .ogg .oga .opus .mp3 .aif .aiff .aifc .au .snd .caf .w64 .rf64".split()
+)
+
+
+class AudioError(Exception):
+    """A file that cannot be decoded; ``str(error)`` is a one-line reason for the user."""
+
+
+def _check_path(path: Path) -> None:
+    """Turn the cheap filesystem failures into clear reasons before libsndfile sees them."""
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    if not os.access(path, os.R_OK):
+        raise AudioError(f"{path}: permission denied")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)")
+
+
+def _open(path: Path) -> sf.SoundFile | None:
+    """Open with libsndfile; ``None`` means "not libsndfile's format, try ffmpeg"."""
+    try:
+        return sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        # A broken .mp3/.wav/... is reported as broken; only other formats go to ffmpeg,
+        # which would otherwise happily "decode" random bytes as MPEG noise.
+        foreign = path.suffix.lower() not in SNDFILE_SUFFIXES
+        if foreign and ffmpeg_decode.available() and ffmpeg_decode.probe_duration(path):
+            return None
+        if foreign:
+            detail = f"unsupported audio format ({path.suffix or 'no extension'})"
+        else:
+            detail = "not a readable audio file (corrupt, or not what its extension says)"
+        hint = "" if ffmpeg_decode.available() else " (install ffmpeg for more formats)"
+        raise AudioError(f"{path}: {detail}{hint}") from exc
+
+
+def audio_duration(path: str | os.PathLike[str]) -> float:
+    """Duration in seconds from the file header (cheap: nothing is decoded)."""
+    path = Path(path)
+    _check_path(path)
+    handle = _open(path)
+    if handle is None:
+        duration = ffmpeg_decode.probe_duration(path)
+        assert duration is not None  # _open returned None only because ffprobe knew it
+        return duration
+    with handle:
+        if handle.samplerate <= 0:
+            raise AudioError(f"{path}: header has no sample rate")
+        return handle.frames / handle.samplerate
+
+
+def _mono(block: np.ndarray) -> np.ndarray:
+    mono = block.mean(axis=1, dtype=np.float32) if block.ndim == 2 else block
+    if not np.isfinite(mono).all():
+        mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _stream_sndfile(
+    path: Path, handle: sf.SoundFile, offset_s: float, duration_s: float | None
+) -> Iterator[np.ndarray]:
+    rate = handle.samplerate
+    start = int(round(offset_s * rate))
+    declared = handle.frames
+    wanted = None if duration_s is None else int(round(duration_s * rate))
+    stop = declared if wanted is None else min(declared, start + wanted)
+    block = max(1, int(READ_BLOCK_SECONDS * rate))
+    resampler = None if rate == SAMPLE_RATE else soxr.ResampleStream(
+        rate, SAMPLE_RATE, 1, dtype="float32", quality=RESAMPLE_QUALITY
+    )
+    if start > 0:
+        if start >= declared:
+            return
+        handle.seek(start)
+    position = start
+    while position < stop:
+        try:
+            data = handle.read(min(block, stop - position), dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioError(
+                f"{path}: decoding failed at {position / rate:.1f} s (truncated or corrupt data)"
+            ) from exc
+        if len(data) == 0:
+            break
+        position += len(data)
+        mono = _mono(data)
+        yield mono if resampler is None else resampler.resample_chunk(mono)
+    if resampler is not None:
+        tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        if len(tail):
+            yield tail
+    missing = (stop - position) / rate
+    if missing > TRUNCATION_TOLERANCE_SECONDS:
+        raise AudioError(
+            f"{path}: truncated file: header says {declared / rate:.1f} s, "
+            f"data ends at {position / rate:.1f} s"
+        )
+
+
+def stream_audio(
+    path: str | os.PathLike[str], offset_s: float = 0.0, duration_s: float | None = None
+) -> Iterator[np.ndarray]:
+    """Yield consecutive float32 mono chunks at ``SAMPLE_RATE`` (about 10 s each).
+
+    Memory stays bounded by one block whatever the file's length. Errors (including
+    truncation, detected when the data ends early) are raised as ``AudioError``; chunks
+    yielded before a mid-file error are valid audio.
+    """
+    path = Path(path)
+    _check_path(path)
+    if offset_s < 0 or (duration_s is not None and duration_s < 0):
+        raise ValueError("offset_s and duration_s must be >= 0")
+    handle = _open(path)
+    if handle is None:
+        yield from ffmpeg_decode.stream(path, SAMPLE_RATE, offset_s, duration_s, AudioError)
+        return
+    with handle:
+        reason = truncation_reason(path)
+        if reason is not None:
+            raise AudioError(f"{path}: {reason}")
+        if handle.frames == 0:
+            raise AudioError(f"{path}: no audio data (0 frames)")
+        yield from _stream_sndfile(path, handle, offset_s, duration_s)
+
+
+def load_audio(
+    path: str | os.PathLike[str], offset_s: float = 0.0, duration_s: float | None = None
+) -> np.ndarray:
+    """Decode ``path`` (optionally the span ``[offset_s, offset_s + duration_s)``) to float32 mono.
+
+    Returns a 1-D float32 array at ``SAMPLE_RATE``. Raises ``AudioError`` with a one-line
+    reason for missing, empty, truncated, corrupt or unsupported files.
+    """
+    chunks = list(stream_audio(path, offset_s, duration_s))
+    if not chunks:
+        return np.zeros(0, dtype=np.float32)
+    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+
+def split_windows(samples: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Cut mono samples into non-overlapping network windows.
+
+    Window ``i`` starts at ``i * WINDOW_SECONDS``. A remainder shorter than one window at the
+    end is dropped (the paper's non-overlapping 3 s excerpts) unless the whole clip is shorter
+    than one window: then it is zero-padded to one window and ``padded`` is True.
+    Returns ``(windows (n, WINDOW_SAMPLES) float32, padded)``.
+    """
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if samples.size == 0:
+        raise ValueError("no samples to split into windows")
+    if samples.size < WINDOW_SAMPLES:
+        window = np.zeros((1, WINDOW_SAMPLES), dtype=np.float32)
+        window[0, : samples.size] = samples
+        return window, True
+    n = samples.size // WINDOW_SAMPLES
+    return samples[: n * WINDOW_SAMPLES].reshape(n, WINDOW_SAMPLES).copy(), False
+
+
+def iter_windows(
+    path: str | os.PathLike[str], batch_windows: int = 32
+) -> Iterator[tuple[np.ndarray, bool]]:
+    """Stream a file as batches of windows, with memory bounded by one batch.
+
+    Yields ``(windows (k, WINDOW_SAMPLES), padded)`` with ``k <= batch_windows``; windows are
+    exactly those ``split_windows(load_audio(path))`` returns, in order. ``padded`` can be
+    True only for a single-batch, single-window result (a clip shorter than one window).
+    """
+    buffer = np.zeros(0, dtype=np.float32)
+    emitted = 0
+    batch_samples = batch_windows * WINDOW_SAMPLES
+    for chunk in stream_audio(path):
+        buffer = np.concatenate([buffer, chunk]) if buffer.size else chunk
+        while buffer.size >= batch_samples:
+            windows, _ = split_windows(buffer[:batch_samples])
+            buffer = buffer[batch_samples:]
+            emitted += len(windows)
+            yield windows, False
+    if buffer.size >= WINDOW_SAMPLES or (emitted == 0 and buffer.size > 0):
+        windows, padded = split_windows(buffer)
+        yield windows, padded
+    elif emitted == 0:
+        raise AudioError(f"{Path(path)}: no audio data")

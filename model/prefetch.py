@@ -1,0 +1,112 @@
+"""Decode files in background threads while the caller runs the network.
+
+libsndfile (through cffi) and soxr release the GIL while they work, so plain threads keep a
+second core busy decoding while torch uses the first (measured in ``soundalike bench encode``).
+Files are streamed as window batches into a bounded queue, so memory stays bounded by
+``queue_batches`` batches whatever the files' lengths, and a consumer that stops early (a
+cancelled job, a closed generator) stops the producers too.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.audio import AudioError, iter_windows
+
+
+@dataclass(frozen=True)
+class WindowBatch:
+    """One batch of a file's windows; ``last`` marks the file's final item.
+
+    ``error`` is set (and ``windows`` is None) when the file failed; it is then ``last``.
+    """
+
+    index: int
+    path: str
+    windows: np.ndarray | None
+    padded: bool
+    last: bool
+    error: AudioError | None = None
+
+
+_DONE = object()
+
+
+def prefetch_windows(
+    paths: Sequence[str | os.PathLike[str]],
+    batch_windows: int = 32,
+    workers: int = 1,
+    queue_batches: int = 4,
+) -> Iterator[WindowBatch]:
+    """Yield ``WindowBatch`` items for ``paths``; each file's batches arrive in order.
+
+    With ``workers > 1`` batches of different files interleave; use ``index``/``path``.
+    Unexpected exceptions in a worker are re-raised in the consumer.
+    """
+    items: queue.Queue[object] = queue.Queue(maxsize=max(1, queue_batches))
+    stop = threading.Event()
+    next_index = iter(range(len(paths)))
+    index_lock = threading.Lock()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                with index_lock:
+                    i = next(next_index, None)
+                if i is None:
+                    return
+                path = str(paths[i])
+                try:
+                    pending: WindowBatch | None = None
+                    for windows, padded in iter_windows(path, batch_windows):
+                        if pending is not None and not put(pending):
+                            return
+                        pending = WindowBatch(i, path, windows, padded, last=False)
+                    assert pending is not None  # iter_windows yields or raises
+                    final = WindowBatch(i, path, pending.windows, pending.padded, last=True)
+                    if not put(final):
+                        return
+                except AudioError as exc:
+                    if not put(WindowBatch(i, path, None, False, last=True, error=exc)):
+                        return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, not swallowed
+            put(exc)
+        finally:
+            put(_DONE)
+
+    threads = [
+        threading.Thread(target=work, name=f"decode-{n}", daemon=True)
+        for n in range(max(1, min(workers, len(paths))))
+    ]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    try:
+        while running:
+            item = items.get()
+            if item is _DONE:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                assert isinstance(item, WindowBatch)
+                yield item
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
