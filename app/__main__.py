@@ -14,9 +14,10 @@ from app import cli
 def main(argv: Sequence[str] | None = None) -> int:
     args = cli.parse_args(argv)
     if args.command is None:
+        from app.services.bootstrap import build_services
         from app.ui.application import run_gui
 
-        return run_gui(args)
+        return run_gui(args, build_services)
     return cli.run(args)
 
 

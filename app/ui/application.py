@@ -1,25 +1,32 @@
-"""Start the Qt application and show the main window."""
+"""Start the Qt application: build the services, show the main window, shut down cleanly."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+from PySide6.QtWidgets import QApplication
 
 from app import APP_NAME, __version__
+from app.services.app_services import Services
+from app.ui.main_window import MainWindow
 
 
-def run_gui(args: argparse.Namespace) -> int:
+def run_gui(args: argparse.Namespace | None, build_services: Callable[[], Services]) -> int:
+    """``build_services`` comes from ``app.__main__`` (app.services.bootstrap): the UI never
+    imports the heavy core itself (import-linter's "ui never touches heavy deps")."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
-    window = QMainWindow()
-    window.setWindowTitle(APP_NAME)
-    label = QLabel("Drop a clip here")
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    window.setCentralWidget(label)
-    window.resize(1100, 700)
+    app.setOrganizationName(APP_NAME)
+    services = build_services()
+    window = MainWindow(services)
     window.show()
-    return app.exec()
+    services.library.refresh()
+    if services.search.available and services.library.folders():
+        services.library.rescan()  # incremental: picks up changes and resumes an interrupted run
+    try:
+        return app.exec()
+    finally:
+        services.shutdown()

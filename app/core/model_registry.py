@@ -1,0 +1,113 @@
+"""Which models exist and which one is active: the shipped default plus the user's own.
+
+The shipped model (resources/models/default.pt) is read-only: fine-tuned models are
+written to ``<user data dir>/models/`` and the shipped file is never overwritten. A
+model's card is read from a JSON sidecar (``<name>.card.json``) when one exists, so
+listing models does not need torch; model ids are the checkpoint's sha256 (16 hex),
+the same id the catalog records (model/checkpoint.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app import APP_NAME
+
+RESOURCES_DIR = Path(__file__).resolve().parents[2] / "resources"
+SHIPPED_MODELS_DIR = RESOURCES_DIR / "models"
+DEFAULT_MODEL = SHIPPED_MODELS_DIR / "default.pt"
+DEMO_LIBRARY = RESOURCES_DIR / "demo"
+MODEL_SUFFIX = ".pt"
+
+
+def user_data_dir() -> Path:
+    """Per-user data dir (platformdirs); ``SOUNDALIKE_DATA_DIR`` overrides it (tests, portable use)."""
+    override = os.environ.get("SOUNDALIKE_DATA_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME, appauthor=False)
+
+
+def user_models_dir() -> Path:
+    return user_data_dir() / "models"
+
+
+def model_id_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    path: Path
+    name: str
+    shipped: bool
+    card: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (shipped)" if self.shipped else self.name
+
+
+def _card(path: Path) -> dict[str, object]:
+    sidecar = path.with_suffix(".card.json")
+    try:
+        return json.loads(sidecar.read_text()) if sidecar.exists() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def list_models(user_dir: Path | None = None, shipped_dir: Path = SHIPPED_MODELS_DIR) -> list[ModelEntry]:
+    """Shipped models first, then the user's, each sorted by name."""
+    entries: list[ModelEntry] = []
+    for directory, shipped in ((shipped_dir, True), (user_dir or user_models_dir(), False)):
+        if directory.is_dir():
+            for path in sorted(directory.glob(f"*{MODEL_SUFFIX}")):
+                entries.append(ModelEntry(path, path.stem, shipped, _card(path)))
+    return entries
+
+
+def resolve_active(saved: str, user_dir: Path | None = None) -> ModelEntry | None:
+    """The model the settings name (a path), else the shipped default, else the newest user model.
+
+    None means no trained model is installed: the UI says so and search stays off; a
+    random network is never used silently.
+    """
+    models = list_models(user_dir)
+    for entry in models:
+        if saved and str(entry.path) == saved:
+            return entry
+    for entry in models:
+        if entry.path == DEFAULT_MODEL:
+            return entry
+    return models[-1] if models else None
+
+
+def new_user_model_path(stem: str, user_dir: Path | None = None) -> Path:
+    """A fresh path under the user's models dir (never inside resources/)."""
+    directory = user_dir or user_models_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    candidate = directory / f"{stem}{MODEL_SUFFIX}"
+    n = 2
+    while candidate.exists():
+        candidate = directory / f"{stem}-{n}{MODEL_SUFFIX}"
+        n += 1
+    return candidate
+
+
+def write_card(model_path: Path, card: dict[str, object]) -> Path:
+    """Save a model's card as a JSON sidecar (atomic), so listings need no torch."""
+    sidecar = model_path.with_suffix(".card.json")
+    tmp = sidecar.with_name(sidecar.name + ".tmp")
+    tmp.write_text(json.dumps(card, indent=2, default=str))
+    tmp.replace(sidecar)
+    return sidecar

@@ -1,0 +1,214 @@
+"""Build the real services over the core: catalog, encoder, search engine, indexer, trainer.
+
+Heavy imports (torch via model.encoder, faiss via app.core.search) happen lazily on a
+worker thread the first time a query is embedded or the library indexed, so the window
+appears at once. With no trained model installed, search and indexing say so instead of
+silently using an untrained network.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.core import model_registry
+from app.core.player import DecodeCache, Player
+from app.core.types import Progress, SearchFilters, SearchResult, SearchWeights
+from app.services.app_services import Services
+from app.services.backends import (
+    MapData,
+    TrainOutcome,
+    TrainRequest,
+    TrainUpdate,
+    UnavailableSearch,
+)
+from app.services.library_service import LibraryService
+from app.services.logging_setup import setup_logging
+from app.services.playback_service import PlaybackService
+from app.services.search_service import SearchService
+from app.services.settings import Settings
+from app.services.training_service import TrainingService
+from app.services.workers import ErrorSink, Pools, UserFacingError
+
+log = logging.getLogger(__name__)
+
+NO_MODEL = (
+    "No trained model is installed, so search is unavailable (resources/models/default.pt is "
+    "missing). Train one with Tools ▸ Train a model, or reinstall soundalike."
+)
+
+
+class CoreLibrary:
+    """Catalog + lazily loaded encoder and ``app.core.library.Library`` (thread-safe loading)."""
+
+    def __init__(self, model_path: Path | None, device: str) -> None:
+        from app.core.catalog import Catalog
+
+        self.catalog = Catalog.open()
+        self.model_path = model_path
+        self.device = device
+        self._library: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def library(self) -> Any:
+        with self._lock:
+            if self._library is None:
+                if self.model_path is None:
+                    raise UserFacingError(NO_MODEL)
+                from app.core.library import Library
+                from model.encoder import Encoder
+
+                self._library = Library(self.catalog, Encoder.load(self.model_path, device=self.device))
+            return self._library
+
+    # LibraryBackend
+    def index(self, folders: Sequence[str]) -> Iterator[Progress]:
+        from app.core.indexer import index_folders
+
+        if self.model_path is None:
+            raise UserFacingError("No trained model is installed, so the library cannot be indexed yet.")
+        library = self.library
+        try:
+            yield from index_folders(self.catalog, folders, library.encoder)
+        finally:
+            library.reload()  # new vectors become searchable, also after a cancel
+
+    def track_count(self) -> int:
+        return self.catalog.track_count("ok")
+
+    def failed_tracks(self) -> list[tuple[str, str]]:
+        return self.catalog.errors()
+
+    def track_map(self, dimension: str) -> MapData:
+        from app.core.projection import project
+
+        table = self.catalog.load_track_vectors(self.library.model_id)
+        infos = self.catalog.get_tracks(table.ids.tolist())
+        tracks = [infos[int(i)] for i in table.ids]
+        proj = project(table.vectors.astype(np.float32), None if dimension == "all" else dimension)
+        return MapData(tracks, proj.xy, proj.clusters, proj.method, dimension)
+
+    # SearchBackend
+    @property
+    def available(self) -> bool:
+        return self.model_path is not None
+
+    @property
+    def reason(self) -> str:
+        return "" if self.available else NO_MODEL
+
+    def prepare_query(self, path: str, region: tuple[float, float] | None) -> Any:
+        start, end = region if region is not None else (None, None)
+        return self.library.prepare_query(path, start, end)
+
+    def combine(self, base: Any, references: dict[str, Any]) -> Any:
+        from app.core.search import mix_queries
+
+        return mix_queries(base, references)
+
+    def search(self, query: Any, weights: SearchWeights, k: int, filters: SearchFilters) -> list[SearchResult]:
+        return self.library.search(query, weights, k, filters)
+
+
+class CoreTraining:
+    """``model.train.fit`` behind the TrainingBackend protocol, fine-tuning the active model."""
+
+    def __init__(self, init_model: Path | None) -> None:
+        self.init_model = init_model
+
+    def _labels(self, source: str, mode: str) -> list[Any]:
+        from model import labels as L
+
+        if mode == "csv":
+            return L.read_labels_csv(source)
+        files = L.find_audio_files(source)
+        if mode == "label-free":
+            return [L.TrackLabels(path=Path(f).resolve()) for f in files]
+        from app.core.tags import read_tags
+
+        found = []
+        for f in files:
+            tags = read_tags(f)
+            found.append(L.labels_from_tags(f, str(tags.get("genre") or ""), str(tags.get("mood") or ""),
+                                            None, tags.get("bpm")))  # type: ignore[arg-type]
+        return found
+
+    def summarize(self, source: str, mode: str) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {"tracks": {"all": 0}}
+        for item in self._labels(source, mode):
+            counts["tracks"]["all"] += 1
+            for dim in ("genre", "mood", "instrument"):
+                for tag in item.tags(dim):
+                    counts.setdefault(dim, {}).setdefault(tag, 0)
+                    counts[dim][tag] += 1
+            if item.bpm is not None:
+                counts.setdefault("tempo", {}).setdefault("with BPM", 0)
+                counts["tempo"]["with BPM"] += 1
+        return counts
+
+    def fit(self, request: TrainRequest) -> Iterator[TrainUpdate]:
+        from model.train import TrainConfig, fit
+
+        labels = self._labels(request.source, request.mode)
+        config = TrainConfig(mode="label-free" if request.mode == "label-free" else "triplet",
+                             max_epochs=request.epochs, device=request.device)
+        workdir = model_registry.user_data_dir() / "training" / Path(request.output).stem
+        job = fit(labels, workdir, config, init_model=self.init_model, output=request.output,
+                  data_description=f"{request.mode}: {request.source}")
+        while True:
+            try:
+                p = next(job)
+            except StopIteration as done:
+                result = done.value
+                break
+            yield TrainUpdate(p.epoch, request.epochs, p.loss, dict(p.val_accuracy or {}), p.eta_s, p.message)
+        card = dict(result.card)
+        model_registry.write_card(Path(request.output), card)
+        return TrainOutcome(str(result.output or request.output), dict(result.before), dict(result.after), card)
+
+
+def build_services(settings: Settings | None = None) -> Services:
+    log_file = setup_logging()
+    settings = settings or Settings()
+    pools, errors = Pools(), ErrorSink()
+    first_launch = not settings.get("setting/library_folders") and not settings.get("setting/demo_added")
+    if first_launch and model_registry.DEMO_LIBRARY.is_dir() and any(model_registry.DEMO_LIBRARY.iterdir()):
+        settings.set("setting/library_folders", [str(model_registry.DEMO_LIBRARY)])
+        settings.set("setting/demo_added", True)
+    state: dict[str, CoreLibrary] = {}
+
+    def core() -> CoreLibrary:
+        entry = model_registry.resolve_active(settings.get("setting/active_model"))
+        path = entry.path if entry else None
+        if "lib" not in state or state["lib"].model_path != path:
+            state["lib"] = CoreLibrary(path, settings.get("setting/compute_device"))
+        return state["lib"]
+
+    first = core()
+    search_backend = first if first.available else UnavailableSearch(NO_MODEL)
+    player = Player(DecodeCache())
+    search = SearchService(search_backend, pools, errors, player.cache.load, k=settings.get("setting/top_k"))
+    playback = PlaybackService(player, pools, errors)
+    library = LibraryService(core, settings, pools, errors)
+
+    def training_backend() -> CoreTraining:
+        return CoreTraining(core().model_path)
+
+    training = TrainingService(training_backend, settings, pools, errors)
+
+    def on_model_changed(_path: str) -> None:
+        library.reset_backend()
+        backend = core()
+        search.set_backend(backend if backend.available else UnavailableSearch(NO_MODEL))
+        library.rescan()
+
+    training.active_model_changed.connect(on_model_changed)
+    if not player.available:
+        errors.report(player.reason)
+    return Services(settings, pools, errors, library, search, playback, training, str(log_file))

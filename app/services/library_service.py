@@ -1,0 +1,138 @@
+"""Library folders, background indexing (io pool), failures, and the library map (encode pool)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from app.core.types import Progress
+from app.services.backends import LibraryBackend, MapData
+from app.services.settings import Settings
+from app.services.workers import ErrorSink, GeneratorWorker, Pools
+
+log = logging.getLogger(__name__)
+
+
+class LibraryService(QObject):
+    progress_changed = Signal(object)  # Progress
+    indexing_changed = Signal(bool)
+    summary_changed = Signal(int, list)  # track count, [(path, reason)] of failed files
+    indexing_finished = Signal(str)  # one sentence ("Indexed 120 tracks; 3 could not be read.")
+    map_ready = Signal(object)  # MapData
+    folders_changed = Signal(list)
+
+    def __init__(
+        self,
+        backend_factory: Callable[[], LibraryBackend | None],
+        settings: Settings,
+        pools: Pools,
+        errors: ErrorSink,
+    ) -> None:
+        super().__init__()
+        self._factory = backend_factory
+        self._backend: LibraryBackend | None = None
+        self._settings = settings
+        self._pools = pools
+        self._errors = errors
+        self._worker: GeneratorWorker | None = None
+        self._map_request = 0
+        self.last_progress: Progress | None = None
+
+    @property
+    def backend(self) -> LibraryBackend | None:
+        if self._backend is None:
+            self._backend = self._factory()
+        return self._backend
+
+    def reset_backend(self) -> None:
+        """Forget the backend (active model changed); the next use builds a new one."""
+        self.cancel()
+        self._backend = None
+
+    # -- folders ---------------------------------------------------------------------------
+    def folders(self) -> list[str]:
+        return list(self._settings.get("setting/library_folders"))
+
+    def add_folder(self, path: str) -> None:
+        folders = self.folders()
+        if path not in folders:
+            folders.append(path)
+            self._settings.set("setting/library_folders", folders)
+            self.folders_changed.emit(folders)
+        self.rescan()
+
+    def remove_folder(self, path: str) -> None:
+        folders = [f for f in self.folders() if f != path]
+        self._settings.set("setting/library_folders", folders)
+        self.folders_changed.emit(folders)
+        self.rescan()
+
+    # -- indexing --------------------------------------------------------------------------
+    @property
+    def is_indexing(self) -> bool:
+        return self._worker is not None
+
+    def rescan(self) -> None:
+        """Index new/changed files of every folder (incremental; resumes an interrupted run)."""
+        backend = self.backend
+        if backend is None:
+            return
+        if self._worker is not None:
+            self._worker.abort()  # the new run covers the old one's folders too
+        worker = GeneratorWorker(backend.index, self.folders(), task="indexing the library")
+        worker.signals.progress_changed.connect(self._on_progress)
+        worker.signals.finished.connect(lambda _r, w=worker: self._on_done(w, "finished"))
+        worker.signals.aborted.connect(lambda w=worker: self._on_done(w, "cancelled"))
+        worker.signals.errored.connect(lambda msg, w=worker: self._on_done(w, msg))
+        self._worker = worker
+        self.indexing_changed.emit(True)
+        self._pools.start("io", worker)
+
+    def cancel(self) -> None:
+        if self._worker is not None:
+            self._worker.abort()
+
+    def _on_progress(self, progress: Progress) -> None:
+        self.last_progress = progress
+        self.progress_changed.emit(progress)
+
+    def _on_done(self, worker: GeneratorWorker, outcome: str) -> None:
+        if worker is not self._worker:
+            return
+        self._worker = None
+        self.indexing_changed.emit(False)
+        count, failed = self.refresh()
+        if outcome == "finished":
+            tail = f"; {len(failed)} could not be read" if failed else ""
+            self.indexing_finished.emit(f"Library up to date: {count} tracks{tail}.")
+        elif outcome == "cancelled":
+            self.indexing_finished.emit(f"Indexing cancelled: {count} tracks so far; Rescan resumes it.")
+        else:
+            self._errors.report(outcome)
+
+    def refresh(self) -> tuple[int, list[tuple[str, str]]]:
+        backend = self.backend
+        if backend is None:
+            return 0, []
+        count = backend.track_count()
+        failed = list(backend.failed_tracks())
+        self.summary_changed.emit(count, failed)
+        return count, failed
+
+    # -- map -------------------------------------------------------------------------------
+    def request_map(self, dimension: str = "all") -> None:
+        backend = self.backend
+        if backend is None:
+            return
+        self._map_request += 1
+        request = self._map_request
+        worker = GeneratorWorker(backend.track_map, dimension, task="drawing the library map")
+        worker.signals.finished.connect(lambda data, r=request: self._on_map(r, data))
+        worker.signals.errored.connect(self._errors.report)
+        self._pools.start("encode", worker)
+
+    def _on_map(self, request: int, data: MapData) -> None:
+        if request == self._map_request:
+            self.map_ready.emit(data)

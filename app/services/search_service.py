@@ -1,0 +1,198 @@
+"""Query → results. Embedding a new query runs on the encode pool; slider and filter
+changes re-rank synchronously on the cached prepared query (no spinner, house rule 3:
+results of superseded requests are dropped by request id)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from PySide6.QtCore import QObject, Signal
+
+from app.core import export, waveform
+from app.core.types import DIMENSIONS, SearchFilters, SearchResult, SearchWeights
+from app.services.backends import SearchBackend
+from app.services.workers import ErrorSink, GeneratorWorker, Pools
+
+log = logging.getLogger(__name__)
+
+PEAK_BINS = 1200  # waveform columns sent to the UI (enough for a 1440-px wide screen)
+
+
+@dataclass(frozen=True)
+class QueryInfo:
+    path: str
+    duration_s: float
+    peaks_lo: np.ndarray
+    peaks_hi: np.ndarray
+    region: tuple[float, float]
+
+
+class SearchService(QObject):
+    query_loading = Signal(str)
+    query_loaded = Signal(object)  # QueryInfo
+    results_changed = Signal(list)  # list[SearchResult]
+    reference_changed = Signal(str, str)  # dimension, path ('' = the main query)
+    busy_changed = Signal(bool)
+
+    def __init__(
+        self,
+        backend: SearchBackend,
+        pools: Pools,
+        errors: ErrorSink,
+        loader: Callable[[str], np.ndarray],
+        k: int = 50,
+    ) -> None:
+        super().__init__()
+        self.backend = backend
+        self._pools = pools
+        self._errors = errors
+        self._loader = loader
+        self.k = k
+        self.weights = SearchWeights()
+        self.filters = SearchFilters()
+        self.query: QueryInfo | None = None
+        self.results: list[SearchResult] = []
+        self._prepared: Any = None  # the main query, prepared by the backend
+        self._references: dict[str, tuple[str, Any]] = {}  # dimension -> (path, prepared)
+        self._request = 0
+
+    @property
+    def available(self) -> bool:
+        return bool(self.backend.available)
+
+    @property
+    def unavailable_reason(self) -> str:
+        return self.backend.reason
+
+    def set_backend(self, backend: SearchBackend) -> None:
+        """Swap the engine (model switched or re-indexed) and re-run the current query."""
+        self.backend = backend
+        self._prepared, self._references = None, {}
+        if self.query is not None:
+            self.set_region(*self.query.region)
+
+    # -- new queries (worker) -------------------------------------------------------------
+    def load_query(self, path: str) -> int:
+        """Decode ``path``, preselect its best region, embed it and search; returns the request id."""
+        self._request += 1
+        request = self._request
+        self.query_loading.emit(path)
+        self.busy_changed.emit(True)
+        worker = GeneratorWorker(self._load_job, path, task="loading the query")
+        worker.signals.finished.connect(lambda out, r=request: self._on_loaded(r, out))
+        worker.signals.errored.connect(lambda msg, r=request: self._on_failed(r, msg))
+        self._pools.start("encode", worker)
+        return request
+
+    def set_region(self, start_s: float, end_s: float) -> int:
+        """Match a different part of the query (re-embeds only that region)."""
+        if self.query is None:
+            return self._request
+        self._request += 1
+        request = self._request
+        self.query = replace(self.query, region=(start_s, end_s))
+        self.busy_changed.emit(True)
+        worker = GeneratorWorker(self._prepare_job, self.query.path, (start_s, end_s), task="embedding the query")
+        worker.signals.finished.connect(lambda out, r=request: self._on_prepared(r, out))
+        worker.signals.errored.connect(lambda msg, r=request: self._on_failed(r, msg))
+        self._pools.start("encode", worker)
+        return request
+
+    def set_reference(self, dimension: str, path: str | None) -> None:
+        """Mix-and-match: take ``dimension`` from another clip (None = back to the main query)."""
+        if dimension not in DIMENSIONS:
+            raise ValueError(dimension)
+        if not path:
+            self._references.pop(dimension, None)
+            self.reference_changed.emit(dimension, "")
+            self.rerank()
+            return
+        worker = GeneratorWorker(self._reference_job, path, task="loading the reference clip")
+        worker.signals.finished.connect(lambda out, d=dimension, p=path: self._on_reference(d, p, out))
+        worker.signals.errored.connect(self._errors.report)
+        self._pools.start("encode", worker)
+
+    def _load_job(self, path: str) -> tuple[QueryInfo, Any]:
+        samples = self._loader(path)
+        duration = len(samples) / waveform.SAMPLE_RATE
+        lo, hi = waveform.peaks(samples, PEAK_BINS)
+        region = waveform.best_region(samples)
+        info = QueryInfo(path, duration, lo, hi, region)
+        prepared = self.backend.prepare_query(path, region) if self.backend.available else None
+        return info, prepared
+
+    def _prepare_job(self, path: str, region: tuple[float, float]) -> Any:
+        return self.backend.prepare_query(path, region) if self.backend.available else None
+
+    def _reference_job(self, path: str) -> Any:
+        samples = self._loader(path)
+        return self.backend.prepare_query(path, waveform.best_region(samples))
+
+    def _on_loaded(self, request: int, out: tuple[QueryInfo, Any]) -> None:
+        if request != self._request:
+            return  # a newer query superseded this one
+        self.query, self._prepared = out
+        self.query_loaded.emit(self.query)
+        self._finish(request)
+
+    def _on_prepared(self, request: int, prepared: Any) -> None:
+        if request != self._request:
+            return
+        self._prepared = prepared
+        self._finish(request)
+
+    def _on_reference(self, dimension: str, path: str, prepared: Any) -> None:
+        self._references[dimension] = (path, prepared)
+        self.reference_changed.emit(dimension, path)
+        self.rerank()
+
+    def _on_failed(self, request: int, message: str) -> None:
+        if request == self._request:
+            self.busy_changed.emit(False)
+            self._errors.report(message)
+
+    def _finish(self, request: int) -> None:
+        self.busy_changed.emit(False)
+        if not self.backend.available:
+            self._errors.notice(self.backend.reason)
+        self.rerank()
+
+    # -- re-ranking (synchronous, GUI thread) ---------------------------------------------
+    def set_weights(self, weights: SearchWeights) -> None:
+        self.weights = weights
+        self.rerank()
+
+    def set_filters(self, filters: SearchFilters) -> None:
+        self.filters = filters
+        self.rerank()
+
+    def rerank(self) -> None:
+        """Search the cached query with the current weights and filters (milliseconds)."""
+        if self._prepared is None or not self.backend.available:
+            return
+        if self.weights.is_zero:
+            self.results = []
+            self.results_changed.emit(self.results)
+            return
+        query = self._prepared
+        if self._references:
+            query = self.backend.combine(query, {d: p for d, (_path, p) in self._references.items()})
+        filters = self.filters
+        if self.query is not None:
+            filters = replace(filters, exclude_paths=filters.exclude_paths | {self.query.path})
+        try:
+            self.results = self.backend.search(query, self.weights, self.k, filters)
+        except Exception as exc:  # noqa: BLE001 - report, keep the old results on screen
+            log.exception("search failed")
+            self._errors.report(f"Search failed ({exc}); details are in the log file.")
+            return
+        self.results_changed.emit(self.results)
+
+    def export(self, path: str) -> str:
+        """Write the current results as CSV or M3U (by extension); returns the path written."""
+        return str(export.write(self.results, path))

@@ -1,0 +1,114 @@
+"""Fine-tuning in the background (train pool), and switching the active model.
+
+The shipped model is never written: outputs go to the user's models dir
+(``model_registry.new_user_model_path``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from app.core import model_registry
+from app.services.backends import TrainingBackend, TrainOutcome, TrainRequest, TrainUpdate
+from app.services.settings import Settings
+from app.services.workers import ErrorSink, GeneratorWorker, Pools
+
+log = logging.getLogger(__name__)
+
+
+class TrainingService(QObject):
+    summary_ready = Signal(dict)  # {dimension: {tag: count}}
+    progress_changed = Signal(object)  # TrainUpdate
+    training_finished = Signal(object)  # TrainOutcome
+    training_failed = Signal(str)
+    training_cancelled = Signal()
+    active_model_changed = Signal(str)  # path
+
+    def __init__(
+        self,
+        backend_factory: Callable[[], TrainingBackend | None],
+        settings: Settings,
+        pools: Pools,
+        errors: ErrorSink,
+        models_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self._factory = backend_factory
+        self._settings = settings
+        self._pools = pools
+        self._errors = errors
+        self._models_dir = models_dir
+        self._worker: GeneratorWorker | None = None
+
+    @property
+    def available(self) -> bool:
+        return self._factory() is not None
+
+    @property
+    def is_training(self) -> bool:
+        return self._worker is not None
+
+    def models(self) -> list[model_registry.ModelEntry]:
+        return model_registry.list_models(self._models_dir)
+
+    def active_model(self) -> model_registry.ModelEntry | None:
+        return model_registry.resolve_active(self._settings.get("setting/active_model"), self._models_dir)
+
+    def summarize(self, source: str, mode: str) -> None:
+        backend = self._factory()
+        if backend is None:
+            return
+        worker = GeneratorWorker(backend.summarize, source, mode, task="reading the training source")
+        worker.signals.finished.connect(self.summary_ready.emit)
+        worker.signals.errored.connect(self._errors.report)
+        self._pools.start("train", worker)
+
+    def start(self, source: str, mode: str, epochs: int, device: str) -> None:
+        backend = self._factory()
+        if backend is None or self._worker is not None:
+            return
+        stem = f"finetuned-{Path(source).stem or 'library'}"
+        output = model_registry.new_user_model_path(stem, self._models_dir)
+        request = TrainRequest(source, mode, epochs, device, str(output))
+        worker = GeneratorWorker(backend.fit, request, task="training")
+        worker.signals.progress_changed.connect(self._on_progress)
+        worker.signals.finished.connect(self._on_finished)
+        worker.signals.aborted.connect(self._on_cancelled)
+        worker.signals.errored.connect(self._on_failed)
+        self._worker = worker
+        self._pools.start("train", worker)
+
+    def cancel(self) -> None:
+        if self._worker is not None:
+            self._worker.abort()
+
+    def _on_progress(self, update: TrainUpdate) -> None:
+        self.progress_changed.emit(update)
+
+    def _on_finished(self, outcome: TrainOutcome) -> None:
+        self._worker = None
+        self.training_finished.emit(outcome)
+
+    def _on_cancelled(self) -> None:
+        self._worker = None
+        self.training_cancelled.emit()
+
+    def _on_failed(self, message: str) -> None:
+        self._worker = None
+        self.training_failed.emit(message)
+        self._errors.report(message)
+
+    def use_model(self, path: str) -> None:
+        """Make ``path`` the active model; listeners rebuild search and re-index."""
+        self._settings.set("setting/active_model", path)
+        self.active_model_changed.emit(path)
+
+    def discard(self, path: str) -> None:
+        target = Path(path).resolve()
+        if target.parent == model_registry.SHIPPED_MODELS_DIR.resolve():
+            raise ValueError("the shipped model is never deleted")
+        for candidate in (target, target.with_suffix(".card.json")):
+            candidate.unlink(missing_ok=True)

@@ -1,0 +1,72 @@
+"""What is playing, a position bar with seeking, play/pause, and the output device."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
+
+from app.services.playback_service import PlaybackService
+from app.ui.formatting import fmt_time
+
+SCALE = 10  # slider units per second
+
+
+class AuditionBar(QWidget):
+    def __init__(self, playback: PlaybackService, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.playback = playback
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.play_button = QPushButton("▶")
+        self.play_button.setFixedWidth(36)
+        self.play_button.setToolTip("Play/pause (Space)")
+        self.play_button.clicked.connect(playback.toggle)
+        self.label = QLabel("Nothing playing — Enter plays the selected result from its best match")
+        self.label.setMinimumWidth(160)
+        self.position = QSlider(Qt.Orientation.Horizontal)
+        self.position.setObjectName("position")
+        self.position.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # arrows belong to the results list
+        self.position.sliderReleased.connect(lambda: playback.seek(self.position.value() / SCALE))
+        self.time = QLabel("0:00 / 0:00")
+        self.device = QComboBox()
+        self.device.setToolTip("Output device")
+        self.device.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.device.setMinimumWidth(140)
+        self.device.currentIndexChanged.connect(self._on_device)
+        for w, stretch in ((self.play_button, 0), (self.label, 2), (self.position, 3), (self.time, 0), (self.device, 0)):
+            layout.addWidget(w, stretch)
+        playback.position_changed.connect(self._on_position)
+        playback.state_changed.connect(lambda playing: self.play_button.setText("❚❚" if playing else "▶"))
+        playback.availability_changed.connect(self._on_availability)
+        self.fill_devices()
+        self._on_availability(playback.available, playback.reason)
+
+    def fill_devices(self) -> None:
+        self.device.blockSignals(True)
+        self.device.clear()
+        self.device.addItem("System default", None)
+        for index, name in self.playback.output_devices():
+            self.device.addItem(name, index)
+        self.device.blockSignals(False)
+
+    def select_device_name(self, name: str) -> None:
+        i = self.device.findText(name)
+        if i > 0:
+            self.device.setCurrentIndex(i)
+
+    def _on_device(self, _row: int) -> None:
+        self.playback.set_output_device(self.device.currentData())
+
+    def set_caption(self, text: str) -> None:
+        self.label.setText(text)
+
+    def _on_position(self, position_s: float, duration_s: float) -> None:
+        if not self.position.isSliderDown():
+            self.position.setRange(0, int(duration_s * SCALE))
+            self.position.setValue(int(position_s * SCALE))
+        self.time.setText(f"{fmt_time(position_s)} / {fmt_time(duration_s)}")
+
+    def _on_availability(self, available: bool, reason: str) -> None:
+        if not available:
+            self.label.setText("Playback unavailable — see the status bar")
+            self.label.setToolTip(reason)

@@ -1,0 +1,179 @@
+"""Ranked results: table model, per-dimension bars delegate, drag-out as file URLs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QMimeData,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRectF,
+    Qt,
+    QUrl,
+)
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+)
+
+from app.core.types import DIMENSIONS, SearchResult
+from app.ui.formatting import fmt_time
+
+COLUMNS = ("#", "Title", "Artist", "Dur", "BPM", "Score", "G  M  I  T", "Match at")
+BARS_COLUMN = 6
+BAR_COLOURS = ("#4c8bf5", "#e3a33b", "#41a85f", "#c05bd6")  # genre, mood, instrument, tempo
+Index = QModelIndex | QPersistentModelIndex
+
+
+class ResultsModel(QAbstractTableModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.results: list[SearchResult] = []
+
+    def set_results(self, results: list[SearchResult]) -> None:
+        self.beginResetModel()
+        self.results = list(results)
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.results)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole and section == BARS_COLUMN:
+            return "Similarity per dimension: genre, mood, instrument, tempo"
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        r = self.results[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            t = r.track
+            return (str(index.row() + 1), t.display_title, t.artist, fmt_time(t.duration_s),
+                    "" if t.bpm is None else f"{t.bpm:.0f}", f"{r.score:.2f}", "", fmt_time(r.offset_s))[col]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == BARS_COLUMN:
+                return "\n".join(f"{d.capitalize()}: {r.dimensions.get(d, 0.0):.2f}" for d in DIMENSIONS)
+            return r.track.path
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (0, 3, 4, 5, 7):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.UserRole:
+            return r
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        base = super().flags(index)
+        return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802
+        return ["text/uri-list"]
+
+    def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:  # noqa: N802
+        """File URLs, so a row dropped on a desktop or an editor's bin lands as the file."""
+        rows = sorted({i.row() for i in indexes})
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(self.results[row].track.path) for row in rows])
+        mime.setText("\n".join(self.results[row].track.path for row in rows))
+        return mime
+
+    def supportedDragActions(self) -> Qt.DropAction:  # noqa: N802
+        return Qt.DropAction.CopyAction
+
+
+class BarsDelegate(QStyledItemDelegate):
+    """Four small bars (cosine similarity mapped from [-1, 1] to empty…full)."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        if index.column() != BARS_COLUMN:
+            super().paint(painter, option, index)
+            return
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(option.rect, option.palette.highlight())
+        result: SearchResult = index.data(Qt.ItemDataRole.UserRole)
+        rect = option.rect.adjusted(4, 4, -4, -4)
+        gap = 4
+        width = (rect.width() - gap * 3) / 4
+        painter.save()
+        for i, (name, colour) in enumerate(zip(DIMENSIONS, BAR_COLOURS, strict=False)):
+            value = max(0.0, min(1.0, (result.dimensions.get(name, 0.0) + 1) / 2))
+            x = rect.x() + i * (width + gap)
+            painter.fillRect(QRectF(x, rect.y(), width, rect.height()), QColor(colour).lighter(175))
+            h = rect.height() * value
+            painter.fillRect(QRectF(x, rect.bottom() + 1 - h, width, h), QColor(colour))
+        painter.restore()
+
+
+class ResultsView(QTableView):
+    def __init__(self) -> None:
+        super().__init__()
+        self.results_model = ResultsModel()
+        self.setModel(self.results_model)
+        self.setItemDelegate(BarsDelegate(self))
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setAlternatingRowColors(True)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verticalHeader().hide()
+        self.setShowGrid(False)
+        self.setTabKeyNavigation(False)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((0, 34), (2, 120), (3, 52), (4, 48), (5, 56), (6, 92), (7, 72)):
+            header.resizeSection(col, width)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
+
+    def set_results(self, results: list[SearchResult]) -> None:
+        """Replace the list, keeping the selected track selected when it is still there."""
+        current = self.current_result()
+        self.results_model.set_results(results)
+        if not results:
+            return
+        row = 0
+        if current is not None:
+            for i, r in enumerate(results):
+                if r.track.path == current.track.path:
+                    row = i
+                    break
+        self.selectRow(row)
+
+    def current_row(self) -> int:
+        index = self.currentIndex()
+        return index.row() if index.isValid() else -1
+
+    def current_result(self) -> SearchResult | None:
+        row = self.current_row()
+        results = self.results_model.results
+        return results[row] if 0 <= row < len(results) else None
+
+    def move(self, delta: int) -> SearchResult | None:
+        count = self.results_model.rowCount()
+        if count == 0:
+            return None
+        row = min(count - 1, max(0, self.current_row() + delta))
+        self.selectRow(row)
+        return self.current_result()
+
+    def upcoming_paths(self, ahead: int = 3) -> list[str]:
+        row = max(0, self.current_row())
+        return [r.track.path for r in self.results_model.results[row : row + ahead + 1]]
+
+
+def reveal_target(path: str) -> QUrl:
+    """The folder holding ``path`` (opened by the system file manager)."""
+    return QUrl.fromLocalFile(str(Path(path).parent))

@@ -1,0 +1,1 @@
+from tests.app.services.harness import no_dangling_threads, services  # noqa: F401 - fixtures

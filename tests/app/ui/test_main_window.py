@@ -1,0 +1,98 @@
+"""The real main window driven with pytest-qt over fake services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from app.services.app_services import Services
+from app.ui.main_window import MainWindow
+from tests.app.services.fakes import write_tone
+
+
+@pytest.fixture
+def window(qtbot, services: Services) -> MainWindow:
+    w = MainWindow(services)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def drop_file(widget, path: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    event = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    widget.dropEvent(event)
+
+
+def load(qtbot, window: MainWindow, tmp_path: Path, seconds: float = 60.0) -> Path:
+    clip = write_tone(tmp_path / "temp_track.wav", seconds, loud_from=30.0)
+    with qtbot.waitSignal(window.s.search.results_changed, timeout=10000):
+        drop_file(window, clip)
+    return clip
+
+
+def titles(window: MainWindow) -> list[str]:
+    return [r.track.title for r in window.results.results_model.results]
+
+
+def test_drop_a_file_shows_results_and_preselects_the_busy_region(qtbot, window, tmp_path) -> None:
+    clip = load(qtbot, window, tmp_path)
+    assert window.results.results_model.rowCount() == 4
+    query = window.s.search.query
+    assert query is not None and query.path == str(clip)
+    start, end = query.region
+    assert 15.0 <= end - start <= 30.0 and start >= 25.0  # the loud half starts at 30 s
+    assert "temp_track.wav" in window.query_pane.title.text()
+    assert window.query_pane.waveform.duration_s == pytest.approx(60.0, abs=0.1)
+
+
+def test_sliders_reorder_results_as_the_weights_demand(qtbot, window, tmp_path) -> None:
+    load(qtbot, window, tmp_path)
+    pane = window.query_pane
+    pane.set_slider_values((100, 0, 0, 0))
+    assert titles(window)[0] == "genre_twin"
+    pane.sliders["genre"].setValue(0)
+    pane.sliders["tempo"].setValue(100)  # synchronous re-rank: no wait needed
+    assert titles(window)[0] == "tempo_twin"
+    pane.set_slider_values((0, 100, 100, 0))
+    assert titles(window)[0] == "mood_twin"
+    bars = window.results.results_model.index(0, 6).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Mood: 0.90" in bars
+
+
+def test_keyboard_audition(qtbot, window, tmp_path) -> None:
+    load(qtbot, window, tmp_path)
+    pb = window.s.playback
+    window.results.setFocus()
+    first = window.results.current_result()
+    with qtbot.waitSignal(pb.source_changed, timeout=5000):
+        qtbot.keyClick(window.results, Qt.Key.Key_Return)
+    assert pb.path == first.track.path and pb.position_s == pytest.approx(first.offset_s, abs=0.01)
+    assert pb.is_playing
+    qtbot.keyClick(window.results, Qt.Key.Key_Space)
+    assert not pb.is_playing
+    qtbot.keyClick(window.results, Qt.Key.Key_Space)
+    assert pb.is_playing
+    with qtbot.waitSignal(pb.source_changed, timeout=5000):
+        qtbot.keyClick(window.results, Qt.Key.Key_Down)  # next result, keeps playing
+    second = window.results.current_result()
+    assert second is not first and pb.path == second.track.path and pb.is_playing
+    qtbot.keyClick(window.results, Qt.Key.Key_Right)
+    assert pb.position_s == pytest.approx(second.offset_s + 5.0, abs=0.01)
+    qtbot.keyClick(window.results, Qt.Key.Key_Left)
+    qtbot.keyClick(window.results, Qt.Key.Key_Right)
+    qtbot.keyClick(window.results, Qt.Key.Key_Right)  # 10 s into the match
+    query = window.s.search.query
+    with qtbot.waitSignal(pb.source_changed, timeout=5000):
+        qtbot.keyClick(window.results, Qt.Key.Key_A)  # A/B: to the query, same relative position
+    assert pb.role == "query" and pb.position_s == pytest.approx(query.region[0] + 10.0, abs=0.05)
+    with qtbot.waitSignal(pb.source_changed, timeout=5000):
+        qtbot.keyClick(window.results, Qt.Key.Key_A)
+    assert pb.role == "result" and pb.position_s == pytest.approx(second.offset_s + 10.0, abs=0.05)
