@@ -125,10 +125,14 @@ class Library:
         if exclude_query_files and query.paths:
             filters = replace(filters, exclude_paths=filters.exclude_paths | set(query.paths))
         if exclude_query_albums and query.paths:
-            albums = {
-                info.album
-                for path in query.paths
-                if (info := self.catalog.find_track(path)) is not None and info.album
-            }
+            albums = {self._album_of(path) for path in query.paths} - {""}
             filters = replace(filters, exclude_albums=filters.exclude_albums | albums)
         return self.engine.search(query, weights or SearchWeights(), k, filters)
+
+    def _album_of(self, path: str) -> str:
+        info = self.catalog.find_track(path)
+        if info is not None:
+            return info.album
+        from app.core.tags import read_tags
+
+        return str(read_tags(path)["album"])

@@ -1,0 +1,72 @@
+"""``soundalike index DIR... [--db PATH]``: add or update a library (progress on stderr).
+
+Incremental: only new or changed files are decoded and embedded; files removed from disk
+are dropped; an interrupted run (Ctrl+C, kill -9) is completed by running it again.
+Files that cannot be decoded are listed with their reason and skipped (exit status 0);
+exit status 1 only when nothing could be scanned at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from app.commands._library import add_library_options, load_encoder, open_catalog
+
+HELP = "add or update a library: scan folders, embed new or changed audio files"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folders", nargs="+", metavar="DIR", help="music folders (recursive)")
+    add_library_options(parser)
+    parser.add_argument(
+        "--workers", type=int, default=None, metavar="N",
+        help="decoding processes (default: CPU cores - 1, at least 1; 0 decodes inline)",
+    )
+
+
+def _format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    return f", {minutes} min {secs:02d} s left" if minutes else f", {secs} s left"
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.core.indexer import IndexSummary, index_folders
+
+    encoder = load_encoder(args)
+    catalog = open_catalog(args, create=True)
+    summary = IndexSummary()
+    interactive = sys.stderr.isatty()
+    last_print = 0.0
+    try:
+        for progress in index_folders(
+            catalog, args.folders, encoder, workers=args.workers, summary=summary
+        ):
+            now = time.monotonic()
+            line = progress.message + _format_eta(progress.eta_s)
+            if interactive:
+                print(f"\r\033[K{line}", end="", file=sys.stderr, flush=True)
+            elif now - last_print >= 2.0 or progress.done == progress.total:
+                print(line, file=sys.stderr, flush=True)
+                last_print = now
+        if interactive:
+            print(file=sys.stderr)
+    finally:
+        catalog.close()
+    for path, reason in summary.problems:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    for path, reason in summary.failed:
+        print(f"failed: {reason if path in reason else f'{path}: {reason}'}", file=sys.stderr)
+    print(
+        f"{summary.scanned} audio files: {summary.added} added, {summary.updated} updated, "
+        f"{summary.reembedded} re-embedded, {summary.unchanged} unchanged, "
+        f"{summary.removed} removed, {len(summary.failed)} failed "
+        f"({summary.audio_seconds / 60:.1f} min of audio embedded) -> {catalog.path}",
+        file=sys.stderr,
+    )
+    if summary.scanned == 0 and summary.problems and not summary.removed:
+        return 1
+    return 0

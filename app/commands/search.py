@@ -1,0 +1,131 @@
+"""``soundalike search QUERY... [options]``: rank library tracks like the query clip(s).
+
+Output: a table, or with ``--json`` the contract of DESIGN.md: a list of
+``{path, score, offset_s, dimensions: {genre, mood, instrument, tempo}}``.
+Beyond the contract (the paper's future work):
+- several QUERY clips: multi-query, their vectors combined;
+- ``--ref tempo=B.wav`` (repeatable): mix-and-match, that dimension's reference is clip B.
+``--start/--end`` select the region of the QUERY clip(s); ``--ref`` clips are used whole.
+The query's own files are left out of the results unless ``--include-self``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from app.cli import CliError
+from app.commands._library import add_library_options, load_encoder, open_catalog
+from app.core.types import DIMENSIONS, SearchFilters, SearchWeights
+
+HELP = "find library tracks that sound like a clip, weighted by genre, mood, instrument, tempo"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("queries", nargs="+", metavar="QUERY", help="audio clip(s) to match")
+    add_library_options(parser)
+    parser.add_argument(
+        "--weights", default="", metavar="W",
+        help="e.g. genre=1,mood=0.5,instrument=0,tempo=1 (unnamed dimensions weigh 1)",
+    )
+    parser.add_argument("--start", type=float, metavar="S", help="query region start (seconds)")
+    parser.add_argument("--end", type=float, metavar="S", help="query region end (seconds)")
+    parser.add_argument("-k", type=int, default=10, metavar="N", help="number of results")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--ref", action="append", default=[], metavar="DIM=FILE",
+        help="take dimension DIM's reference from FILE (mix-and-match; repeatable)",
+    )
+    parser.add_argument("--bpm-min", type=float, metavar="X")
+    parser.add_argument("--bpm-max", type=float, metavar="X")
+    parser.add_argument("--min-duration", type=float, metavar="S")
+    parser.add_argument("--max-duration", type=float, metavar="S")
+    parser.add_argument(
+        "--include-self", action="store_true", help="keep the query files in the results"
+    )
+    parser.add_argument(
+        "--exclude-album", action="store_true", help="leave out tracks of the query's album"
+    )
+
+
+def _parse_refs(items: list[str]) -> dict[str, str]:
+    refs: dict[str, str] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        name = name.strip().lower()
+        if not sep or name not in DIMENSIONS or not path:
+            raise CliError(f"bad --ref {item!r}: expected DIM=FILE with DIM one of {', '.join(DIMENSIONS)}")
+        refs[name] = path
+    return refs
+
+
+def _parse_weights(text: str) -> SearchWeights:
+    try:
+        weights = SearchWeights.parse(text)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if weights.is_zero:
+        raise CliError("all weights are zero; give at least one dimension a weight > 0")
+    return weights
+
+
+def _table(results: list) -> str:
+    head = f"{'#':>3}  {'score':>6}  {'at':>6}  " + "  ".join(f"{d[:5]:>5}" for d in DIMENSIONS)
+    lines = [head + "  track"]
+    for i, r in enumerate(results, 1):
+        minutes, seconds = divmod(int(r.offset_s), 60)
+        dims = "  ".join(f"{r.dimensions[d]:5.2f}" for d in DIMENSIONS)
+        lines.append(f"{i:>3}  {r.score:6.3f}  {minutes:3d}:{seconds:02d}  {dims}  {r.track.path}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    weights = _parse_weights(args.weights)
+    refs = _parse_refs(args.ref)
+    if args.k < 1:
+        raise CliError("-k must be at least 1")
+    for path in [*args.queries, *refs.values()]:
+        if not os.path.isfile(path):
+            raise CliError(f"cannot read query {path}: no such file")
+    catalog = open_catalog(args, create=False)
+    try:
+        return _search(args, catalog, weights, refs)
+    finally:
+        catalog.close()
+
+
+def _search(args: argparse.Namespace, catalog, weights: SearchWeights, refs: dict[str, str]) -> int:  # noqa: ANN001
+    from app.core.library import Library
+    from app.core.search import SearchError, combine_queries, mix_queries
+
+    if catalog.track_count("ok") == 0:
+        raise CliError(f"the library {catalog.path} has no indexed tracks; run `soundalike index DIR`")
+    library = Library(catalog, load_encoder(args))
+    if len(library) == 0:
+        raise CliError(
+            f"the library {catalog.path} was indexed with another model; run `soundalike index` "
+            "with this model to re-embed it"
+        )
+    filters = SearchFilters(
+        bpm_min=args.bpm_min, bpm_max=args.bpm_max,
+        duration_min_s=args.min_duration, duration_max_s=args.max_duration,
+    )
+    try:
+        queries = [library.prepare_query(p, args.start, args.end) for p in args.queries]
+        query = combine_queries(queries)
+        if refs:
+            query = mix_queries(query, {d: library.prepare_query(p) for d, p in refs.items()})
+        results = library.search(
+            query, weights, args.k, filters,
+            exclude_query_files=not args.include_self, exclude_query_albums=args.exclude_album,
+        )
+    except SearchError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        json.dump([r.to_json() for r in results], sys.stdout, indent=2)
+        print()
+    else:
+        print(_table(results) if results else "no tracks match (check the filters)")
+    return 0

@@ -1,0 +1,235 @@
+"""Weighted, segment-aware search over vectors written to a real catalog (no encoder needed).
+
+Vectors are random but block-normalised, as the encoder's are; the properties tested are
+exact algebra (a zero weight removes a dimension, offsets of a cut-out query), so random
+vectors are the sharpest check.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.core.catalog import Catalog, TrackRecord
+from app.core.search import (
+    SearchEngine,
+    SearchError,
+    combine_queries,
+    mix_queries,
+    query_from_windows,
+    segment_cosines,
+)
+from app.core.types import DIMENSIONS, SearchFilters, SearchWeights
+from model.dimensions import BLOCK_SIZE, normalize_blocks
+
+MODEL = "testmodel0000000"
+WINDOW_S = 65536 / 22050
+
+
+def _windows(rng: np.random.Generator, n: int) -> np.ndarray:
+    return normalize_blocks(rng.normal(size=(n, 256)).astype(np.float32))
+
+
+@pytest.fixture()
+def library(tmp_path):
+    """A catalog of 60 tracks (1..24 windows each), with BPM, duration and album tags."""
+    rng = np.random.default_rng(7)
+    catalog = Catalog.open(tmp_path / "lib.db")
+    records = []
+    for i in range(60):
+        windows = _windows(rng, int(rng.integers(1, 25)))
+        tags = {"album": f"album{i % 5}", "bpm": 60.0 + 2 * i, "title": f"t{i}"}
+        records.append(
+            TrackRecord(f"/music/t{i:02d}.wav", 1000 + i, i, windows.shape[0] * WINDOW_S, tags,
+                        MODEL, track=normalize_blocks(windows.mean(0)), windows=windows)
+        )
+    catalog.write_batch(records)
+    yield catalog
+    catalog.close()
+
+
+class CountingWindows:
+    """The catalog's window loader, counting how many tracks it was asked for."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.requested = 0
+
+    def __call__(self, ids):
+        self.requested += len(ids)
+        return self.catalog.window_vectors(ids, MODEL)
+
+
+def _engine(catalog: Catalog, **options) -> tuple[SearchEngine, CountingWindows]:
+    source = CountingWindows(catalog)
+    table = catalog.load_track_vectors(MODEL)
+    return SearchEngine(table, source, catalog.get_tracks, **options), source
+
+
+def _windows_of(catalog: Catalog, path: str) -> np.ndarray:
+    info = catalog.find_track(path)
+    return catalog.window_vectors([info.track_id], MODEL)[info.track_id].astype(np.float32)
+
+
+def test_query_cut_from_a_track_finds_it_at_that_offset(library) -> None:
+    engine, _ = _engine(library)
+    source = max(library.tracks(), key=lambda t: t.duration_s)
+    windows = _windows_of(library, source.path)
+    query = query_from_windows(windows[5:9])
+    best = engine.search(query, SearchWeights(), k=3)[0]
+    assert best.track.path == source.path
+    assert best.offset_s == pytest.approx(5 * WINDOW_S)
+    assert best.score == pytest.approx(4.0, abs=1e-2)  # cos 1 in all four dimensions
+    assert all(v == pytest.approx(1.0, abs=3e-3) for v in best.dimensions.values())
+
+
+def test_zero_weight_removes_a_dimension_exactly(library, tmp_path) -> None:
+    """Replacing every track's instrument block changes nothing when its weight is 0."""
+    engine, _ = _engine(library)
+    query = query_from_windows(_windows_of(library, "/music/t03.wav")[:2])
+    weights = SearchWeights(genre=1.0, mood=0.5, instrument=0.0, tempo=2.0)
+    before = engine.search(query, weights, k=20)
+
+    rng = np.random.default_rng(99)
+    other = Catalog.open(tmp_path / "other.db")
+    inst = slice(2 * BLOCK_SIZE, 3 * BLOCK_SIZE)
+    records = []
+    for info in library.tracks():
+        windows = _windows_of(library, info.path)
+        windows[:, inst] = _windows(rng, windows.shape[0])[:, inst]
+        records.append(TrackRecord(info.path, 1, 1, info.duration_s, {}, MODEL,
+                                   track=normalize_blocks(windows.mean(0)), windows=windows))
+    other.write_batch(records)
+    after = _engine(other)[0].search(query, weights, k=20)
+    assert [r.track.path for r in after] == [r.track.path for r in before]
+    assert [r.score for r in after] == pytest.approx([r.score for r in before], abs=1e-6)
+    assert [r.offset_s for r in after] == [r.offset_s for r in before]
+    other.close()
+
+
+def test_genre_only_weights_rank_by_the_genre_block_alone(library) -> None:
+    engine, _ = _engine(library)
+    query_windows = _windows_of(library, "/music/t10.wav")[:1]  # one window: span of 1
+    results = engine.search(query_from_windows(query_windows), SearchWeights(1, 0, 0, 0), k=60)
+    # Independent reference: best single-window genre cosine of each track.
+    q = query_windows[0, :BLOCK_SIZE]
+    expected = {}
+    for info in library.tracks():
+        w = _windows_of(library, info.path)[:, :BLOCK_SIZE]
+        expected[info.path] = float(np.max(w @ q / np.linalg.norm(w, axis=1) / np.linalg.norm(q)))
+    ranked = sorted(expected, key=lambda p: -expected[p])
+    assert [r.track.path for r in results] == ranked
+    assert [r.score for r in results] == pytest.approx([expected[p] for p in ranked], abs=1e-5)
+    assert all(r.score == pytest.approx(r.dimensions["genre"]) for r in results)
+
+
+def test_score_is_the_weighted_sum_of_the_reported_dimensions(library) -> None:
+    engine, _ = _engine(library)
+    query = query_from_windows(_windows_of(library, "/music/t20.wav")[2:5])
+    weights = SearchWeights(0.3, 1.0, 0.7, 0.1)
+    for r in engine.search(query, weights, k=10):
+        expected = sum(w * r.dimensions[d] for w, d in zip(weights.as_tuple(), DIMENSIONS, strict=True))
+        assert r.score == pytest.approx(expected, abs=1e-5)
+        assert set(r.to_json()["dimensions"]) == set(DIMENSIONS)
+
+
+def test_slider_moves_reuse_the_query_and_loaded_windows(library) -> None:
+    engine, source = _engine(library)
+    query = query_from_windows(_windows_of(library, "/music/t01.wav")[:3])
+    engine.search(query, SearchWeights(), k=10)
+    first = source.requested
+    assert first == 60  # small library: every track is a segment candidate
+    for w in [(1, 0, 0, 0), (0, 0, 0, 1), (0.2, 0.9, 0.1, 0.5)]:
+        engine.search(query, w, k=10)
+    assert source.requested == first  # re-ranks touched neither the index nor the catalog
+
+
+def test_filters(library) -> None:
+    engine, _ = _engine(library)
+    query = query_from_windows(_windows_of(library, "/music/t00.wav")[:2])
+    filters = SearchFilters(bpm_min=80, bpm_max=120, duration_min_s=10.0,
+                            exclude_paths=frozenset({"/music/t15.wav"}),
+                            exclude_albums=frozenset({"album1"}))
+    results = engine.search(query, SearchWeights(), k=60, filters=filters)
+    assert results
+    for r in results:
+        assert 80 <= r.track.bpm <= 120
+        assert r.track.duration_s >= 10.0
+        assert r.track.album != "album1"
+        assert r.track.path != "/music/t15.wav"
+    expected = [t for t in library.tracks() if 80 <= t.bpm <= 120 and t.duration_s >= 10.0
+                and t.album != "album1" and t.path != "/music/t15.wav"]
+    assert len(results) == len(expected)
+
+
+def test_mix_and_match_takes_each_dimension_from_its_reference(library) -> None:
+    engine, _ = _engine(library)
+    a = query_from_windows(_windows_of(library, "/music/t04.wav"), "/q/a.wav")
+    b = query_from_windows(_windows_of(library, "/music/t31.wav"), "/q/b.wav")
+    mixed = mix_queries(a, {"tempo": b})
+    assert np.array_equal(mixed.vector[:3 * BLOCK_SIZE], a.vector[:3 * BLOCK_SIZE])
+    assert np.array_equal(mixed.vector[3 * BLOCK_SIZE:], b.vector[3 * BLOCK_SIZE:])
+    assert mixed.sources["tempo"] == "/q/b.wav" and mixed.sources["genre"] == "/q/a.wav"
+    assert engine.search(mixed, SearchWeights(0, 0, 0, 1), k=1)[0].track.path == "/music/t31.wav"
+    assert engine.search(mixed, SearchWeights(1, 0, 0, 0), k=1)[0].track.path == "/music/t04.wav"
+    with pytest.raises(SearchError):
+        mix_queries(a, {"loudness": b})
+
+
+def test_multi_query_combines_clips(library) -> None:
+    engine, _ = _engine(library)
+    a = query_from_windows(_windows_of(library, "/music/t07.wav"), "/q/a.wav")
+    b = query_from_windows(_windows_of(library, "/music/t08.wav"), "/q/b.wav")
+    both = combine_queries([a, b])
+    assert both.paths == ("/q/a.wav", "/q/b.wav")
+    top2 = {r.track.path for r in engine.search(both, SearchWeights(), k=2)}
+    assert top2 == {"/music/t07.wav", "/music/t08.wav"}
+
+
+def test_bad_weights_and_empty_library_are_errors(library, tmp_path) -> None:
+    engine, _ = _engine(library)
+    query = query_from_windows(_windows_of(library, "/music/t00.wav"))
+    with pytest.raises(SearchError, match="all weights are zero"):
+        engine.search(query, (0, 0, 0, 0))
+    with pytest.raises(SearchError):
+        engine.search(query, (1, -1, 0, 0))
+    empty = Catalog.open(tmp_path / "empty.db")
+    with pytest.raises(SearchError, match="no indexed tracks"):
+        _engine(empty)[0].search(query, SearchWeights())
+    empty.close()
+
+
+def test_segment_spans_longer_than_a_track_compare_it_whole() -> None:
+    rng = np.random.default_rng(3)
+    track = _windows(rng, 2)
+    query = query_from_windows(np.concatenate([track, _windows(rng, 3)]))
+    (cos,) = segment_cosines(query, [track])
+    assert cos.shape == (1, 4)  # one offset: the whole track
+
+
+def test_approximate_index_recall_against_exact() -> None:
+    """Above flat_limit the IVF path finds (almost) the exact top 10 on clustered data."""
+    from app.core.catalog import TrackTable
+
+    rng = np.random.default_rng(0)
+    n = 6000
+    centers = normalize_blocks(rng.normal(size=(40, 256)))
+    vectors = normalize_blocks(centers[rng.integers(0, 40, n)] + 0.35 * rng.normal(size=(n, 256)) / 8)
+    windows = {i: vectors[i : i + 1].astype(np.float16) for i in range(n)}
+
+    table = TrackTable(np.arange(n), vectors.astype(np.float16), np.ones(n, np.int32),
+                       np.full(n, 60, np.float32), np.full(n, np.nan, np.float32),
+                       [f"/t{i}" for i in range(n)], [""] * n)
+    def source(ids):
+        return {i: windows[i] for i in ids}
+
+    exact = SearchEngine(table, source, lambda ids: {}, flat_limit=10**9, candidates=10)
+    approx = SearchEngine(table, source, lambda ids: {}, flat_limit=1000, candidates=10, nprobe=16)
+    assert exact.index.exact and not approx.index.exact
+    hits = 0
+    for trial in range(20):
+        query = query_from_windows(normalize_blocks(rng.normal(size=(1, 256)) * 0.2 + vectors[trial * 97]))
+        w = rng.uniform(0, 1, 4)
+        truth = {r.track.path for r in exact.search(query, w, k=10)}
+        hits += len(truth & {r.track.path for r in approx.search(query, w, k=10)})
+    assert hits / 200 >= 0.95
