@@ -97,6 +97,8 @@ def arrange(genre: str, mood_name: str, instrument: str, bpm: float, seed: int,
     mid = (low + high) / 2 + mood.register_shift
     lo = int(np.clip(mid - 10, low, high - 19))
     density = mood.density * style.melody_density * math.sqrt(110.0 / bpm)
+    if not family.sustained:  # plucked and struck leads decay, so they play more notes
+        density *= 1.15
     lead_events = melody(chords, tonic, mode, mood, beats, lo, lo + 19, density, rng)
     # Comping, bass, drums, optional extra layer.
     comp_events, bass_events, drum_events, extra_events = [], [], [], []
