@@ -1,0 +1,90 @@
+"""Audio augmentations for label-free (contrastive) training: noise, time-stretch, pitch.
+
+Applied to the waveform before the front end, as in the label-free reference (noise from a
+normal distribution, time-stretch up to ±20 %, pitch -2..+2 semitones). They run in the
+data-loader workers, so they must be cheap: a small vectorised numpy phase vocoder (one
+rfft/irfft pass, ~5 ms for a 3.7 s excerpt) does the stretch, and pitch reuses it: stretch
+by the pitch factor, then resample by linear interpolation, so tempo and pitch change
+independently with one vocoder pass. librosa's ``effects`` would be ~10x slower.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+VOCODER_FFT = 1024
+VOCODER_HOP = 256
+
+
+def time_stretch(wave: np.ndarray, rate: float) -> np.ndarray:
+    """Phase-vocoder stretch: ``rate`` > 1 is faster (output ~len/rate samples), pitch kept."""
+    if abs(rate - 1.0) < 1e-6:
+        return wave.astype(np.float32, copy=True)
+    window = np.hanning(VOCODER_FFT).astype(np.float32)
+    padded = np.pad(wave.astype(np.float32), (VOCODER_FFT // 2, VOCODER_FFT // 2 + VOCODER_FFT))
+    n_frames = 1 + (len(padded) - VOCODER_FFT) // VOCODER_HOP
+    frames = np.lib.stride_tricks.sliding_window_view(padded, VOCODER_FFT)[::VOCODER_HOP][:n_frames]
+    spec = np.fft.rfft(frames * window, axis=1)
+    steps = np.arange(0, n_frames - 1, rate)
+    base = steps.astype(int)
+    alpha = (steps - base)[:, None]
+    mag = (1 - alpha) * np.abs(spec[base]) + alpha * np.abs(spec[base + 1])
+    advance = 2 * np.pi * VOCODER_HOP * np.arange(spec.shape[1]) / VOCODER_FFT
+    dphase = np.angle(spec[base + 1]) - np.angle(spec[base]) - advance
+    dphase -= 2 * np.pi * np.round(dphase / (2 * np.pi))
+    phase = np.angle(spec[0]) + np.cumsum(np.vstack([np.zeros_like(advance), (dphase + advance)[:-1]]), axis=0)
+    out_frames = np.fft.irfft(mag * np.exp(1j * phase), n=VOCODER_FFT, axis=1).astype(np.float32) * window
+    length = VOCODER_HOP * (len(steps) - 1) + VOCODER_FFT
+    out = np.zeros(length, np.float32)
+    norm = np.zeros(length, np.float32)
+    stride = VOCODER_FFT // VOCODER_HOP  # frames k, k+stride, ... tile without overlapping
+    for k in range(stride):
+        chunk = out_frames[k::stride]
+        start = k * VOCODER_HOP
+        out[start : start + chunk.size] += chunk.ravel()
+        norm[start : start + chunk.size] += np.tile(window**2, len(chunk))
+    out /= np.maximum(norm, 1e-3)
+    expected = int(round(len(wave) / rate))
+    return out[VOCODER_FFT // 2 : VOCODER_FFT // 2 + expected]
+
+
+def resample_linear(wave: np.ndarray, factor: float) -> np.ndarray:
+    """Play ``factor`` times faster (pitch up by ``factor``) by linear interpolation."""
+    positions = np.arange(0, len(wave) - 1, factor)
+    return np.interp(positions, np.arange(len(wave)), wave).astype(np.float32)
+
+
+def pitch_shift(wave: np.ndarray, semitones: float, rate: float = 1.0) -> np.ndarray:
+    """Shift pitch by ``semitones`` and tempo by ``rate`` with a single vocoder pass."""
+    factor = 2.0 ** (semitones / 12.0)
+    return resample_linear(time_stretch(wave, rate / factor), factor)
+
+
+def add_noise(wave: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    rms = float(np.sqrt(np.mean(wave**2))) + 1e-6
+    noise = rng.standard_normal(len(wave)).astype(np.float32)
+    return wave + noise * rms * 10 ** (-snr_db / 20)
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Random augmentation of one excerpt; picklable so it runs in data-loader workers.
+
+    Give it an excerpt ``max_rate`` times longer than the output needs: a faster stretch
+    consumes more input.
+    """
+
+    max_stretch: float = 0.2  # rate drawn from [1 - x, 1 + x]
+    max_semitones: int = 2  # pitch drawn from {-x, ..., +x}
+    noise_probability: float = 0.8
+    snr_db: tuple[float, float] = (10.0, 40.0)
+
+    def __call__(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        rate = float(rng.uniform(1 - self.max_stretch, 1 + self.max_stretch))
+        semitones = int(rng.integers(-self.max_semitones, self.max_semitones + 1))
+        out = pitch_shift(wave, semitones, rate)
+        if rng.random() < self.noise_probability:
+            out = add_noise(out, float(rng.uniform(*self.snr_db)), rng)
+        return out
