@@ -82,6 +82,10 @@ def resolve_active(saved: str, user_dir: Path | None = None) -> ModelEntry | Non
     None means no trained model is installed: the UI says so and search stays off; a
     random network is never used silently.
     """
+    override = os.environ.get("SOUNDALIKE_MODEL")  # the CLI honours it too (explicit, never silent)
+    if override and Path(override).is_file():
+        path = Path(override)
+        return ModelEntry(path, path.stem, path.parent == SHIPPED_MODELS_DIR, _card(path))
     models = list_models(user_dir)
     for entry in models:
         if saved and str(entry.path) == saved:

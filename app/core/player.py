@@ -109,7 +109,7 @@ class Player:
 
             self._sd = sounddevice
             self.available = True
-        except OSError as exc:  # raised by sounddevice when libportaudio is absent
+        except (OSError, ImportError) as exc:  # OSError: libportaudio absent; ImportError: no module
             self.reason = f"Playback is unavailable: PortAudio was not found ({exc}); {FIX_PORTAUDIO}."
             log.warning(self.reason)
 

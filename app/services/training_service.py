@@ -73,7 +73,8 @@ class TrainingService(QObject):
         stem = f"finetuned-{Path(source).stem or 'library'}"
         output = model_registry.new_user_model_path(stem, self._models_dir)
         request = TrainRequest(source, mode, epochs, device, str(output))
-        worker = GeneratorWorker(backend.fit, request, task="training")
+        # Unthrottled: each epoch's validation result must reach the plot.
+        worker = GeneratorWorker(backend.fit, request, task="training", throttle_s=0.0)
         worker.signals.progress_changed.connect(self._on_progress)
         worker.signals.finished.connect(self._on_finished)
         worker.signals.aborted.connect(self._on_cancelled)

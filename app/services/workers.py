@@ -55,8 +55,12 @@ class WorkerSignals(QObject):
 class GeneratorWorker(QRunnable):
     """Runs ``fn(*args)``; if it returns a generator, iterates it with abort checks."""
 
-    def __init__(self, fn: Callable[..., Any], *args: Any, task: str = "background work") -> None:
+    def __init__(
+        self, fn: Callable[..., Any], *args: Any, task: str = "background work",
+        throttle_s: float = PROGRESS_INTERVAL_S,
+    ) -> None:
         super().__init__()
+        self.throttle_s = throttle_s  # 0: every yield is delivered (e.g. per-epoch results)
         self.signals = WorkerSignals()
         self.task = task
         self._fn = fn
@@ -103,7 +107,7 @@ class GeneratorWorker(QRunnable):
                     self.signals.progress_changed.emit(pending)
                 return stop.value
             now = time.monotonic()
-            if now - last_emit >= PROGRESS_INTERVAL_S:
+            if now - last_emit >= self.throttle_s:
                 self.signals.progress_changed.emit(item)
                 last_emit, pending = now, None
             else:

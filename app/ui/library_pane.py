@@ -23,12 +23,15 @@ from app.ui.formatting import fmt_eta
 
 
 def progress_text(p: Progress) -> str:
-    parts = [f"indexing {p.done:.0f}/{p.total:.0f}" if p.total else f"indexing {p.done:.0f}"]
-    if p.rate:
+    """"63 % · indexed 120/190 files, 214x real time · 4 min left" (the core's message carries the rate)."""
+    parts = [f"{100 * p.fraction:.0f} %"] if p.fraction is not None else []
+    if p.message:
+        parts.append(p.message)
+    elif p.rate:
         parts.append(f"{p.rate:.1f} {p.unit}/s")
     if p.eta_s is not None:
         parts.append(fmt_eta(p.eta_s))
-    return " · ".join(parts)
+    return " · ".join(parts) or "indexing…"
 
 
 class LibraryPane(QWidget):

@@ -212,7 +212,10 @@ class MainWindow(QMainWindow):
     def refresh_model_state(self) -> None:
         self.model_box.clear()
         active = self.s.training.active_model()
-        for entry in self.s.training.models():
+        entries = self.s.training.models()
+        if active is not None and all(e.path != active.path for e in entries):
+            entries.append(active)  # chosen by $SOUNDALIKE_MODEL
+        for entry in entries:
             self.model_box.addItem(entry.label, str(entry.path))
             if active is not None and entry.path == active.path:
                 self.model_box.setCurrentIndex(self.model_box.count() - 1)
@@ -263,6 +266,8 @@ class MainWindow(QMainWindow):
         if result is not None:
             self.s.playback.play(result.track.path, result.offset_s, "result")
             self._caption(result)
+            if not self.s.playback.available:
+                self.audition.set_caption("Playback unavailable — see the status bar for the fix")
 
     def toggle_play(self) -> None:
         if not self.s.playback.path:

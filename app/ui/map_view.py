@@ -75,7 +75,7 @@ class MapCanvas(QWidget):
         p.setPen(self.palette().text().color())
         p.drawText(QRectF(6, 4, self.width() - 12, 18), Qt.AlignmentFlag.AlignLeft,
                    f"{len(self.data.tracks)} tracks · {self.data.method.upper()} · {self.data.dimension}"
-                   " · ○ results  ◯ query (red)")
+                   " · ringed: results (top 5 numbered), red: the query when it is in the library")
 
     def _nearest(self, pos: QPointF) -> int:
         if self.data is None or len(self.data.tracks) == 0:

@@ -95,7 +95,7 @@ class ResultsModel(QAbstractTableModel):
 
 
 class BarsDelegate(QStyledItemDelegate):
-    """Four small bars (cosine similarity mapped from [-1, 1] to empty…full)."""
+    """Four small bars: cosine similarity per dimension, 0 (or less) empty, 1 full."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         if index.column() != BARS_COLUMN:
@@ -109,7 +109,7 @@ class BarsDelegate(QStyledItemDelegate):
         width = (rect.width() - gap * 3) / 4
         painter.save()
         for i, (name, colour) in enumerate(zip(DIMENSIONS, BAR_COLOURS, strict=False)):
-            value = max(0.0, min(1.0, (result.dimensions.get(name, 0.0) + 1) / 2))
+            value = max(0.0, min(1.0, result.dimensions.get(name, 0.0)))
             x = rect.x() + i * (width + gap)
             painter.fillRect(QRectF(x, rect.y(), width, rect.height()), QColor(colour).lighter(175))
             h = rect.height() * value

@@ -35,12 +35,12 @@ class AccuracyPlot(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.setMinimumHeight(170)
-        self.history: list[dict[str, float]] = []
+        self.history: dict[int, dict[str, float]] = {}  # epoch -> accuracy per dimension
         self.epochs = 1
 
     def add(self, epoch: int, epochs: int, accuracy: dict[str, float]) -> None:
         self.epochs = max(1, epochs)
-        self.history = self.history[: max(0, epoch - 1)] + [accuracy]
+        self.history[epoch] = accuracy
         self.update()
 
     def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802
@@ -57,8 +57,8 @@ class AccuracyPlot(QWidget):
         for i, (name, colour) in enumerate(zip(DIMENSIONS, BAR_COLOURS, strict=False)):
             p.setPen(QPen(QColor(colour), 2))
             pts = [
-                QPointF(left + (e + 1) / self.epochs * (right - left), bottom - acc[name] * (bottom - top))
-                for e, acc in enumerate(self.history) if name in acc
+                QPointF(left + e / self.epochs * (right - left), bottom - acc[name] * (bottom - top))
+                for e, acc in sorted(self.history.items()) if name in acc
             ]
             for a, b in zip(pts, pts[1:], strict=False):
                 p.drawLine(a, b)
@@ -155,17 +155,22 @@ class TrainerDialog(QDialog):
             self.training.summarize(self.source.text(), self.mode.currentData())
 
     def _on_summary(self, counts: dict) -> None:
-        parts = []
+        total = counts.get("tracks", {}).get("all", 0)
+        parts = [f"{total} tracks"] if "tracks" in counts else []
         for dim, tags in counts.items():
+            if dim == "tracks":
+                continue
             top = sorted(tags.items(), key=lambda kv: -kv[1])[:4]
             parts.append(f"{dim}: " + ", ".join(f"{t} {n}" for t, n in top) + ("…" if len(tags) > 4 else ""))
-        self.found.setText("; ".join(parts) or "no labels found (label-free training still works)")
+        if len(parts) <= 1:
+            parts.append("no tags found (label-free training still works)")
+        self.found.setText("; ".join(parts))
 
     def _start(self) -> None:
         if not self.source.text():
             self.status.setText("Choose a source folder or CSV first.")
             return
-        self.plot.history = []
+        self.plot.history = {}
         self.start.setEnabled(False)
         self.cancel.setEnabled(True)
         self.use.setEnabled(False)

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Launch the real app on a library with a query loaded and save screenshots.
+
+    xvfb-run -a -s "-screen 0 1440x900x24" .venv/bin/python scripts/screenshots.py
+
+Defaults: the demo library (resources/demo), the shipped model, a demo clip as the
+query, output in docs/screenshots/. Runs in a fresh temporary data/config dir (first
+launch), indexes the library with the real indexer and encoder, then saves
+main.png (results), map.png (library map) and trainer.png (trainer dialog).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+AUDIO = {".wav", ".flac", ".ogg", ".mp3"}
+
+
+def wait(app, predicate, timeout_s: float, what: str) -> None:  # noqa: ANN001
+    end = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > end:
+            raise SystemExit(f"screenshots: timed out waiting for {what}")
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--library", default=str(ROOT / "resources" / "demo"))
+    parser.add_argument("--query", help="clip to load as the query (default: a file from the library)")
+    parser.add_argument("--model", help="model file (default: the shipped model)")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    parser.add_argument("--train-source", help="folder or CSV to show in the trainer dialog")
+    parser.add_argument("--timeout", type=float, default=600.0)
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="soundalike-shots-"))
+    os.environ["SOUNDALIKE_DATA_DIR"] = str(home / "data")
+    os.environ["SOUNDALIKE_CONFIG_DIR"] = str(home / "config")
+    if args.model:
+        os.environ["SOUNDALIKE_MODEL"] = str(Path(args.model).resolve())
+
+    from PySide6.QtWidgets import QApplication
+
+    from app.services.bootstrap import build_services
+    from app.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("soundalike")
+    services = build_services()
+    window = MainWindow(services)
+    window.resize(1440, 860)
+    window.show()
+    library = Path(args.library).resolve()
+    files = sorted(p for p in library.rglob("*") if p.suffix.lower() in AUDIO)
+    if not files:
+        raise SystemExit(f"screenshots: no audio files in {library}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    done = {"indexed": False}
+    services.library.indexing_finished.connect(lambda _m: done.__setitem__("indexed", True))
+    if str(library) not in services.library.folders():
+        services.library.add_folder(str(library))
+    else:
+        services.library.rescan()
+    started = time.monotonic()
+    wait(app, lambda: done["indexed"], args.timeout, "indexing")
+    print(f"indexed {len(files)} files in {time.monotonic() - started:.1f} s", file=sys.stderr)
+
+    query = Path(args.query).resolve() if args.query else files[len(files) // 3]
+    got = {"results": False}
+    services.search.results_changed.connect(lambda r: got.__setitem__("results", bool(r)))
+    window.load_query(str(query))
+    wait(app, lambda: got["results"], 120, "results")
+    window.results.selectRow(0)
+    window.play_selected()
+    for _ in range(30):
+        app.processEvents()
+        time.sleep(0.02)
+    window.grab().save(str(out / "main.png"))
+
+    mapped = {"ok": False}
+    services.library.map_ready.connect(lambda _d: mapped.__setitem__("ok", True))
+    window.tabs.setCurrentWidget(window.map_view)
+    wait(app, lambda: mapped["ok"], 300, "the library map")
+    for _ in range(10):
+        app.processEvents()
+    window.grab().save(str(out / "map.png"))
+    window.tabs.setCurrentIndex(0)
+
+    window.open_trainer()
+    dialog = window.trainer
+    assert dialog is not None
+    source = args.train_source or str(library)
+    csvs = sorted(library.glob("*.csv"))
+    if args.train_source is None and csvs:
+        dialog.mode.setCurrentIndex(dialog.mode.findData("csv"))
+        source = str(csvs[0])
+    dialog.source.setText(source)
+    dialog._summarize()
+    wait(app, lambda: dialog.found.text() not in ("", "reading…"), 120, "the training source summary")
+    for _ in range(10):
+        app.processEvents()
+    dialog.grab().save(str(out / "trainer.png"))
+    dialog.close()
+    services.shutdown()
+    window.close()
+    print(f"saved {', '.join(p.name for p in sorted(out.glob('*.png')))} to {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Search, library, playback and training services over fake backends, with real threads."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from app.core.player import Player
+from app.core.types import SearchFilters, SearchWeights
+from app.services.app_services import Services
+from tests.app.services.fakes import write_tone
+from tests.app.services.harness import make_services
+
+
+def test_a_newer_query_wins_over_a_slower_older_one(qtbot, tmp_path: Path, qapp) -> None:
+    s = make_services(tmp_path, search_delay_s=0.3)
+    try:
+        a = write_tone(tmp_path / "a.wav", 10.0)
+        b = write_tone(tmp_path / "b.wav", 12.0)
+        loaded: list[str] = []
+        s.search.query_loaded.connect(lambda info: loaded.append(info.path))
+        s.search.load_query(str(a))
+        with qtbot.waitSignal(s.search.results_changed, timeout=10000):
+            s.search.load_query(str(b))
+        qtbot.wait(700)  # give the stale request time to (not) arrive
+        assert loaded == [str(b)]
+        assert s.search.query.path == str(b)
+    finally:
+        s.shutdown()
+
+
+def test_weights_and_filters_rerank_synchronously(qtbot, services: Services, tmp_path: Path) -> None:
+    clip = write_tone(tmp_path / "q.wav", 8.0)
+    with qtbot.waitSignal(services.search.results_changed, timeout=10000):
+        services.search.load_query(str(clip))
+    services.search.set_weights(SearchWeights(0, 0, 0, 1))
+    assert services.search.results[0].track.title == "tempo_twin"
+    services.search.set_filters(SearchFilters(bpm_min=95, bpm_max=115))
+    assert {r.track.bpm for r in services.search.results} == {100.0, 110.0}
+    services.search.set_weights(SearchWeights(0, 0, 0, 0))
+    assert services.search.results == []
+
+
+def test_mix_and_match_passes_the_reference_to_the_engine(qtbot, services: Services, tmp_path: Path) -> None:
+    clip = write_tone(tmp_path / "q.wav", 8.0)
+    ref = write_tone(tmp_path / "ref.wav", 8.0, freq=880)
+    with qtbot.waitSignal(services.search.results_changed, timeout=10000):
+        services.search.load_query(str(clip))
+    with qtbot.waitSignal(services.search.reference_changed, timeout=10000) as blocker:
+        services.search.set_reference("tempo", str(ref))
+    assert blocker.args == ["tempo", str(ref)]
+    assert services.search.backend.prepared[-1].path == str(ref)
+    services.search.set_reference("tempo", None)
+    assert services.search._references == {}
+
+
+def test_cancel_indexing_stops_the_job_and_says_so(qtbot, tmp_path: Path, qapp) -> None:
+    s = make_services(tmp_path, index_steps=10_000)
+    try:
+        messages: list[str] = []
+        s.library.indexing_finished.connect(messages.append)
+        with qtbot.waitSignal(s.library.progress_changed, timeout=5000):
+            s.library.add_folder(str(tmp_path / "lib"))
+        assert s.library.is_indexing
+        with qtbot.waitSignal(s.library.indexing_changed, timeout=5000) as blocker:
+            s.library.cancel()
+        assert blocker.args == [False]
+        backend = s.library.backend
+        assert backend.closed.is_set()  # the generator's finally ran (core cleans up)
+        assert 0 < backend.indexed < 10_000
+        assert messages and messages[0].startswith("Indexing cancelled")
+        assert s.settings.get("setting/library_folders") == (str(tmp_path / "lib"),)
+    finally:
+        s.shutdown()
+
+
+def test_indexing_to_the_end_reports_count_and_failures(qtbot, services: Services, tmp_path: Path) -> None:
+    summaries: list[tuple[int, list]] = []
+    services.library.summary_changed.connect(lambda n, failed: summaries.append((n, failed)))
+    with qtbot.waitSignal(services.library.indexing_finished, timeout=10000) as blocker:
+        services.library.rescan()
+    assert blocker.args[0] == "Library up to date: 4 tracks; 1 could not be read."
+    assert summaries[-1][0] == 4 and summaries[-1][1][0][0] == "/music/broken.mp3"
+
+
+def test_training_writes_a_user_model_and_switches_on_request(qtbot, services: Services, tmp_path: Path) -> None:
+    updates = []
+    services.training.progress_changed.connect(updates.append)
+    with qtbot.waitSignal(services.training.training_finished, timeout=10000) as blocker:
+        services.training.start(str(tmp_path / "lib"), "tags", 3, "cpu")
+    outcome = blocker.args[0]
+    model = Path(outcome.model_path)
+    assert model.parent == tmp_path / "models" and model.exists()
+    assert [u.epoch for u in updates][-1] == 3
+    with qtbot.waitSignal(services.training.active_model_changed, timeout=1000):
+        services.training.use_model(str(model))
+    assert services.settings.get("setting/active_model") == str(model)
+    services.training.discard(str(model))
+    assert not model.exists()
+
+
+def test_player_without_portaudio_is_unavailable_not_broken(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # import fails as when absent
+    player = Player()
+    assert not player.available
+    assert "libportaudio2" in player.reason
+    assert player.play(__import__("numpy").zeros(22050, "float32"), 0.5) is False
+    assert player.output_devices() == []
+    player.pause()
+    player.seek(0.2)
+    player.stop()
+    assert player.position_s == 0.2
