@@ -17,6 +17,7 @@ Trainers may add keys (e.g. "optimizer", "step") for resuming; loading ignores t
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -102,8 +103,12 @@ def save_model(
     }
     payload.update(extra or {})
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Serialise to memory first: torch.save names the zip's root folder after the file, and
+    # the model id (a hash of the bytes) should not depend on the file's name.
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
+    tmp.write_bytes(buffer.getvalue())
     os.replace(tmp, path)
     return file_sha256(path)[:16]
 
