@@ -24,6 +24,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--workers", type=int, default=None, metavar="N",
         help="decoding processes (default: CPU cores - 1, at least 1; 0 decodes inline)",
     )
+    parser.add_argument(
+        "--batch-windows", type=int, default=64, metavar="N",
+        help="windows per encoder batch and catalog commit (a crash loses at most one batch)",
+    )
 
 
 def _format_eta(seconds: float | None) -> str:
@@ -43,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     last_print = 0.0
     try:
         for progress in index_folders(
-            catalog, args.folders, encoder, workers=args.workers, summary=summary
+            catalog, args.folders, encoder, workers=args.workers, summary=summary,
+            batch_windows=max(1, args.batch_windows),
         ):
             now = time.monotonic()
             line = progress.message + _format_eta(progress.eta_s)

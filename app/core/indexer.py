@@ -98,6 +98,25 @@ def decode_file(file: ScannedFile) -> Decoded:
     return Decoded(file, windows, padded, samples.size / SAMPLE_RATE, tags)
 
 
+def _watch_parent(pid: int) -> None:
+    """Worker initializer: exit when the indexing process is gone (e.g. killed with -9).
+
+    A forkserver worker is not the indexer's child, so nothing else would stop it.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # pid reused by another user's process: ours is gone
+                os._exit(0)
+
+    threading.Thread(target=watch, name="watch-indexer", daemon=True).start()
+
+
 def _cancelled(cancel: Cancel) -> bool:
     if cancel is None:
         return False
@@ -200,7 +219,9 @@ class _Decoders:
         if self.pool is None:
             # forkserver: workers never inherit torch's thread pools (fork after torch can hang).
             context = multiprocessing.get_context("forkserver")
-            self.pool = ProcessPoolExecutor(self.n_workers, mp_context=context)
+            self.pool = ProcessPoolExecutor(
+                self.n_workers, mp_context=context, initializer=_watch_parent, initargs=(os.getpid(),)
+            )
         return self.pool
 
     def fill(self, queue: list[ScannedFile]) -> None:

@@ -1,0 +1,136 @@
+"""Indexing real audio files with a real (random-init) encoder into a real catalog."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+from app.core.catalog import Catalog
+from app.core.indexer import IndexSummary, index_folders
+from app.core.library import Library
+from app.core.search import SearchError
+from app.core.types import SearchWeights
+from tests.app.library_helpers import WINDOW_S, make_library, make_model
+from tests.synth_audio import music_like, write_audio
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory):
+    from model.encoder import Encoder
+
+    return Encoder.load(make_model(tmp_path_factory.mktemp("model") / "m.pt"), device="cpu")
+
+
+def _run(catalog, folders, encoder, **kw) -> tuple[IndexSummary, list]:
+    summary = IndexSummary()
+    progress = list(index_folders(catalog, folders, encoder, summary=summary, **kw))
+    return summary, progress
+
+
+def test_index_then_incremental_reindex(tmp_path, encoder) -> None:
+    paths = make_library(tmp_path / "music")
+    catalog = Catalog.open(tmp_path / "lib.db")
+    summary, progress = _run(catalog, [tmp_path / "music"], encoder)
+    assert (summary.added, summary.failed, catalog.track_count("ok")) == (5, [], 5)
+    last = progress[-1]
+    assert last.done == last.total == 5 and last.rate > 0 and last.eta_s == 0
+
+    # Nothing changed: nothing is decoded again.
+    summary, _ = _run(catalog, [tmp_path / "music"], encoder)
+    assert (summary.added, summary.updated, summary.unchanged) == (0, 0, 5)
+
+    # One file changes, one is deleted, one is new.
+    write_audio(paths[1], music_like(9.0, seed=42))
+    os.utime(paths[1], ns=(1, 1))
+    paths[2].unlink()
+    write_audio(tmp_path / "music" / "new.wav", music_like(8.0, seed=7))
+    summary, _ = _run(catalog, [tmp_path / "music"], encoder)
+    assert (summary.added, summary.updated, summary.removed, summary.unchanged) == (1, 1, 1, 3)
+    assert catalog.track_count() == 5
+    assert catalog.find_track(str(paths[1])).duration_s == pytest.approx(9.0, abs=0.05)
+    assert catalog.integrity_check() == "ok"
+    catalog.close()
+
+
+def test_model_change_reembeds(tmp_path, encoder) -> None:
+    from model.encoder import Encoder
+
+    make_library(tmp_path / "music", n=2, seconds=7)
+    catalog = Catalog.open(tmp_path / "lib.db")
+    _run(catalog, [tmp_path / "music"], encoder)
+    other = Encoder.load(make_model(tmp_path / "other.pt", seed=1), device="cpu")
+    assert Library(catalog, other).stale_count() == 2
+    summary, _ = _run(catalog, [tmp_path / "music"], other, workers=0)
+    assert summary.reembedded == 2
+    assert catalog.model_counts() == {other.model_id: 2}
+    catalog.close()
+
+
+def test_malformed_files_are_recorded_and_skipped(tmp_path, encoder) -> None:
+    music = tmp_path / "music"
+    make_library(music, n=2, seconds=7)
+    (music / "empty.wav").write_bytes(b"")
+    (music / "garbage.mp3").write_bytes(os.urandom(4096))
+    (music / "text.flac").write_text("not audio at all")
+    good = write_audio(music / "cut.wav", music_like(10.0, seed=3))
+    (music / "truncated.wav").write_bytes(good.read_bytes()[: len(good.read_bytes()) // 3])
+    (music / "folder.mp3").mkdir()
+    write_audio(music / "tiny.wav", music_like(0.5, seed=4))  # shorter than one window
+    catalog = Catalog.open(tmp_path / "lib.db")
+    summary, _ = _run(catalog, [music], encoder)
+    failed = dict(summary.failed)
+    assert set(failed) == {str(music / n) for n in ("empty.wav", "garbage.mp3", "text.flac", "truncated.wav")}
+    assert all(reason and "\n" not in reason for reason in failed.values())
+    assert dict(catalog.errors()) == failed
+    assert catalog.track_count("ok") == 4  # 2 tracks + cut.wav + tiny.wav (padded)
+    # Failed files are not retried while unchanged.
+    summary, _ = _run(catalog, [music], encoder)
+    assert summary.failed == [] and summary.unchanged == 8
+    catalog.close()
+
+
+def test_cancel_stops_promptly_and_keeps_finished_batches(tmp_path, encoder) -> None:
+    make_library(tmp_path / "music", n=6, seconds=7)
+    catalog = Catalog.open(tmp_path / "lib.db")
+    stop = threading.Event()
+    summary = IndexSummary()
+    for progress in index_folders(catalog, [tmp_path / "music"], encoder, cancel=stop,
+                                  summary=summary, max_batch_tracks=2):
+        if progress.done >= 2:
+            stop.set()
+    assert summary.cancelled
+    assert 2 <= catalog.track_count("ok") < 6
+    summary, _ = _run(catalog, [tmp_path / "music"], encoder)  # resume
+    assert catalog.track_count("ok") == 6 and catalog.track_count() == 6
+    catalog.close()
+
+
+def test_query_cut_from_a_library_track_finds_it_at_that_offset(tmp_path, encoder) -> None:
+    paths = make_library(tmp_path / "music", n=4, seconds=20)
+    catalog = Catalog.open(tmp_path / "lib.db")
+    _run(catalog, [tmp_path / "music"], encoder)
+    library = Library(catalog, encoder)
+    target = str(paths[3])  # 29 s: 9 windows
+    from model.audio import load_audio
+
+    samples = load_audio(target)
+    for start_w in (2, 5):
+        clip = samples[int(start_w * WINDOW_S * 22050) : int((start_w + 3) * WINDOW_S * 22050)]
+        query = library.prepare_query(clip)
+        best = library.search(query, SearchWeights(), k=4)[0]
+        assert best.track.path == target
+        assert best.offset_s == pytest.approx(start_w * WINDOW_S, abs=0.01)
+        assert best.dimensions["genre"] == pytest.approx(1.0, abs=1e-2)
+    # The same through a file region; the query file itself is excluded unless asked.
+    query = library.prepare_query(target, start_s=5 * WINDOW_S, end_s=8 * WINDOW_S)
+    assert target not in [r.track.path for r in library.search(query, k=4)]
+    best = library.search(query, k=1, exclude_query_files=False)[0]
+    assert (best.track.path, round(best.offset_s / WINDOW_S)) == (target, 5)
+    with pytest.raises(SearchError, match="cannot read query"):
+        library.prepare_query(tmp_path / "music" / "missing.wav")
+    with pytest.raises(SearchError):
+        library.prepare_query(np.zeros(0, np.float32))
+    catalog.close()
