@@ -15,6 +15,8 @@ class AuditionBar(QWidget):
     def __init__(self, playback: PlaybackService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.playback = playback
+        self._caption = ""
+        self._playing = False
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.play_button = QPushButton("▶")
@@ -36,7 +38,7 @@ class AuditionBar(QWidget):
         for w, stretch in ((self.play_button, 0), (self.label, 2), (self.position, 3), (self.time, 0), (self.device, 0)):
             layout.addWidget(w, stretch)
         playback.position_changed.connect(self._on_position)
-        playback.state_changed.connect(lambda playing: self.play_button.setText("❚❚" if playing else "▶"))
+        playback.state_changed.connect(self._on_state)
         playback.availability_changed.connect(self._on_availability)
         self.fill_devices()
         self._on_availability(playback.available, playback.reason)
@@ -58,7 +60,21 @@ class AuditionBar(QWidget):
         self.playback.set_output_device(self.device.currentData())
 
     def set_caption(self, text: str) -> None:
-        self.label.setText(text)
+        """What is loaded ("1. Night Drive — from 1:05 (best match)"); prefixed with its state."""
+        self._caption = text
+        self._show_caption()
+
+    def _on_state(self, playing: bool) -> None:
+        self._playing = playing
+        self.play_button.setText("❚❚" if playing else "▶")
+        self._show_caption()
+
+    def _show_caption(self) -> None:
+        if not self.playback.available:
+            self.label.setText("Playback unavailable — the status bar says how to fix it")
+            self.label.setToolTip(self.playback.reason)
+        elif self._caption:
+            self.label.setText(("▶ playing " if self._playing else "paused · ") + self._caption)
 
     def _on_position(self, position_s: float, duration_s: float) -> None:
         if not self.position.isSliderDown():
@@ -66,7 +82,5 @@ class AuditionBar(QWidget):
             self.position.setValue(int(position_s * SCALE))
         self.time.setText(f"{fmt_time(position_s)} / {fmt_time(duration_s)}")
 
-    def _on_availability(self, available: bool, reason: str) -> None:
-        if not available:
-            self.label.setText("Playback unavailable — see the status bar")
-            self.label.setToolTip(reason)
+    def _on_availability(self, _available: bool, _reason: str) -> None:
+        self._show_caption()

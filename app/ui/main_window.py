@@ -224,6 +224,10 @@ class MainWindow(QMainWindow):
         available = self.s.search.available
         self.banner.setVisible(not available)
         self.banner.setText(self.s.search.unavailable_reason if not available else "")
+        self.results.placeholder = (
+            ResultsView.placeholder if available else "Search is unavailable until a trained model is installed"
+        )
+        self.results.viewport().update()
 
     def _on_model_chosen(self, _row: int) -> None:
         path = self.model_box.currentData()
@@ -266,8 +270,6 @@ class MainWindow(QMainWindow):
         if result is not None:
             self.s.playback.play(result.track.path, result.offset_s, "result")
             self._caption(result)
-            if not self.s.playback.available:
-                self.audition.set_caption("Playback unavailable — see the status bar for the fix")
 
     def toggle_play(self) -> None:
         if not self.s.playback.path:
@@ -285,7 +287,7 @@ class MainWindow(QMainWindow):
         query = self.s.search.query
         if query is not None:
             self.s.playback.play(query.path, query.region[0], "query", end_s=query.region[1])
-            self.audition.set_caption(f"▶ query region {fmt_time(query.region[0])}–{fmt_time(query.region[1])}")
+            self.audition.set_caption(f"query region {fmt_time(query.region[0])}–{fmt_time(query.region[1])}")
 
     def toggle_ab(self) -> None:
         query, result, pb = self.s.search.query, self.results.current_result(), self.s.playback
@@ -295,7 +297,7 @@ class MainWindow(QMainWindow):
         side, position = ab_target(role, pb.position_s if pb.path else result.offset_s, query.region, result.offset_s)
         if side == "query":
             pb.play(query.path, position, "query", end_s=query.region[1])
-            self.audition.set_caption(f"▶ A: query at {fmt_time(position)}")
+            self.audition.set_caption(f"A: query at {fmt_time(position)}")
         else:
             pb.play(result.track.path, position, "result")
             self._caption(result, f"B: result at {fmt_time(position)}")
@@ -303,7 +305,7 @@ class MainWindow(QMainWindow):
     def _caption(self, result: SearchResult, text: str = "") -> None:
         rank = self.results.current_row() + 1
         text = text or f"from {fmt_time(result.offset_s)} (best match)"
-        self.audition.set_caption(f"▶ {rank}. {result.track.display_title} — {text}")
+        self.audition.set_caption(f"{rank}. {result.track.display_title} — {text}")
 
     def _context_menu(self, pos: QPoint) -> None:
         result = self.results.current_result()

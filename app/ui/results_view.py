@@ -14,7 +14,7 @@ from PySide6.QtCore import (
     Qt,
     QUrl,
 )
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -137,6 +137,18 @@ class ResultsView(QTableView):
         for col, width in ((0, 34), (2, 120), (3, 52), (4, 48), (5, 56), (6, 92), (7, 72)):
             header.resizeSection(col, width)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
+
+    placeholder = "Drop a clip here\n\nor press Ctrl+O to open one: tracks that feel the same appear here"
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        super().paintEvent(event)
+        if self.results_model.rowCount() == 0:
+            painter = QPainter(self.viewport())
+            font = QFont(self.font())
+            font.setPointSizeF(font.pointSizeF() * 1.4)
+            painter.setFont(font)
+            painter.setPen(self.palette().placeholderText().color())
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
 
     def set_results(self, results: list[SearchResult]) -> None:
         """Replace the list, keeping the selected track selected when it is still there."""
