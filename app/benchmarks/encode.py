@@ -1,0 +1,158 @@
+"""``soundalike bench encode``: how fast audio becomes vectors, stage by stage and end to end.
+
+Prints, as seconds of audio per wall second (x realtime):
+
+- decode: file -> 22 050 Hz mono (libsndfile + soxr), one thread;
+- front end: waveforms -> log-mel (torch, the encoder's threads);
+- network: log-mel -> vectors, at the encoder's precision and in float32 for comparison;
+- end to end: ``Encoder.embed_files`` (decoding overlapped with the network).
+
+With no ``--files`` it synthesises a few OGG and MP3 files (chords, clicks, noise) into a
+temporary folder, so the benchmark runs anywhere; figures for reports should come from real
+music (e.g. ``apt-get install wesnoth-1.16-music``, converted to MP3 with ffmpeg). Without a
+model file the network is randomly initialised: speed does not depend on the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+HELP = "encoder throughput: decode, front end, network, end to end (x realtime)"
+WARMUP_WINDOWS = 4
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--files", nargs="+", type=Path, metavar="FILE", help="audio files")
+    parser.add_argument(
+        "--seconds", type=float, default=120.0, metavar="N",
+        help="length of each synthesised file when no --files are given (default 120)",
+    )  # fmt: skip
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--model", type=Path, metavar="PATH", help="model file (default: shipped)")
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="torch threads for the stage figures (default: all cores)",
+    )  # fmt: skip
+
+
+def _synthesise(folder: Path, seconds: float) -> list[Path]:
+    """Two OGG and two MP3 files of chord progressions with clicks and a little noise."""
+    import numpy as np
+    import soundfile as sf
+
+    sr = 44100
+    paths = []
+    for i, suffix in enumerate([".ogg", ".mp3", ".ogg", ".mp3"]):
+        rng = np.random.default_rng(i)
+        t = np.arange(int(seconds * sr)) / sr
+        root = 110.0 * 2 ** (rng.integers(0, 12, size=int(seconds // 2) + 1) / 12)
+        f0 = root[(t // 2).astype(int)]
+        mix = sum(np.sin(2 * np.pi * f0 * r * t) for r in (1.0, 1.26, 1.5)) / 4
+        mix += 0.3 * np.sin(2 * np.pi * 1000 * t) * np.exp(-(t % 0.5) / 0.005)
+        mix += 0.02 * rng.standard_normal(t.size)
+        stereo = np.stack([mix, mix[::-1]], axis=1).astype(np.float32)
+        path = folder / f"synth{i}{suffix}"
+        fmt = ("MP3", "MPEG_LAYER_III") if suffix == ".mp3" else ("OGG", "VORBIS")
+        sf.write(str(path), stereo, sr, format=fmt[0], subtype=fmt[1])
+        paths.append(path)
+    return paths
+
+
+def _rate(audio_s: float, wall_s: float) -> str:
+    return f"{audio_s / max(wall_s, 1e-9):8.0f}x realtime  ({audio_s:.0f} s audio in {wall_s:.2f} s)"
+
+
+def _load_encoder(args: argparse.Namespace, threads: int):  # -> (Encoder, str)
+    from app.core.resources import default_model_path
+    from model.checkpoint import new_untrained_model, save_model, untrained_card
+    from model.encoder import Encoder
+    from model.network import ModelDims
+
+    path = args.model or default_model_path()
+    note = str(path)
+    if path is None:
+        path = Path(tempfile.mkdtemp(prefix="soundalike-bench-")) / "untrained.pt"
+        save_model(path, new_untrained_model(0), ModelDims(), untrained_card(0))
+        note = "random init (no model file installed; speed does not depend on weights)"
+    return Encoder.load(path, device=args.device, threads=threads), note
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from model.audio import WINDOW_SECONDS, audio_duration, load_audio, split_windows
+    from model.encoder import available_cores, pipeline_threads
+    from model.network import count_flops, parameter_count
+
+    threads = args.threads or available_cores()
+    with tempfile.TemporaryDirectory(prefix="soundalike-bench-") as tmp:
+        files = args.files or _synthesise(Path(tmp), args.seconds)
+        encoder, model_note = _load_encoder(args, threads)
+        print(f"model: {model_note}")
+        print(f"device: {encoder.device}  precision: {encoder.precision}  cores: "
+              f"{available_cores()}  load average: {os.getloadavg()[0]:.2f}")  # fmt: skip
+        network = encoder.network
+        print(f"network: {parameter_count(network) / 1e6:.2f} M parameters, "
+              f"{count_flops(network) / 1e9:.3f} GFLOPs per window")  # fmt: skip
+        total_s = sum(audio_duration(f) for f in files)
+        print(f"files: {len(files)} ({', '.join(sorted({Path(f).suffix for f in files}))}), "
+              f"{total_s:.0f} s of audio")  # fmt: skip
+
+        start = time.perf_counter()
+        windows = np.concatenate([split_windows(load_audio(f))[0] for f in files])
+        decode_s = time.perf_counter() - start
+        print(f"decode       (1 thread):  {_rate(total_s, decode_s)}")
+
+        torch.set_num_threads(threads)
+        windows = windows[: max(WARMUP_WINDOWS, min(len(windows), 256))]
+        audio_s = len(windows) * WINDOW_SECONDS
+        batch = encoder.batch_windows
+        x = torch.from_numpy(windows).to(encoder.device)
+        with torch.inference_mode():
+            encoder.frontend(x[:WARMUP_WINDOWS])
+            _sync(encoder.device)
+            start = time.perf_counter()
+            mels = [encoder.frontend(x[i : i + batch]) for i in range(0, len(x), batch)]
+            _sync(encoder.device)
+            front_s = time.perf_counter() - start
+        print(f"front end    ({threads} threads): {_rate(audio_s, front_s)}")
+
+        mels = [m.contiguous(memory_format=torch.channels_last) for m in mels]
+        for label, dtype in ((encoder.precision, encoder.dtype), ("fp32", torch.float32)):
+            saved, encoder.dtype = encoder.dtype, dtype
+            with torch.inference_mode(), encoder._autocast():
+                network(mels[0][:WARMUP_WINDOWS])
+                _sync(encoder.device)
+                start = time.perf_counter()
+                for mel in mels:
+                    network(mel)
+                _sync(encoder.device)
+                net_s = time.perf_counter() - start
+            encoder.dtype = saved
+            print(f"network {label:4} ({threads} threads): {_rate(audio_s, net_s)}")
+            if label == "fp32":
+                break
+
+        torch_threads, workers = pipeline_threads(available_cores())
+        start = time.perf_counter()
+        failures = [p for p, r in encoder.embed_files([str(f) for f in files])
+                    if isinstance(r, Exception)]  # fmt: skip
+        e2e_s = time.perf_counter() - start
+        print(f"end to end   ({torch_threads} torch + {workers} decode threads): "
+              f"{_rate(total_s, e2e_s)}")  # fmt: skip
+        if failures:
+            print(f"failed to decode: {', '.join(failures)}")
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+    return 0
