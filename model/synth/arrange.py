@@ -74,7 +74,9 @@ def arrange(genre: str, mood_name: str, instrument: str, bpm: float, seed: int,
     chords = _chords(genre, mood_name, tonic, mode, n_bars, rng)
     variant = int(rng.integers(0, 6))
     drum_variant = int(rng.integers(0, variant_count(genre)))
-    dynamics = 0.45 + 0.55 * float(np.mean(mood.velocity)) / 100.0
+    # The band follows the lead's dynamics (soft for sad/calm, hard for tense): velocity
+    # changes the soundfont's timbre, which survives the loudness normalisation.
+    dynamics = 0.2 + 0.8 * float(np.mean(mood.velocity)) / 100.0
     swing = style.swing + (float(rng.uniform(-0.03, 0.03)) if style.swing > 0.5 else 0.0)
 
     def tick(bar: int, beat: float) -> int:
@@ -121,7 +123,7 @@ def arrange(genre: str, mood_name: str, instrument: str, bpm: float, seed: int,
         Part("lead", 0, program, notes(lead_events, 1.0), volume=int(rng.integers(100, 128)),
              pan=int(64 + rng.integers(-15, 16)), reverb=reverb, chorus=int(rng.integers(0, 40))),
         Part("comp", 1, int(rng.choice(style.comp_programs)), notes(comp_events, dynamics),
-             volume=int(rng.integers(55, 92)), pan=int(64 + rng.choice([-1, 1]) *
+             volume=int(rng.integers(45, 82)), pan=int(64 + rng.choice([-1, 1]) *
                                                       rng.integers(10, 40)),
              reverb=reverb, chorus=int(rng.integers(0, 50))),
         Part("bass", 2, int(rng.choice(style.bass_programs)), notes(bass_events, dynamics),
@@ -134,7 +136,7 @@ def arrange(genre: str, mood_name: str, instrument: str, bpm: float, seed: int,
     if extra_events:
         extra_program = 16 if style.extra == "bubble" else int(rng.choice((46, 98, 92)))
         parts.append(Part("extra", 3, extra_program, notes(extra_events, dynamics),
-                          volume=int(rng.integers(45, 80)), pan=int(64 + rng.integers(-30, 31)),
+                          volume=int(rng.integers(35, 66)), pan=int(64 + rng.integers(-30, 31)),
                           reverb=reverb))
     key = f"{NOTE_NAMES[tonic_pc]} {mode}"
     return Arrangement(parts, float(bpm), beats, (n_bars * beats + 1) * PPQ, offset_s, key)
