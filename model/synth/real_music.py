@@ -83,27 +83,35 @@ def _safe(name: str) -> str:
 
 
 def collect(out: Path, packages: tuple[str, ...], tempo: bool) -> list[dict[str, str]]:
+    """Convert every installed package's music; manifest rows for tracks >= MIN_SECONDS."""
     rows = []
     for package in packages:
-        for path in package_files(package):
-            if path.suffix.lower() == ".pk3":
-                with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as tmp:
-                    for member in sorted(archive.namelist()):
-                        if not member.lower().endswith(AUDIO_SUFFIXES):
-                            continue
-                        stem = _safe(Path(member).stem)
-                        target = out / package / f"{stem}.ogg"
-                        if not target.exists():
-                            extracted = Path(tmp) / _safe(Path(member).name)
-                            extracted.write_bytes(archive.read(member))
-                            convert(extracted, target)
-                        rows.append(_row(out, package, target, tempo))
-            else:
-                target = out / package / f"{_safe(path.stem)}.ogg"
-                if not target.exists():
-                    convert(path, target)
-                rows.append(_row(out, package, target, tempo))
-            print(f"real_music: {package}: {len(rows)} tracks", file=sys.stderr, flush=True)
+        rows += collect_package(out, package, package_files(package), tempo)
+        print(f"real_music: {package}: {len(rows)} tracks so far", file=sys.stderr, flush=True)
+    return rows
+
+
+def collect_package(out: Path, package: str, paths: list[Path],
+                    tempo: bool) -> list[dict[str, str]]:
+    """Convert ``paths`` (audio files or .pk3 zips of audio) into ``out/package/``."""
+    rows = []
+    for path in paths:
+        if path.suffix.lower() == ".pk3":
+            with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as tmp:
+                for member in sorted(archive.namelist()):
+                    if not member.lower().endswith(AUDIO_SUFFIXES):
+                        continue
+                    target = out / package / f"{_safe(Path(member).stem)}.ogg"
+                    if not target.exists():
+                        extracted = Path(tmp) / _safe(Path(member).name)
+                        extracted.write_bytes(archive.read(member))
+                        convert(extracted, target)
+                    rows.append(_row(out, package, target, tempo))
+        else:
+            target = out / package / f"{_safe(path.stem)}.ogg"
+            if not target.exists():
+                convert(path, target)
+            rows.append(_row(out, package, target, tempo))
     return [r for r in rows if float(r["duration"]) >= MIN_SECONDS]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import soundfile as sf
 from scipy.stats import chi2_contingency
 
 from model.synth.arrange import arrange
-from model.synth.corpus import CorpusConfig, clip_midi, render_clip, render_corpus
+from model.synth.corpus import CorpusConfig, clip_midi, label_row, render_clip, render_corpus
 from model.synth.instruments import FAMILIES, INSTRUMENTS
 from model.synth.midi import read_midi_summary
 from model.synth.moods import MOOD_NAMES
@@ -138,3 +140,43 @@ def test_corpus_rendering_is_resumable(tmp_path):
     assert (third.rendered, third.skipped) == (1, 2)
     with pytest.raises(ValueError, match="seed"):
         list(render_corpus(dataclasses.replace(config, seed=3)))
+
+
+def test_demo_library_is_the_generator_output_its_readme_describes():
+    demo = Path(__file__).resolve().parents[2] / "resources" / "demo"
+    with open(demo / "labels.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    fonts = tuple(json.loads((demo / "corpus.json").read_text(encoding="utf-8"))["soundfonts"])
+    expected = [label_row(spec, readable=True) for spec in plan(2026, 45, fonts)]
+    assert rows == expected  # same seed -> same labels, names and per-clip seeds
+    assert all((demo / r["path"]).is_file() for r in rows)
+    assert {r["genre"] for r in rows} == set(GENRES)
+    assert {r["mood"] for r in rows} == set(MOOD_NAMES)
+    assert {r["instrument"] for r in rows} == set(INSTRUMENTS)
+    assert sum(p.stat().st_size for p in demo.glob("*.ogg")) < 6_000_000
+
+
+def test_real_music_collector_converts_files_and_pk3_members(tmp_path):
+    from model.synth.real_music import HELDOUT_PACKAGE, collect_package, split_of
+
+    rate = 44100
+    t = np.arange(int(25 * rate)) / rate
+    tone = (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    sf.write(tmp_path / "theme.ogg", np.stack([tone, tone], axis=1), rate)
+    sf.write(tmp_path / "jingle.wav", tone[: 3 * rate], rate)
+    sf.write(tmp_path / "inner.ogg", tone, rate)
+    with zipfile.ZipFile(tmp_path / "music.pk3", "w") as archive:
+        archive.write(tmp_path / "inner.ogg", "sound/cdtracks/battle theme.ogg")
+        archive.writestr("readme.txt", "not audio")
+    paths = [tmp_path / "theme.ogg", tmp_path / "jingle.wav", tmp_path / "music.pk3"]
+    out = tmp_path / "real"
+    rows = collect_package(out, "some-music", paths, tempo=False)
+    assert [r["path"] for r in rows] == ["some-music/theme.ogg", "some-music/battle_theme.ogg"]
+    for row in rows:  # the jingle (< 20 s) is converted but left out of the manifest
+        info = sf.info(out / row["path"])
+        assert info.samplerate == 22050 and info.channels == 1
+        assert float(row["duration"]) == pytest.approx(25.0, abs=0.1)
+    assert collect_package(out, "some-music", paths, tempo=False) == rows  # resumes
+    assert split_of(HELDOUT_PACKAGE, "any") == "test"
+    splits = Counter(split_of("wesnoth-1.16-music", f"track{i}") for i in range(400))
+    assert splits["train"] > 250 and splits["test"] > 30 and splits["val"] > 20
