@@ -1,0 +1,81 @@
+"""The trainer end to end on audible synthetic labels: it learns, checkpoints, resumes, cancels."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.checkpoint import load_model
+from model.labels import read_labels_csv
+from model.train import TrainConfig, fit, run_to_end
+from tests.model.labeled_clips import write_corpus
+
+TINY = {"stem_channels": 8, "widths": (8, 8, 16, 16, 16, 16)}
+CONFIG = TrainConfig(max_epochs=4, steps_per_epoch=8, tracks_per_batch=12, num_workers=0,
+                     decode_workers=1, val_triplets=60, dims=TINY, seed=0)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("clips"), n=32, seed=0)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Two threads on a shared 2-core machine thrash; one keeps the test fast and repeatable."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.slow  # ~12 CPU-seconds: the one test that shows the trainer learns
+def test_training_improves_held_out_triplets(corpus: Path, tmp_path: Path) -> None:
+    labels = read_labels_csv(corpus)
+    result = run_to_end(fit(labels, tmp_path / "run", CONFIG, output=tmp_path / "model.pt",
+                            cache_dir=tmp_path / "cache"))  # fmt: skip
+    before, after = result.before, result.after
+    assert after["loss"] < 0.8 * before["loss"]
+    assert after["overall"] + after["track"] > before["overall"] + before["track"] + 0.1
+    network, info = load_model(tmp_path / "model.pt")
+    assert info.card["validation_before"] == before and info.card["validation_after"] == after
+    assert info.card["epochs"] == result.epochs and info.card["hardware"]
+    assert (tmp_path / "run" / "best.pt").exists()
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+def test_cancel_then_resume_equals_an_uninterrupted_run(corpus: Path, tmp_path: Path) -> None:
+    labels = read_labels_csv(corpus)
+    config = replace(CONFIG, max_epochs=2, steps_per_epoch=3, tracks_per_batch=8, checkpoint_every=1,
+                     val_triplets=20)  # fmt: skip
+    cache = tmp_path / "cache"
+    run_to_end(fit(labels, tmp_path / "straight", config, cache_dir=cache))
+
+    job = fit(labels, tmp_path / "resumed", config, cache_dir=cache)
+    for progress in job:  # cancel in the middle of the second epoch, as a GUI would
+        if progress.phase == "train" and progress.epoch == 1 and progress.step == 2:
+            job.close()
+    assert (tmp_path / "resumed" / "best.pt").exists()  # cancelling keeps the best checkpoint
+    assert torch.load(tmp_path / "resumed" / "last.pt", weights_only=True)["step"] == 1
+    run_to_end(fit(labels, tmp_path / "resumed", config, cache_dir=cache, resume=True))
+
+    straight, resumed = _weights(tmp_path / "straight" / "last.pt"), _weights(tmp_path / "resumed" / "last.pt")
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        torch.testing.assert_close(resumed[name], straight[name], rtol=0, atol=1e-6)
+
+
+def test_label_free_mode_trains_without_labels(corpus: Path, tmp_path: Path) -> None:
+    labels = [replace(t, genre=frozenset(), mood=frozenset(), instrument=frozenset(), bpm=None)
+              for t in read_labels_csv(corpus)]  # fmt: skip
+    config = replace(CONFIG, mode="label-free", max_epochs=1, steps_per_epoch=2, val_triplets=20)
+    progress = list(fit(labels, tmp_path / "run", config, cache_dir=tmp_path / "cache"))
+    losses = [p.loss for p in progress if p.phase == "train" and p.loss is not None]
+    assert losses and all(loss == loss for loss in losses)  # finite, not NaN
+    assert set(progress[-1].val_accuracy) == {"track", "loss"}
