@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from app.cli import CliError
-
-# The shipped model (resources/models/default.pt); $SOUNDALIKE_MODEL overrides it.
-SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "default.pt"
+from app.core.resources import default_model_path
 
 
 def add_library_options(parser: argparse.ArgumentParser) -> None:
@@ -25,9 +22,14 @@ def add_library_options(parser: argparse.ArgumentParser) -> None:
 
 
 def model_path(args: argparse.Namespace) -> Path:
-    path = Path(args.model or os.environ.get("SOUNDALIKE_MODEL") or SHIPPED_MODEL)
-    if not path.is_file():
-        raise CliError(f"no model file at {path}; pass --model PATH")
+    if args.model:
+        path = Path(args.model)
+        if not path.is_file():
+            raise CliError(f"no model file at {path}")
+        return path
+    path = default_model_path()
+    if path is None:
+        raise CliError("no model installed (resources/models/default.pt); pass --model PATH")
     return path
 
 

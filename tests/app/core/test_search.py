@@ -233,3 +233,21 @@ def test_approximate_index_recall_against_exact() -> None:
         truth = {r.track.path for r in exact.search(query, w, k=10)}
         hits += len(truth & {r.track.path for r in approx.search(query, w, k=10)})
     assert hits / 200 >= 0.95
+
+
+def test_segment_cosines_match_a_direct_computation() -> None:
+    """Spans per dimension (mix-and-match), tracks shorter than a span, clamped offsets."""
+    from app.core.search import Query
+
+    rng = np.random.default_rng(5)
+    tracks = [_windows(rng, n).astype(np.float16) for n in (1, 2, 5, 12, 30)]
+    query = Query(normalize_blocks(rng.normal(size=256)), (3, 3, 7, 1))
+    for w, got in zip(tracks, segment_cosines(query, tracks), strict=True):
+        w = w.astype(np.float32)
+        assert got.shape == (max(len(w) - 1, 0) + 1, 4)
+        for o in range(got.shape[0]):
+            for d, span in enumerate(query.spans):
+                first = min(o, max(len(w) - span, 0))
+                seg = w[first : first + span, d * BLOCK_SIZE : (d + 1) * BLOCK_SIZE].sum(0)
+                qd = query.vector[d * BLOCK_SIZE : (d + 1) * BLOCK_SIZE]
+                assert got[o, d] == pytest.approx(seg @ qd / np.linalg.norm(seg), abs=1e-4)

@@ -1,0 +1,264 @@
+"""``soundalike bench search``: search latency, memory and approximate recall on synthetic vectors.
+
+For each library size it builds the search engine and measures:
+- build time and memory (the engine's arrays and index; the process RSS, current and peak);
+- a NEW query (first search of a fresh query: track-level scan or IVF probe, window fetch
+  and segment scoring of the candidates) and a SLIDER re-rank (same query, new weights),
+  p50/p95 over random weights, k=10;
+- above ``--flat-limit`` (approximate IVF path): recall@10 of the final results against the
+  same pipeline forced to scan every track exactly.
+With ``--model`` (or an installed default model) it also times a new 30-s query clip
+decoded from a file, embedded on the CPU and searched, at the largest exact size.
+
+Synthetic vectors mimic a trained model's: every 64-d block is one of 32 cluster centres
+plus noise, chosen independently per dimension (disentangled), block-normalised. Window
+vectors (``--windows`` per track) are the track vector plus per-window noise. Up to
+``--catalog-max`` tracks they are written to a real SQLite catalog and fetched from it, as
+the app does; above it they are produced on demand from a fixed noise pool (the app reads
+them from SQLite; the figures then exclude that I/O, which the catalog sizes measure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HELP = "search latency (new query, slider re-rank), memory and recall at 10k/100k/1M tracks"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="library sizes (tracks)")
+    parser.add_argument("--windows", type=int, default=50, help="windows per track (default 50)")
+    parser.add_argument("--queries", type=int, default=40, help="new queries per size")
+    parser.add_argument("--reranks", type=int, default=200, help="slider re-ranks per size")
+    parser.add_argument("--flat-limit", type=int, default=200_000, help="exact search up to N")
+    parser.add_argument("--nprobe", type=int, default=None, help="IVF lists probed (default: a quarter)")
+    parser.add_argument("--candidates", type=int, default=200, help="segment-scored candidates")
+    parser.add_argument("--catalog-max", type=int, default=10_000,
+                        help="sizes up to this go through a real SQLite catalog")
+    parser.add_argument("--model", type=Path, help="model file for the end-to-end 30-s query")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def synthetic_tracks(n: int, seed: int, centres: int = 32, noise: float = 0.6) -> np.ndarray:
+    """``(n, 256)`` float16 block-normalised vectors with per-dimension cluster structure."""
+    from model.dimensions import BLOCK_SIZE, normalize_blocks
+
+    rng = np.random.default_rng(seed)
+    centre = rng.standard_normal((4, centres, BLOCK_SIZE)).astype(np.float32)
+    out = np.empty((n, 256), dtype=np.float16)
+    for start in range(0, n, 65536):
+        m = min(65536, n - start)
+        picks = rng.integers(0, centres, size=(m, 4))
+        block = centre[np.arange(4)[None, :], picks]  # (m, 4, 64)
+        block = block + noise * rng.standard_normal((m, 4, BLOCK_SIZE), dtype=np.float32)
+        out[start : start + m] = normalize_blocks(block.reshape(m, 256))
+    return out
+
+
+class PoolWindows:
+    """Window vectors made on demand: track vector + one of 256 fixed noise patterns."""
+
+    def __init__(self, tracks: np.ndarray, windows: int, seed: int, noise: float = 0.5) -> None:
+        rng = np.random.default_rng(seed + 1)
+        self.tracks = tracks
+        self.pool = (noise / 8 * rng.standard_normal((256, windows, 256))).astype(np.float32)
+
+    def __call__(self, ids):
+        from model.dimensions import normalize_blocks
+
+        return {
+            int(i): normalize_blocks(self.tracks[i].astype(np.float32) + self.pool[i % 256]).astype(np.float16)
+            for i in ids
+        }
+
+
+def _catalog_engine(tracks: np.ndarray, windows: PoolWindows, folder: Path, args):  # noqa: ANN001, ANN202
+    from app.core.catalog import Catalog, TrackRecord
+    from app.core.search import SearchEngine
+
+    catalog = Catalog.open(folder / f"bench-{len(tracks)}.db")
+    batch = []
+    for i in range(len(tracks)):
+        w = windows([i])[i]
+        batch.append(TrackRecord(f"/bench/{i:07d}.wav", 1, 1, 180.0, {}, "bench", track=tracks[i], windows=w))
+        if len(batch) == 2000:
+            catalog.write_batch(batch)
+            batch = []
+    catalog.write_batch(batch)
+    table = catalog.load_track_vectors("bench")
+    engine = SearchEngine(
+        table, lambda ids: catalog.window_vectors(ids, "bench"), catalog.get_tracks,
+        flat_limit=args.flat_limit, candidates=args.candidates, nprobe=args.nprobe,
+    )
+    return engine, catalog
+
+
+def _memory_engine(tracks: np.ndarray, windows: PoolWindows, args):  # noqa: ANN001, ANN202
+    from app.core.catalog import TrackTable
+    from app.core.search import SearchEngine
+
+    n = len(tracks)
+    table = TrackTable(
+        np.arange(n, dtype=np.int64), tracks, np.full(n, args.windows, np.int32),
+        np.full(n, 180.0, np.float32), np.full(n, np.nan, np.float32), [""] * n, [""] * n,
+    )
+    return SearchEngine(table, windows, lambda ids: {}, flat_limit=args.flat_limit,
+                        candidates=args.candidates, nprobe=args.nprobe)
+
+
+def _pct(values: list[float]) -> str:
+    ms = np.asarray(values) * 1000
+    return f"p50 {np.percentile(ms, 50):7.1f} ms  p95 {np.percentile(ms, 95):7.1f} ms"
+
+
+def _queries(engine, windows: PoolWindows, count: int, rng):  # noqa: ANN001, ANN202
+    from app.core.search import query_from_windows
+
+    out = []
+    for _ in range(count):
+        i = int(rng.integers(0, len(engine)))
+        w = windows([int(engine.table.ids[i])])[int(engine.table.ids[i])].astype(np.float32)
+        start = int(rng.integers(0, max(1, len(w) - 10)))
+        out.append(query_from_windows(w[start : start + 10]))  # a 30-s region
+    return out
+
+
+def _bench_size(n: int, args, folder: Path):  # noqa: ANN001, ANN201
+    rng = np.random.default_rng(args.seed)
+    t0 = time.perf_counter()
+    tracks = synthetic_tracks(n, args.seed)
+    windows = PoolWindows(tracks, args.windows, args.seed)
+    gen_s = time.perf_counter() - t0
+    rss0 = _rss_mb()
+    t0 = time.perf_counter()
+    catalog = None
+    if n <= args.catalog_max:
+        engine, catalog = _catalog_engine(tracks, windows, folder, args)
+        where = "SQLite catalog"
+    else:
+        engine = _memory_engine(tracks, windows, args)
+        where = "windows made on demand"
+    build_s = time.perf_counter() - t0
+    mode = "exact" if engine.index.exact else f"IVF-SQ8 {engine.index.describe()}"
+    engine_mb = (engine.index.memory_bytes + engine.table.vectors.nbytes * (not engine.index.exact)) / 2**20
+    print(f"\n== {n:,} tracks x {args.windows} windows ({where}); {mode}")
+    print(f"   generate {gen_s:.1f} s, build {build_s:.1f} s; engine arrays+index {engine_mb:.0f} MB; "
+          f"RSS {_rss_mb():.0f} MB (before build {rss0:.0f} MB, peak {_peak_mb():.0f} MB)")
+    queries = _queries(engine, windows, args.queries, rng)
+    new_t, rerank_t = [], []
+    engine.search(queries[0], rng.uniform(0.05, 1, 4), k=10)  # warm-up
+    for q in queries[1:]:
+        t0 = time.perf_counter()
+        engine.search(q, rng.uniform(0.05, 1, 4), k=10)
+        new_t.append(time.perf_counter() - t0)
+    q = queries[-1]
+    w = rng.uniform(0.05, 1, 4)
+    for _ in range(args.reranks):
+        w = np.clip(w + rng.normal(0, 0.05, 4), 0.01, 1)  # a slider being dragged
+        t0 = time.perf_counter()
+        engine.search(q, w, k=10)
+        rerank_t.append(time.perf_counter() - t0)
+    print(f"   new query      {_pct(new_t)}")
+    print(f"   slider re-rank {_pct(rerank_t)}")
+    if not engine.index.exact:
+        hits = total = track_hits = 0
+        fresh = _queries(engine, windows, min(args.queries, 30), rng)
+        for q in fresh:
+            w = rng.uniform(0.05, 1, 4)
+            # Track level: the IVF's candidates, exactly re-scored, vs a scan of every track.
+            rows, cos = engine.index.candidates(q.vector, w, max(3 * args.candidates, 1000))
+            approx_rows = set(rows[np.argsort(-(cos @ w))[:10]].tolist())
+            exact_rows = set(np.argsort(-(engine.index.cosines(q.vector) @ w))[:10].tolist())
+            track_hits += len(approx_rows & exact_rows)
+            # End to end: the final results (after segment scoring) of both paths.
+            approx = {r.track.track_id for r in engine.search(q, w, k=10)}
+            engine.index.exact = True  # same pipeline, every track scanned (chunked float16)
+            try:
+                exact = {r.track.track_id for r in engine.search(type(q)(q.vector, q.spans), w, k=10)}
+            finally:
+                engine.index.exact = False
+            hits += len(approx & exact)
+            total += len(exact)
+        print(f"   recall@10 vs exact scan: track level {track_hits / total:.3f}, "
+              f"final results {hits / total:.3f} ({len(fresh)} queries)")
+    return engine, catalog
+
+
+def run(args: argparse.Namespace) -> int:
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    print(f"soundalike bench search: cores {os.cpu_count()}, load {os.getloadavg()[0]:.1f}, "
+          f"candidates {args.candidates}, flat limit {args.flat_limit:,}")
+    with tempfile.TemporaryDirectory(prefix="soundalike-bench-") as tmp:
+        exact_engine, catalogs = None, []
+        for n in sizes:
+            engine, catalog = _bench_size(n, args, Path(tmp))
+            catalogs.append(catalog)
+            if engine.index.exact:
+                exact_engine = engine
+            del engine
+            gc.collect()
+        if exact_engine is not None:
+            _query_end_to_end(args, exact_engine, Path(tmp))
+        for catalog in filter(None, catalogs):
+            catalog.close()
+    return 0
+
+
+def _query_end_to_end(args, engine, folder: Path) -> None:  # noqa: ANN001
+    """A new 30-s clip from a file: decode + embed (CPU) + search, against ``engine``."""
+    import soundfile as sf
+
+    from app.core.library import Library
+    from app.core.resources import default_model_path
+    from model.checkpoint import new_untrained_model, save_model, untrained_card
+    from model.encoder import Encoder
+    from model.network import ModelDims
+
+    path = args.model or default_model_path()
+    note = str(path)
+    if path is None:
+        path = folder / "untrained.pt"
+        save_model(path, new_untrained_model(0), ModelDims(), untrained_card(0))
+        note = "random init, full size (speed does not depend on the weights)"
+    encoder = Encoder.load(path, device="cpu")
+    rng = np.random.default_rng(1)
+    sr = 44100
+    t = np.arange(30 * sr) / sr
+    clip = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+    clip_path = folder / "query.mp3"
+    sf.write(str(clip_path), np.stack([clip, clip], 1), sr, format="MP3", subtype="MPEG_LAYER_III")
+
+    class _Fixed(Library):
+        @property
+        def engine(self):  # noqa: ANN202 - the benchmark's synthetic engine
+            return engine
+
+    library = _Fixed(None, encoder)  # type: ignore[arg-type]
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        query = library.prepare_query(clip_path)
+        engine.search(query, (1, 1, 1, 1), k=10)
+        times.append(time.perf_counter() - t0)
+    print(f"\n== new 30-s query (MP3 44.1 kHz stereo) decoded + embedded on CPU + searched in "
+          f"{len(engine):,} tracks: {_pct(times)}  [model: {note}]")
