@@ -185,10 +185,22 @@ def load_audio(
     Returns a 1-D float32 array at ``SAMPLE_RATE``. Raises ``AudioError`` with a one-line
     reason for missing, empty, truncated, corrupt or unsupported files.
     """
-    chunks = list(stream_audio(path, offset_s, duration_s))
-    if not chunks:
-        return np.zeros(0, dtype=np.float32)
-    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+    # Fill one array sized from the header instead of concatenating a list of chunks,
+    # which would need twice the output's memory (1.4 GB instead of 0.7 GB for 2 hours).
+    expected = audio_duration(path) - offset_s
+    if duration_s is not None:
+        expected = min(expected, duration_s)
+    out = np.empty(max(0, int(expected * SAMPLE_RATE)) + SAMPLE_RATE, dtype=np.float32)
+    filled, overflow = 0, []
+    for chunk in stream_audio(path, offset_s, duration_s):
+        take = min(len(chunk), len(out) - filled)
+        out[filled : filled + take] = chunk[:take]
+        filled += take
+        if take < len(chunk):
+            overflow.append(chunk[take:])
+    if overflow:  # the header under-stated the length (some MP3s); rare, so copying is fine
+        return np.concatenate([out[:filled], *overflow])
+    return out[:filled].copy() if filled < len(out) // 2 else out[:filled]
 
 
 def split_windows(samples: np.ndarray) -> tuple[np.ndarray, bool]:
