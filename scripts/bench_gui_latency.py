@@ -30,6 +30,9 @@ def main() -> int:
     parser.add_argument("--library", required=True)
     parser.add_argument("--model")
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--warm", action="store_true",
+                        help="import torch/faiss and the indexer before measuring (steady state, "
+                             "without the one-time library loading at startup)")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="soundalike-bench-"))
     os.environ["SOUNDALIKE_DATA_DIR"] = str(home / "data")
@@ -44,15 +47,23 @@ def main() -> int:
     from app.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    if args.warm:
+        import importlib
+
+        for name in ("model.encoder", "app.core.indexer", "app.core.library"):
+            importlib.import_module(name)
     services = build_services()
     window = MainWindow(services)
     window.show()
     delays: list[float] = []
+    stamps: list[float] = []
+    t0 = time.perf_counter()
     state = {"last": time.perf_counter(), "done": False, "progress": 0}
 
     def tick() -> None:
         now = time.perf_counter()
         delays.append(max(0.0, (now - state["last"]) * 1000 - TICK_MS))
+        stamps.append(now - t0)
         state["last"] = now
 
     timer = QTimer()
@@ -74,6 +85,8 @@ def main() -> int:
           f"{state['progress']} progress signals reached the GUI thread")
     print(f"event-loop delay ms: p50 {np.percentile(d, 50):.1f}  p95 {np.percentile(d, 95):.1f}  "
           f"p99 {np.percentile(d, 99):.1f}  max {d.max():.1f}")
+    worst = np.argsort(d)[-5:][::-1]
+    print("worst delays (ms at s): " + ", ".join(f"{d[i]:.0f} at {stamps[i]:.1f}" for i in worst))
     print(f"load average: {os.getloadavg()}")
     services.shutdown()
     return 0

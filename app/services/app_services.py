@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.services.library_service import LibraryService
@@ -9,7 +10,7 @@ from app.services.playback_service import PlaybackService
 from app.services.search_service import SearchService
 from app.services.settings import Settings
 from app.services.training_service import TrainingService
-from app.services.workers import ErrorSink, Pools
+from app.services.workers import ErrorSink, GeneratorWorker, Pools
 
 
 @dataclass
@@ -22,6 +23,14 @@ class Services:
     playback: PlaybackService
     training: TrainingService
     log_file: str = ""
+    warm_up_job: Callable[[], None] | None = None
+
+    def warm_up(self) -> None:
+        """Load the heavy parts (model, index) in the background once the window shows."""
+        if self.warm_up_job is not None:
+            worker = GeneratorWorker(self.warm_up_job, task="loading the model")
+            worker.signals.errored.connect(self.errors.report)
+            self.pools.start("encode", worker)
 
     def shutdown(self) -> None:
         """Stop audio, abort background jobs, join every pool, flush settings (on quit)."""

@@ -167,10 +167,24 @@ class CoreTraining:
             except StopIteration as done:
                 result = done.value
                 break
-            yield TrainUpdate(p.epoch, request.epochs, p.loss, dict(p.val_accuracy or {}), p.eta_s, p.message)
+            yield _update(p, request.epochs)
         card = dict(result.card)
         model_registry.write_card(Path(request.output), card)
         return TrainOutcome(str(result.output or request.output), dict(result.before), dict(result.after), card)
+
+
+def _update(p: Any, epochs: int) -> TrainUpdate:
+    """model.train.TrainProgress -> what the dialog shows (1-based epochs, whole-run ETA)."""
+    if p.phase == "train":
+        eta = None
+        if p.rate and p.steps_per_epoch:
+            eta = (p.eta_s or 0.0) + (epochs - p.epoch - 1) * p.steps_per_epoch / p.rate
+        message = p.message or f"step {p.step}/{p.steps_per_epoch}"
+        return TrainUpdate(p.epoch + 1, epochs, p.loss, {}, eta, message)
+    if p.phase == "validate" and p.val_accuracy:
+        return TrainUpdate(p.epoch, epochs, p.loss, dict(p.val_accuracy), None, p.message)
+    # cache, validating, done: a message only (done's accuracy is the best epoch's, not a new point)
+    return TrainUpdate(max(p.epoch, 0), epochs, None, {}, None, p.message)
 
 
 def build_services(settings: Settings | None = None) -> Services:
@@ -186,8 +200,9 @@ def build_services(settings: Settings | None = None) -> Services:
     def core() -> CoreLibrary:
         entry = model_registry.resolve_active(settings.get("setting/active_model"))
         path = entry.path if entry else None
-        if "lib" not in state or state["lib"].model_path != path:
-            state["lib"] = CoreLibrary(path, settings.get("setting/compute_device"))
+        device = settings.get("setting/compute_device")
+        if "lib" not in state or (state["lib"].model_path, state["lib"].device) != (path, device):
+            state["lib"] = CoreLibrary(path, device)
         return state["lib"]
 
     first = core()
@@ -209,6 +224,17 @@ def build_services(settings: Settings | None = None) -> Services:
         library.rescan()
 
     training.active_model_changed.connect(on_model_changed)
+
+    def warm_up() -> None:
+        # Load torch, faiss and the encoder on the encode pool right after the window shows,
+        # so the first dropped clip is embedded without waiting for them.
+        backend = core()
+        if backend.available:
+            backend.library.engine  # noqa: B018 - loads the vectors and faiss
+
+    services_warm_up = warm_up
     if not player.available:
         errors.report(player.reason)
-    return Services(settings, pools, errors, library, search, playback, training, str(log_file))
+    built = Services(settings, pools, errors, library, search, playback, training, str(log_file))
+    built.warm_up_job = services_warm_up
+    return built

@@ -107,6 +107,10 @@ class TrainingService(QObject):
         self._settings.set("setting/active_model", path)
         self.active_model_changed.emit(path)
 
+    def reload_model(self) -> None:
+        """Re-open the active model (e.g. on another compute device)."""
+        self.active_model_changed.emit(self._settings.get("setting/active_model"))
+
     def discard(self, path: str) -> None:
         target = Path(path).resolve()
         if target.parent == model_registry.SHIPPED_MODELS_DIR.resolve():

@@ -24,6 +24,7 @@ def run_gui(args: argparse.Namespace | None, build_services: Callable[[], Servic
     window = MainWindow(services)
     window.show()
     services.library.refresh()
+    services.warm_up()
     if services.search.available and services.library.folders():
         services.library.rescan()  # incremental: picks up changes and resumes an interrupted run
     try:

@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
         self.trainer: TrainerDialog | None = None
+        self._compute_actions: dict[str, QAction] = {}
         self._build()
         self._wire()
         self._shortcuts()
@@ -113,6 +114,11 @@ class MainWindow(QMainWindow):
         bar.setMovable(False)
         self.library_status = QLabel("")
         bar.addWidget(self.library_status)
+        self.toolbar_cancel = QPushButton("Cancel")
+        self.toolbar_cancel.setToolTip("Stop indexing; Rescan resumes where it stopped")
+        self.toolbar_cancel.clicked.connect(self.s.library.cancel)
+        self.toolbar_cancel_action = bar.addWidget(self.toolbar_cancel)
+        self.toolbar_cancel_action.setVisible(False)
         spacer = QWidget()
         spacer.setSizePolicy(spacer.sizePolicy().Policy.Expanding, spacer.sizePolicy().Policy.Preferred)
         bar.addWidget(spacer)
@@ -136,6 +142,13 @@ class MainWindow(QMainWindow):
         tools = self.menuBar().addMenu("&Tools")
         self._action(tools, "&Train a model on your music…", self.open_trainer)
         self._action(tools, "&Filter results", self.query_pane.focus_filters, "Ctrl+F")
+        compute = tools.addMenu("&Compute on")
+        current = self.s.settings.get("setting/compute_device")
+        for name in ("auto", "cpu", "cuda"):
+            action = self._action(compute, name, lambda _c=False, n=name: self._set_compute(n))
+            action.setCheckable(True)
+            action.setChecked(name == current)
+            self._compute_actions[name] = action
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:  # noqa: ANN001
         action = QAction(text, self)
@@ -228,6 +241,12 @@ class MainWindow(QMainWindow):
             ResultsView.placeholder if available else "Search is unavailable until a trained model is installed"
         )
         self.results.viewport().update()
+
+    def _set_compute(self, name: str) -> None:
+        for key, action in self._compute_actions.items():
+            action.setChecked(key == name)
+        self.s.settings.set("setting/compute_device", name)
+        self.s.training.reload_model()
 
     def _on_model_chosen(self, _row: int) -> None:
         path = self.model_box.currentData()
@@ -346,6 +365,7 @@ class MainWindow(QMainWindow):
         count = self.library_pane.count.text()
         status = self.library_pane.status.text() if self.s.library.is_indexing else ""
         self.library_status.setText(f"  Library: {count}" + (f" · {status}" if status else ""))
+        self.toolbar_cancel_action.setVisible(self.s.library.is_indexing)
 
     # -- drops anywhere on the window ------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802

@@ -181,12 +181,14 @@ class TrainerDialog(QDialog):
     def _on_progress(self, u: TrainUpdate) -> None:
         if u.val_accuracy:
             self.plot.add(u.epoch, u.epochs, u.val_accuracy)
-        acc = "  ".join(f"{k[0].upper()} {v:.2f}" for k, v in u.val_accuracy.items())
+        acc = "  ".join(f"{k} {u.val_accuracy[k]:.2f}" for k in DIMENSIONS if k in u.val_accuracy)
         loss = f" · loss {u.loss:.3f}" if u.loss is not None else ""
         self.status.setText(f"Epoch {u.epoch}/{u.epochs}{loss} · {acc} {fmt_eta(u.eta_s)} {u.message}".strip())
 
     def _on_finished(self, outcome: TrainOutcome) -> None:
         self.outcome = outcome
+        if outcome.before:
+            self.plot.add(0, self.plot.epochs, outcome.before)  # the starting model, at epoch 0
         for row, name in enumerate(DIMENSIONS):
             for col, values in ((1, outcome.before), (2, outcome.after)):
                 value = values.get(name)

@@ -110,3 +110,17 @@ def test_player_without_portaudio_is_unavailable_not_broken(monkeypatch) -> None
     player.seek(0.2)
     player.stop()
     assert player.position_s == 0.2
+
+
+def test_trainer_progress_becomes_one_based_epochs_with_a_whole_run_eta() -> None:
+    from app.services.bootstrap import _update
+    from model.train import TrainProgress
+
+    step = _update(TrainProgress("train", 0, 5, 10, loss=0.5, rate=2.0, eta_s=2.5), epochs=3)
+    assert (step.epoch, step.val_accuracy, step.message) == (1, {}, "step 5/10")
+    assert step.eta_s == 2.5 + 2 * 10 / 2.0
+    acc = {"genre": 0.7, "mood": 0.6, "instrument": 0.5, "tempo": 0.8}
+    val = _update(TrainProgress("validate", 1, 10, 10, val_accuracy=acc), epochs=3)
+    assert (val.epoch, val.val_accuracy) == (1, acc)
+    done = _update(TrainProgress("done", 3, 0, 10, val_accuracy=acc, message="best epoch 2"), epochs=3)
+    assert done.val_accuracy == {} and done.message == "best epoch 2"
