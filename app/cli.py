@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from app import APP_NAME, __version__
 
 # Subcommands in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("index", "search", "embed", "bench")
+COMMANDS: tuple[str, ...] = ("index", "search", "embed", "bench", "train", "evaluate")
 
 log = logging.getLogger(__name__)
 

@@ -36,14 +36,15 @@ class ValidationSet:
         # Excerpts are (cache track, start sample); the first len(val_rows) are the middles.
         excerpts = [(int(c), max(0, (n - WINDOW_SAMPLES) // 2)) for c, n in zip(cache_index, lengths, strict=True)]
         sampler = CategoryTripletSampler(val_labels)
+        n = min(config.val_triplets, 25 * len(val_rows))  # a few tracks give few distinct triplets
         self.category: dict[str, np.ndarray] = {}
         if config.mode == "triplet":
             for d in DIMENSIONS:
-                triplets = sampler.sample_many(d, config.val_triplets, seed=config.seed + 7919)
+                triplets = sampler.sample_many(d, n, seed=config.seed + 7919)
                 if triplets:
                     self.category[d] = np.array(triplets)
         track = []
-        for t, sa, sp, o, sn, _ in sample_track_triplets(lengths, WINDOW_SAMPLES, config.val_triplets, config.seed + 7919):
+        for t, sa, sp, o, sn, _ in sample_track_triplets(lengths, WINDOW_SAMPLES, n, config.seed + 7919):
             base = len(excerpts)
             excerpts += [(int(cache_index[t]), sa), (int(cache_index[t]), sp), (int(cache_index[o]), sn)]
             track.append((base, base + 1, base + 2))
