@@ -161,16 +161,47 @@ class CoreTraining:
         workdir = model_registry.user_data_dir() / "training" / Path(request.output).stem
         job = fit(labels, workdir, config, init_model=self.init_model, output=request.output,
                   data_description=f"{request.mode}: {request.source}")
-        while True:
-            try:
-                p = next(job)
-            except StopIteration as done:
-                result = done.value
-                break
-            yield _update(p, request.epochs)
+        try:
+            while True:
+                try:
+                    p = next(job)
+                except StopIteration as done:
+                    result = done.value
+                    break
+                yield _update(p, request.epochs)
+        except GeneratorExit:  # cancelled: stop training, keep the best epoch as a usable model
+            job.close()
+            self._keep_best(workdir, request)
+            raise
         card = dict(result.card)
         model_registry.write_card(Path(request.output), card)
         return TrainOutcome(str(result.output or request.output), dict(result.before), dict(result.after), card)
+
+
+    @staticmethod
+    def _keep_best(workdir: Path, request: TrainRequest) -> None:
+        import torch
+
+        from model.checkpoint import save_model
+        from model.network import CSNInception, ModelDims
+
+        best = workdir / "best.pt"
+        if not best.exists():
+            return
+        state = torch.load(best, map_location="cpu", weights_only=True)
+        dims = ModelDims(**state["dims"])
+        network = CSNInception(dims)
+        network.load_state_dict(state["state_dict"])
+        history = state.get("history") or []
+        epoch = int(state.get("epoch", 0))
+        after = dict(history[epoch - 1]["val_accuracy"]) if 0 < epoch <= len(history) else {}
+        card = {
+            "data": f"{request.mode}: {request.source}", "mode": request.mode, "epochs": epoch,
+            "cancelled": True, "validation_before": dict(state.get("before") or {}),
+            "validation_after": after,
+        }
+        save_model(Path(request.output), network.eval(), dims, card)
+        model_registry.write_card(Path(request.output), card)
 
 
 def _update(p: Any, epochs: int) -> TrainUpdate:

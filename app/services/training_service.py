@@ -24,7 +24,7 @@ class TrainingService(QObject):
     progress_changed = Signal(object)  # TrainUpdate
     training_finished = Signal(object)  # TrainOutcome
     training_failed = Signal(str)
-    training_cancelled = Signal()
+    training_cancelled = Signal(object)  # TrainOutcome of the best epoch kept, or None
     active_model_changed = Signal(str)  # path
 
     def __init__(
@@ -42,6 +42,7 @@ class TrainingService(QObject):
         self._errors = errors
         self._models_dir = models_dir
         self._worker: GeneratorWorker | None = None
+        self._output: Path | None = None
 
     @property
     def available(self) -> bool:
@@ -80,6 +81,7 @@ class TrainingService(QObject):
         worker.signals.aborted.connect(self._on_cancelled)
         worker.signals.errored.connect(self._on_failed)
         self._worker = worker
+        self._output = output
         self._pools.start("train", worker)
 
     def cancel(self) -> None:
@@ -95,7 +97,17 @@ class TrainingService(QObject):
 
     def _on_cancelled(self) -> None:
         self._worker = None
-        self.training_cancelled.emit()
+        self.training_cancelled.emit(self._kept_outcome())
+
+    def _kept_outcome(self) -> TrainOutcome | None:
+        """The best epoch of a cancelled run, when the backend kept it as a model file."""
+        output = self._output
+        if output is None or not output.exists():
+            return None
+        card = next((e.card for e in self.models() if e.path == output), {})
+        before = {k: float(v) for k, v in dict(card.get("validation_before") or {}).items()}
+        after = {k: float(v) for k, v in dict(card.get("validation_after") or {}).items()}
+        return TrainOutcome(str(output), before, after, dict(card))
 
     def _on_failed(self, message: str) -> None:
         self._worker = None

@@ -199,8 +199,12 @@ class TrainerDialog(QDialog):
         self.use.setEnabled(True)
         self.discard.setEnabled(True)
 
-    def _on_cancelled(self) -> None:
-        self.status.setText("Cancelled; the best checkpoint so far is kept if one was saved.")
+    def _on_cancelled(self, kept: TrainOutcome | None) -> None:
+        if kept is not None:
+            self._on_finished(kept)
+            self.status.setText(f"Cancelled; the best epoch so far was kept as {kept.model_path}")
+            return
+        self.status.setText("Cancelled before the first epoch ended; nothing was saved.")
         self.start.setEnabled(True)
         self.cancel.setEnabled(False)
 

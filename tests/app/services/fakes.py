@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from app.core.model_registry import write_card
 from app.core.player import DecodeCache, Player
 from app.core.projection import project
 from app.core.types import (
@@ -137,10 +138,18 @@ class FakeTraining:
         return {"genre": {"rock": 3, "jazz": 2}, "tempo": {"with BPM": 5}}
 
     def fit(self, request: TrainRequest) -> Iterator[TrainUpdate]:
-        for epoch in range(1, request.epochs + 1):
-            time.sleep(self.epoch_s)
-            acc = {d: 0.5 + 0.04 * epoch + 0.01 * i for i, d in enumerate(DIMENSIONS)}
-            yield TrainUpdate(epoch, request.epochs, 1.0 / epoch, acc, (request.epochs - epoch) * self.epoch_s)
+        acc: dict[str, float] = {}
+        try:
+            for epoch in range(1, request.epochs + 1):
+                time.sleep(self.epoch_s)
+                acc = {d: 0.5 + 0.04 * epoch + 0.01 * i for i, d in enumerate(DIMENSIONS)}
+                yield TrainUpdate(epoch, request.epochs, 1.0 / epoch, acc, (request.epochs - epoch) * self.epoch_s)
+        except GeneratorExit:  # like CoreTraining: a cancelled run keeps its best epoch
+            if acc:
+                Path(request.output).write_bytes(b"fake model")
+                write_card(Path(request.output), {"validation_before": {d: 0.5 for d in DIMENSIONS},
+                                                  "validation_after": acc, "cancelled": True})
+            raise
         Path(request.output).write_bytes(b"fake model")
         before = {d: 0.5 for d in DIMENSIONS}
         return TrainOutcome(request.output, before, acc, {"epochs": request.epochs})

@@ -137,3 +137,21 @@ def test_slider_values_and_geometry_persist(qtbot, tmp_path: Path, qapp) -> None
         assert again.height() == 520
     finally:
         s.shutdown()
+
+
+def test_cancelling_training_keeps_the_best_epoch(qtbot, services: Services, tmp_path: Path) -> None:
+    services.training._factory().epoch_s = 0.05
+    dialog = TrainerDialog(services.training)
+    qtbot.addWidget(dialog)
+    dialog.source.setText(str(tmp_path / "lib"))
+    dialog.epochs.setValue(200)
+    with qtbot.waitSignal(services.training.progress_changed, timeout=5000):
+        qtbot.mouseClick(dialog.start, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(dialog.plot.history) >= 2, timeout=5000)
+    with qtbot.waitSignal(services.training.training_cancelled, timeout=5000) as blocker:
+        qtbot.mouseClick(dialog.cancel, Qt.MouseButton.LeftButton)
+    kept = blocker.args[0]
+    assert kept is not None and Path(kept.model_path).exists()
+    assert "best epoch so far was kept" in dialog.status.text()
+    assert dialog.use.isEnabled() and dialog.start.isEnabled()
+    assert float(dialog.table.item(0, 2).text()) > 0.5
