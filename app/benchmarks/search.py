@@ -254,11 +254,20 @@ def _query_end_to_end(args, engine, folder: Path) -> None:  # noqa: ANN001
             return engine
 
     library = _Fixed(None, encoder)  # type: ignore[arg-type]
-    times = []
+    from model.audio import load_audio
+
+    times, decode, embed = [], [], []
     for _ in range(5):
         t0 = time.perf_counter()
         query = library.prepare_query(clip_path)
+        t1 = time.perf_counter()
         engine.search(query, (1, 1, 1, 1), k=10)
         times.append(time.perf_counter() - t0)
+        t2 = time.perf_counter()
+        samples = load_audio(clip_path)
+        decode.append(time.perf_counter() - t2)
+        embed.append(t1 - t0 - decode[-1])
     print(f"\n== new 30-s query (MP3 44.1 kHz stereo) decoded + embedded on CPU + searched in "
           f"{len(engine):,} tracks: {_pct(times)}  [model: {note}]")
+    print(f"   of which decode {np.median(decode) * 1000:.0f} ms, embed (10 windows) "
+          f"{np.median(embed) * 1000:.0f} ms; {samples.size / 22050:.0f} s clip")

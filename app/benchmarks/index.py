@@ -1,0 +1,124 @@
+"""``soundalike bench index``: end-to-end indexing throughput against the bare encoder's.
+
+Both figures are seconds of audio per wall second (x realtime) on the same files:
+- bare encoder: ``Encoder.embed_windows`` on windows decoded beforehand (front end and
+  network only: the ceiling indexing can reach);
+- indexing: ``index_folders`` into a fresh catalog: scan, decode + tags in worker
+  processes, batched embedding, SQLite writes (what ``soundalike index`` does).
+The ratio is the share of the encoder's speed that indexing keeps.
+
+Files: ``--folder`` (default ``data/real`` when present: Debian game music), limited to
+``--max-files``; otherwise synthetic MP3s. Without a model the network is random-init
+(speed does not depend on the weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+HELP = "indexing throughput (x realtime) end to end, against the bare encoder's"
+DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "data" / "real"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--folder", type=Path, help="audio folder (default: data/real if present)")
+    parser.add_argument("--max-files", type=int, default=24, help="files used (default 24)")
+    parser.add_argument("--model", type=Path, help="model file (default: shipped, else random init)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
+    parser.add_argument("--workers", type=int, default=None, help="decode processes")
+
+
+def _files(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
+    from app.core.scanner import scan
+
+    folder = args.folder or (DEFAULT_FOLDER if DEFAULT_FOLDER.is_dir() else None)
+    if folder is not None:
+        chosen = [Path(f.path) for f in scan([folder])][: args.max_files]
+        note = f"{len(chosen)} files from {folder}"
+    else:
+        import numpy as np
+        import soundfile as sf
+
+        chosen = []
+        for i in range(min(args.max_files, 8)):
+            rng = np.random.default_rng(i)
+            t = np.arange(90 * 44100) / 44100
+            mix = 0.3 * np.sin(2 * np.pi * (110 + 20 * i) * t) + 0.05 * rng.standard_normal(t.size)
+            path = tmp / f"synth{i}.mp3"
+            sf.write(str(path), np.stack([mix, mix], 1).astype(np.float32), 44100,
+                     format="MP3", subtype="MPEG_LAYER_III")
+            chosen.append(path)
+        note = f"{len(chosen)} synthetic 90-s MP3 files"
+    # index_folders takes folders: link the chosen files into one (keeps the choice exact).
+    linked = tmp / "library"
+    linked.mkdir()
+    for i, path in enumerate(chosen):
+        os.symlink(path.resolve(), linked / f"{i:03d}{path.suffix}")
+    return linked, note
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from app.core.catalog import Catalog
+    from app.core.indexer import IndexSummary, index_folders
+    from app.core.resources import default_model_path
+    from model.audio import AudioError, load_audio, split_windows
+    from model.checkpoint import new_untrained_model, save_model, untrained_card
+    from model.encoder import Encoder
+    from model.network import ModelDims
+
+    with tempfile.TemporaryDirectory(prefix="soundalike-bench-index-") as tmp_name:
+        tmp = Path(tmp_name)
+        folder, note = _files(args, tmp)
+        model = args.model or default_model_path()
+        model_note = str(model)
+        if model is None:
+            model = tmp / "untrained.pt"
+            save_model(model, new_untrained_model(0), ModelDims(), untrained_card(0))
+            model_note = "random init, full size"
+        encoder = Encoder.load(model, device=args.device)
+        print(f"soundalike bench index: {note}; model {model_note}; device {encoder.device}; "
+              f"cores {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
+
+        windows, audio_s = [], 0.0
+        for path in sorted(folder.iterdir()):
+            try:
+                samples = load_audio(path)
+            except AudioError:
+                continue
+            windows.append(split_windows(samples)[0])
+            audio_s += samples.size / 22050
+        stacked = np.concatenate(windows)
+        encoder.embed_windows(stacked[:4])  # warm-up
+        window_audio = stacked.shape[0] * stacked.shape[1] / 22050
+
+        def bare_rate() -> float:
+            t0 = time.perf_counter()
+            encoder.embed_windows(stacked)
+            return window_audio / (time.perf_counter() - t0)
+
+        before = bare_rate()
+        print(f"   bare encoder: {before:7.1f}x realtime ({stacked.shape[0]} windows, "
+              f"{window_audio:.0f} s audio)")
+
+        catalog = Catalog.open(tmp / "bench.db")
+        summary = IndexSummary()
+        t0 = time.perf_counter()
+        for _ in index_folders(catalog, [folder], encoder, workers=args.workers, summary=summary):
+            pass
+        index_s = time.perf_counter() - t0
+        catalog.close()
+        rate = summary.audio_seconds / index_s
+        print(f"   indexing:     {rate:7.1f}x realtime ({summary.audio_seconds:.0f} s audio, "
+              f"{summary.scanned} files, {len(summary.failed)} failed, in {index_s:.1f} s)")
+        after = bare_rate()  # again: the load of a shared machine drifts; bracket the run
+        bare = (before + after) / 2
+        print(f"   bare encoder again: {after:7.1f}x realtime")
+        print(f"   indexing / bare encoder (mean of both): {rate / bare:.0%} "
+              f"(load now {os.getloadavg()[0]:.1f})")
+    return 0
