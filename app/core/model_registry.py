@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import APP_NAME
+from app.core.resources import resource_root
 
-RESOURCES_DIR = Path(__file__).resolve().parents[2] / "resources"
+RESOURCES_DIR = resource_root()  # checkout or PyInstaller bundle
 SHIPPED_MODELS_DIR = RESOURCES_DIR / "models"
 DEFAULT_MODEL = SHIPPED_MODELS_DIR / "default.pt"
 DEMO_LIBRARY = RESOURCES_DIR / "demo"

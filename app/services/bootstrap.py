@@ -123,20 +123,21 @@ class CoreTraining:
         self.init_model = init_model
 
     def _labels(self, source: str, mode: str) -> list[Any]:
+        """Labels as ``soundalike train`` reads them (CSV rows whose file is missing are dropped)."""
         from model import labels as L
 
         if mode == "csv":
-            return L.read_labels_csv(source)
+            return [t for t in L.read_labels_csv(source) if t.path.is_file()]
         files = L.find_audio_files(source)
         if mode == "label-free":
-            return [L.TrackLabels(path=Path(f).resolve()) for f in files]
+            return [L.labels_from_tags(f) for f in files]
         from app.core.tags import read_tags
 
         found = []
         for f in files:
             tags = read_tags(f)
-            found.append(L.labels_from_tags(f, str(tags.get("genre") or ""), str(tags.get("mood") or ""),
-                                            None, tags.get("bpm")))  # type: ignore[arg-type]
+            found.append(L.labels_from_tags(f, genre=str(tags.get("genre") or ""),
+                                            mood=str(tags.get("mood") or ""), bpm=tags.get("bpm")))  # type: ignore[arg-type]
         return found
 
     def summarize(self, source: str, mode: str) -> dict[str, dict[str, int]]:
@@ -156,11 +157,18 @@ class CoreTraining:
         from model.train import TrainConfig, fit
 
         labels = self._labels(request.source, request.mode)
-        config = TrainConfig(mode="label-free" if request.mode == "label-free" else "triplet",
-                             max_epochs=request.epochs, device=request.device)
-        workdir = model_registry.user_data_dir() / "training" / Path(request.output).stem
-        job = fit(labels, workdir, config, init_model=self.init_model, output=request.output,
-                  data_description=f"{request.mode}: {request.source}")
+        if len(labels) < 4:
+            raise UserFacingError(f"Found {len(labels)} audio files in {request.source}; training needs at least 4.")
+        labelled = sum(t.has_labels for t in labels)
+        mode = "label-free" if request.mode == "label-free" or labelled == 0 else "triplet"
+        # Same choices as `soundalike train`: fine-tuning starts at lr 0.001 (adapt, don't forget).
+        config = TrainConfig(mode=mode, max_epochs=request.epochs, device=request.device,
+                             lr=0.001 if self.init_model is not None else 0.01)
+        output = Path(request.output)
+        workdir = output.with_name(output.stem + ".training")
+        description = f"{len(labels)} tracks in {request.source} ({labelled} labelled), {request.mode}"
+        job = fit(labels, workdir, config, init_model=self.init_model, output=output,
+                  cache_dir=model_registry.user_data_dir() / "cache", data_description=description)
         try:
             while True:
                 try:

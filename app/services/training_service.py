@@ -6,6 +6,7 @@ The shipped model is never written: outputs go to the user's models dir
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -129,3 +130,4 @@ class TrainingService(QObject):
             raise ValueError("the shipped model is never deleted")
         for candidate in (target, target.with_suffix(".card.json")):
             candidate.unlink(missing_ok=True)
+        shutil.rmtree(target.with_name(target.stem + ".training"), ignore_errors=True)  # checkpoints

@@ -26,6 +26,8 @@ from app.services.training_service import TrainingService
 from app.ui.formatting import fmt_eta
 from app.ui.results_view import BAR_COLOURS
 
+SERIES = (*DIMENSIONS, "track")  # "track": same-track retrieval, the only score label-free runs have
+COLOURS = (*BAR_COLOURS, "#7a7f8c")
 MODES = (("Folder with tags (genre, mood, BPM)", "tags"), ("CSV labels file", "csv"), ("No labels (label-free)", "label-free"))
 
 
@@ -54,7 +56,7 @@ class AccuracyPlot(QWidget):
             p.drawLine(QPointF(left, y), QPointF(right, y))
             p.drawText(QRectF(0, y - 8, left - 4, 16), Qt.AlignmentFlag.AlignRight, f"{frac:.2f}")
         p.drawText(QRectF(left, bottom + 4, right - left, 16), Qt.AlignmentFlag.AlignCenter, "epoch → validation accuracy")
-        for i, (name, colour) in enumerate(zip(DIMENSIONS, BAR_COLOURS, strict=False)):
+        for i, (name, colour) in enumerate(zip(SERIES, COLOURS, strict=True)):
             p.setPen(QPen(QColor(colour), 2))
             pts = [
                 QPointF(left + e / self.epochs * (right - left), bottom - acc[name] * (bottom - top))
@@ -103,12 +105,12 @@ class TrainerDialog(QDialog):
         self.status = QLabel("Not started. The shipped model is never changed; a new model is saved beside it.")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
-        self.table = QTableWidget(len(DIMENSIONS), 3)
+        self.table = QTableWidget(len(SERIES), 3)
         self.table.setHorizontalHeaderLabels(["Dimension", "Before", "After"])
         self.table.verticalHeader().hide()
-        self.table.setMaximumHeight(150)
+        self.table.setMaximumHeight(180)
         self.table.horizontalHeader().setStretchLastSection(True)
-        for row, name in enumerate(DIMENSIONS):
+        for row, name in enumerate(SERIES):
             self.table.setItem(row, 0, QTableWidgetItem(name))
         layout.addWidget(self.table)
         buttons = QHBoxLayout()
@@ -181,7 +183,7 @@ class TrainerDialog(QDialog):
     def _on_progress(self, u: TrainUpdate) -> None:
         if u.val_accuracy:
             self.plot.add(u.epoch, u.epochs, u.val_accuracy)
-        acc = "  ".join(f"{k} {u.val_accuracy[k]:.2f}" for k in DIMENSIONS if k in u.val_accuracy)
+        acc = "  ".join(f"{k} {u.val_accuracy[k]:.2f}" for k in SERIES if k in u.val_accuracy)
         loss = f" · loss {u.loss:.3f}" if u.loss is not None else ""
         self.status.setText(f"Epoch {u.epoch}/{u.epochs}{loss} · {acc} {fmt_eta(u.eta_s)} {u.message}".strip())
 
@@ -189,7 +191,7 @@ class TrainerDialog(QDialog):
         self.outcome = outcome
         if outcome.before:
             self.plot.add(0, self.plot.epochs, outcome.before)  # the starting model, at epoch 0
-        for row, name in enumerate(DIMENSIONS):
+        for row, name in enumerate(SERIES):
             for col, values in ((1, outcome.before), (2, outcome.after)):
                 value = values.get(name)
                 self.table.setItem(row, col, QTableWidgetItem("–" if value is None else f"{value:.3f}"))
