@@ -32,7 +32,7 @@ from model.features import LogMel
 from model.network import CSNInception
 from model.prefetch import prefetch_windows
 
-CPU_BATCH_WINDOWS = 16  # windows per forward pass on CPU (≈48 s of audio; cache-friendly)
+CPU_BATCH_WINDOWS = 8  # windows per CPU forward pass (24 s of audio): faster than 16 or 32, cache
 CUDA_BATCH_WINDOWS = 128  # windows per forward pass on a GPU
 
 
