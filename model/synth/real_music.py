@@ -3,14 +3,15 @@
     python -m model.synth.real_music --out data/real [--tempo] [--no-install]
 
 Installs (as root, with apt-get) the music packages below, finds their audio files with
-``dpkg -L`` (Ogg Vorbis, Opus, and Ogg/WAV inside Nexuiz's ``.pk3`` zip archives), converts
+``dpkg -L`` (Ogg Vorbis, Opus, and Ogg/WAV inside the ``.pk3`` zip
+archives of Nexuiz and UFO: AI), converts
 each to 22 050 Hz mono Ogg Vorbis with ffmpeg, and writes ``manifest.csv``:
 ``path,source,duration,split,bpm`` (path relative to the manifest; bpm from librosa's beat
 tracker with ``--tempo``, else empty). The data is unlabelled real music for track triplets
 and label-free training. Evaluation data never overlaps training: one whole package
-(``HELDOUT_PACKAGE``) is ``test``, and a fixed hash of the track name sends about 15 % of
-the other packages' tracks to ``test`` and 10 % to ``val``. Re-running skips finished tracks
-and never downloads twice (apt-get only runs for packages that are not installed).
+(``HELDOUT_PACKAGE``) is ``test``, and a fixed hash of the track name sends 15 % of the
+other packages' tracks to ``test`` and 10 % to ``val`` (:func:`assign_splits`). Re-running
+skips finished tracks and never downloads twice (apt-get runs only for missing packages).
 """
 
 from __future__ import annotations
@@ -60,12 +61,15 @@ def package_files(package: str) -> list[Path]:
                   if line.lower().endswith((*AUDIO_SUFFIXES, ".pk3")) and Path(line).is_file())
 
 
-def split_of(package: str, name: str) -> str:
-    """Deterministic split: the held-out package is all test; else a stable name hash."""
+def assign_splits(package: str, names: list[str]) -> dict[str, str]:
+    """Deterministic splits: the held-out package is all test; in the others, tracks ordered
+    by a stable hash of their name give the first 15 % to test and the next 10 % to val."""
     if package == HELDOUT_PACKAGE:
-        return "test"
-    bucket = int(hashlib.sha1(f"{package}/{name}".encode()).hexdigest()[:8], 16) % 100
-    return "test" if bucket < 15 else ("val" if bucket < 25 else "train")
+        return {name: "test" for name in names}
+    order = sorted(names, key=lambda n: hashlib.sha1(f"{package}/{n}".encode()).hexdigest())
+    n_test, n_val = round(0.15 * len(order)), round(0.10 * len(order))
+    return {name: ("test" if i < n_test else "val" if i < n_test + n_val else "train")
+            for i, name in enumerate(order)}
 
 
 def convert(source: Path, target: Path) -> None:
@@ -112,7 +116,9 @@ def collect_package(out: Path, package: str, paths: list[Path],
             if not target.exists():
                 convert(path, target)
             rows.append(_row(out, package, target, tempo))
-    return [r for r in rows if float(r["duration"]) >= MIN_SECONDS]
+    rows = [r for r in rows if float(r["duration"]) >= MIN_SECONDS]
+    splits = assign_splits(package, [r["path"] for r in rows])
+    return [{**r, "split": splits[r["path"]]} for r in rows]
 
 
 _TEMPO_CACHE: dict[str, str] = {}
@@ -125,7 +131,7 @@ def _row(out: Path, package: str, target: Path, tempo: bool) -> dict[str, str]:
     if tempo and duration >= MIN_SECONDS:
         bpm = _TEMPO_CACHE.get(rel) or _estimate_tempo(target, duration)
     return {"path": rel, "source": package, "duration": f"{duration:.2f}",
-            "split": split_of(package, target.stem), "bpm": bpm}
+            "split": "", "bpm": bpm}
 
 
 def _estimate_tempo(path: Path, duration: float) -> str:
