@@ -13,8 +13,9 @@ K-means is plain Lloyd iterations in torch (no scikit-learn in ``model/``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -112,3 +113,25 @@ def fit_vq_baseline(tracks: Iterable[np.ndarray], k: int = CODEBOOK_SIZE, seed: 
     k_used = min(k, max(2, len(pool) // MIN_FRAMES_PER_CODEWORD))
     note = "" if k_used == k else f"K={k_used} instead of {k}: only {len(pool)} dictionary frames"
     return VQBaseline(kmeans(pool, k_used, seed), mean.astype(np.float32), std.astype(np.float32), note)
+
+
+def fit_vq_on_files(paths: Sequence[str | Path], seed: int = 0, max_tracks: int = 150,
+                    seconds: float = 60.0) -> tuple[VQBaseline, list[str]]:
+    """Dictionary from (a seeded sample of at most ``max_tracks`` of) audio files.
+
+    Returns the baseline and one line per file that could not be decoded (skipped).
+    """
+    from model.audio import AudioError, load_audio
+
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(len(paths), size=min(len(paths), max_tracks), replace=False))
+    skipped: list[str] = []
+
+    def decoded() -> Iterator[np.ndarray]:
+        for i in chosen:
+            try:
+                yield load_audio(paths[i], duration_s=seconds)
+            except AudioError as exc:
+                skipped.append(str(exc))
+
+    return fit_vq_baseline(decoded(), seed=seed), skipped

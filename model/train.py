@@ -66,6 +66,7 @@ class TrainConfig:
     max_val_tracks: int = 400
     max_seconds: float = 60.0  # audio cached per track (the middle part of long tracks)
     checkpoint_every: int = 0  # also checkpoint every N steps within an epoch (0: per epoch)
+    max_minutes: float = 0.0  # stop after the epoch that passes this wall-clock budget (0: none)
     dims: dict = field(default_factory=dict)  # ModelDims overrides when training from scratch
 
 
@@ -211,7 +212,7 @@ def fit(
     augment = Augment() if config.mode == "label-free" else None
     train_cache_index = [position[r] for r in train_rows]
     steps = config.steps_per_epoch or max(1, math.ceil(len(train_rows) / config.tracks_per_batch))
-    stopped = False
+    stopped = bool(schedule.get("early_stopped"))  # a finished run stays finished on resume
     while epoch < config.max_epochs and not stopped:
         batches = PairBatches(cache, train_rows, train_cache_index, config.tracks_per_batch, steps, config.seed, epoch, augment, start_step)
         loader = torch.utils.data.DataLoader(batches, batch_size=None, shuffle=False, num_workers=config.num_workers)
@@ -253,19 +254,22 @@ def fit(
             schedule["bad_epochs"] += 1
             if schedule["bad_epochs"] >= config.patience:
                 if schedule["reductions"] >= config.max_reductions:
-                    stopped = True  # early stop: the lr was already divided max_reductions times
+                    stopped = schedule["early_stopped"] = True  # lr already divided max_reductions times
                 else:
                     schedule["reductions"] += 1
                     schedule["bad_epochs"] = 0
                     for group in optimizer.param_groups:
                         group["lr"] /= config.lr_divisor
+        out_of_time = bool(config.max_minutes) and time.time() - started > 60 * config.max_minutes
+        stopped = stopped or out_of_time
         state = checkpoint(epoch, 0)
         save_checkpoint(last_path, state)
         if improved:
             save_checkpoint(best_path, state)
         yield TrainProgress("validate", epoch, steps, steps, loss=history[-1]["train_loss"], val_loss=val_loss,
                             val_accuracy=accuracy, lr=optimizer.param_groups[0]["lr"],
-                            message="early stop" if stopped else ("best so far" if improved else ""))  # fmt: skip
+                            message=("time budget used up" if out_of_time else "early stop") if stopped
+                            else ("best so far" if improved else ""))  # fmt: skip
 
     # 6. the best weights, with a card
     best = torch.load(best_path if best_path.exists() else last_path, map_location="cpu", weights_only=True)

@@ -32,7 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.core.resources import default_model_path
-    from model.audio import AudioError, load_audio
+    from model.audio import AudioError
     from model.checkpoint import ModelFileError, load_model, new_untrained_model
     from model.evaluate import NetworkEmbedder, VQEmbedder, evaluate, held_out, plan_triplets
     from model.labels import read_labels_csv
@@ -65,22 +65,12 @@ def run(args: argparse.Namespace) -> int:
         if not source:
             source = plan.tracks
             plan.notes.append("MFCC-VQ dictionary learned on the evaluated tracks themselves (unsupervised)")
-        import numpy as np
+        from model.baselines import fit_vq_on_files
 
-        from model.baselines import fit_vq_baseline
-
-        rng = np.random.default_rng(args.seed)
-        chosen = [source[i] for i in sorted(rng.choice(len(source), min(len(source), MAX_DICTIONARY_TRACKS), replace=False))]
-
-        def decoded():
-            for t in chosen:
-                try:
-                    yield load_audio(t.path, duration_s=60.0)
-                except AudioError as exc:
-                    print(f"evaluate: skipped for the dictionary: {exc}", file=sys.stderr)
-
-        print(f"evaluate: learning the MFCC-VQ dictionary from {len(chosen)} tracks", file=sys.stderr)
-        baseline = fit_vq_baseline(decoded(), seed=args.seed)
+        print(f"evaluate: learning the MFCC-VQ dictionary from up to {MAX_DICTIONARY_TRACKS} tracks", file=sys.stderr)
+        baseline, skipped = fit_vq_on_files([t.path for t in source], args.seed, MAX_DICTIONARY_TRACKS)
+        for reason in skipped:
+            print(f"evaluate: skipped for the dictionary: {reason}", file=sys.stderr)
         if baseline.note:
             plan.notes.append(baseline.note)
         embedders.insert(0, VQEmbedder(baseline))

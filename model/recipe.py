@@ -1,0 +1,158 @@
+"""The default model's training recipe: ``python -m model.recipe`` (after the data exists).
+
+``scripts/train-default-model.sh`` is the one command: it renders the synthetic corpus, collects
+the real Debian music, then runs this module, which
+
+1. trains the paper's network (CSN triplets per dimension + track triplets, lambda 0.5) on the
+   ``train`` split of ``data/corpus`` plus the ``train`` split of ``data/real`` (real music has
+   no genre/mood/instrument labels: it serves track triplets and, through its beat-tracker BPM,
+   tempo triplets), validating on both ``val`` splits; checkpoints go to ``data/train-default``
+   and re-running the command resumes where it stopped;
+2. evaluates on (a) the ``test`` split of ``data/corpus``, (b) ``data/corpus_heldout_sf`` (a
+   soundfont never used in training), (c) the ``test`` split of ``data/real`` (track and tempo
+   triplets), each with MFCC-VQ and untrained-network rows;
+3. writes ``resources/models/default.pt``, its ``default.card.json`` and ``MODEL_CARD.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from model.baselines import fit_vq_on_files
+from model.checkpoint import load_model, new_untrained_model, save_model
+from model.evaluate import NetworkEmbedder, VQEmbedder, evaluate, plan_triplets
+from model.labels import read_labels_csv, select_split
+from model.network import parameter_count
+from model.train import TrainConfig, fit, hardware_description, pick_device, run_to_end
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "data" / "corpus" / "labels.csv"
+HELDOUT_SF = ROOT / "data" / "corpus_heldout_sf" / "labels.csv"
+REAL = ROOT / "data" / "real" / "manifest.csv"
+WORKDIR = ROOT / "data" / "train-default"
+SMOKE = {"max_epochs": 1, "steps_per_epoch": 2, "val_triplets": 20, "checkpoint_every": 0,
+         "dims": {"stem_channels": 8, "widths": (8, 8, 16, 16, 16, 16)}}  # pipeline check only
+MODELS = ROOT / "resources" / "models"
+CONFIG = TrainConfig(max_epochs=60, steps_per_epoch=100, tracks_per_batch=16, num_workers=1,
+                     decode_workers=2, checkpoint_every=25, max_seconds=60.0, val_triplets=300)  # fmt: skip
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def train(config: TrainConfig, workdir: Path) -> dict:
+    corpus = read_labels_csv(CORPUS)
+    real = read_labels_csv(REAL) if REAL.exists() else []
+    labels = select_split(corpus, "train", "val") + select_split(real, "train", "val")
+    data = (f"{len(select_split(corpus, 'train'))} train / {len(select_split(corpus, 'val'))} val synthetic clips "
+            f"({CORPUS.relative_to(ROOT)}) + {len(select_split(real, 'train'))} train / "
+            f"{len(select_split(real, 'val'))} val real tracks ({REAL.relative_to(ROOT)}, unlabelled except beat-tracker BPM)")  # fmt: skip
+    log(f"training on {data}")
+    job = fit(labels, workdir, config, output=workdir / "trained.pt", resume=True,
+              cache_dir=ROOT / "data" / "cache", data_description=data)  # fmt: skip
+
+    def report(p) -> None:
+        if p.phase != "train" or p.step % 25 == 0:
+            acc = " ".join(f"{k} {v:.3f}" for k, v in (p.val_accuracy or {}).items())
+            loss = f" loss {p.loss:.4f}" if p.loss is not None else ""
+            log(f"{p.phase} epoch {p.epoch} step {p.step}/{p.steps_per_epoch}{loss} lr {p.lr:.2g} {acc} {p.message}")
+
+    result = run_to_end(job, report)
+    return result.card
+
+
+def evaluate_sets(model_path: Path, n: int, seed: int = 0) -> dict[str, dict]:
+    network, info = load_model(model_path)
+    device = pick_device("auto")
+    corpus = read_labels_csv(CORPUS)
+    vq, _ = fit_vq_on_files([t.path for t in select_split(corpus, "train")], seed=seed)
+    sets = {"a: held-out split of the synthetic corpus": select_split(corpus, "test")}
+    if HELDOUT_SF.exists():
+        sets["b: unseen soundfont (MuseScore_General_Lite)"] = read_labels_csv(HELDOUT_SF)
+    if REAL.exists():
+        sets["c: real music (Debian game soundtracks), test split"] = select_split(read_labels_csv(REAL), "test")
+    embedders = [VQEmbedder(vq), NetworkEmbedder("untrained network", new_untrained_model(seed, info.dims), device),
+                 NetworkEmbedder("soundalike default", network, device)]  # fmt: skip
+    reports = {}
+    for name, tracks in sets.items():
+        log(f"evaluating {name}: {len(tracks)} tracks")
+        plan = plan_triplets(tracks, n, seed)
+        if vq.note:
+            plan.notes.append(vq.note)
+        reports[name] = run_to_end(evaluate(plan, embedders))
+        log("\n" + reports[name].format_table())
+    return reports
+
+
+def model_card_markdown(card: dict, reports: dict, command: str, dims: dict, params: int) -> str:
+    lines = ["# soundalike default model", "",
+             "Trained by a re-runnable recipe; every number below was measured by it.", "",
+             "## Command", "", f"    {command}", "",
+             "## Data", "", f"- {card['data']}",
+             "- genre, mood, instrument: synthetic labels of the procedural corpus only (model/synth); "
+             "tempo: synthetic BPM plus beat-tracker BPM of the real tracks; track triplets: both.",
+             "- No pseudo-labels from a tagger (musicnn) were used.", "",
+             "## Training", "",
+             f"- network: paper Inception CSN, dims {json.dumps(dims)}, {params:,} parameters",
+             f"- epochs run: {card['epochs']} (best epoch {card['best_epoch']}); training time this "
+             f"invocation: {card['training_time_s'] / 3600:.2f} h",
+             f"- hardware: {card['hardware']} ({platform.platform()})",
+             f"- config: `{json.dumps(card['config'])}`",
+             f"- validation before: `{json.dumps(card['validation_before'])}`",
+             f"- validation after: `{json.dumps(card['validation_after'])}`", "",
+             "## Evaluation (held-out triplets, paper Tables 1 and 2 layout)", ""]  # fmt: skip
+    for name, report in reports.items():
+        lines += [f"### {name}", "", "```", report.format_table(), "```", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.recipe", description=__doc__.split("\n")[0])
+    parser.add_argument("--max-minutes", type=float, default=240.0, help="training wall-clock budget per invocation")
+    parser.add_argument("--epochs", type=int, default=CONFIG.max_epochs)
+    parser.add_argument("--triplets", type=int, default=1000, help="evaluation triplets per dimension")
+    parser.add_argument("--install", action="store_true", help="write resources/models/default.pt and MODEL_CARD.md")
+    parser.add_argument("--smoke", action="store_true", help="tiny network, 2 steps: check the pipeline in minutes")
+    args = parser.parse_args(argv)
+    if args.smoke and args.install:
+        parser.error("--smoke models are never installed")
+    workdir = WORKDIR.with_name(WORKDIR.name + "-smoke") if args.smoke else WORKDIR
+    command = "scripts/train-default-model.sh " + shlex.join(sys.argv[1:] if argv is None else argv)
+    if not CORPUS.exists():
+        log(f"{CORPUS} is missing: run scripts/make-corpus.sh first")
+        return 1
+    config = TrainConfig(**{**asdict(CONFIG), "max_epochs": args.epochs, "max_minutes": args.max_minutes,
+                            **(SMOKE if args.smoke else {})})  # fmt: skip
+    log(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()}, {hardware_description(pick_device('auto'))}")
+    card = train(config, workdir)
+    trained = workdir / "trained.pt"
+    reports = evaluate_sets(trained, 20 if args.smoke else args.triplets)
+    (workdir / "evaluation.json").write_text(json.dumps({k: r.to_json() for k, r in reports.items()}, indent=2))
+    card = {**card, "evaluation": {k: r.to_json() for k, r in reports.items()}, "command": command}
+    network, info = load_model(trained)
+    markdown = model_card_markdown(card, reports, command, asdict(info.dims), parameter_count(network))
+    (workdir / "MODEL_CARD.md").write_text(markdown)
+    if args.install:
+        MODELS.mkdir(parents=True, exist_ok=True)
+        save_model(MODELS / "default.pt", network, info.dims, card)
+        (MODELS / "default.card.json").write_text(json.dumps(card, indent=2, default=str))
+        (MODELS / "MODEL_CARD.md").write_text(markdown)
+        log(f"installed {MODELS / 'default.pt'}")
+    else:
+        log(f"model and card in {workdir} (add --install to write resources/models/)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
