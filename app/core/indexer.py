@@ -135,8 +135,8 @@ def _plan(
     reembed_only: set[str] = set()
     for f in files:
         state = states.get(f.path)
-        if state is None:
-            summary.added += 1
+        if state is None or (state.status == "pending" and state.model_id is None):
+            summary.added += 1  # new, or new when an earlier run was interrupted
         elif (state.size, state.mtime_ns) != (f.size, f.mtime_ns) or state.status == "pending":
             summary.updated += 1
         elif state.status == "ok" and state.model_id != model_id:

@@ -192,6 +192,7 @@ class SearchEngine:
         self.candidates = candidates
         self.index = VectorIndex(table.vectors, flat_limit=flat_limit, nprobe=nprobe)
         self._row_of_path = {p: i for i, p in enumerate(table.paths)}
+        self._albums = np.array(table.albums, dtype=object)
         self._states: OrderedDict[int, tuple[Query, _QueryState]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -216,11 +217,9 @@ class SearchEngine:
             row = self._row_of_path.get(path)
             if row is not None:
                 mask[row] = False
-        if filters.exclude_albums:
-            albums = {a for a in filters.exclude_albums if a}
-            for row, album in enumerate(t.albums):
-                if album in albums:
-                    mask[row] = False
+        albums = [a for a in filters.exclude_albums if a]
+        if albums:
+            mask &= ~np.isin(self._albums, albums)
         return mask
 
     # ------------------------------------------------------------------ search

@@ -28,7 +28,7 @@ def indexed(tmp_path_factory):
     paths = make_library(base / "music", n=5, seconds=12)
     (base / "music" / "broken.wav").write_bytes(b"RIFF" + os.urandom(200))
     db = base / "lib.db"
-    assert main(["index", str(base / "music"), "--db", str(db), "--model", str(model)]) == 0
+    assert main(["index", str(base / "music"), "--db", str(db), "--model", str(model), "--workers", "0"]) == 0
     return db, model, paths
 
 

@@ -60,7 +60,7 @@ def test_model_change_reembeds(tmp_path, encoder) -> None:
 
     make_library(tmp_path / "music", n=2, seconds=7)
     catalog = Catalog.open(tmp_path / "lib.db")
-    _run(catalog, [tmp_path / "music"], encoder)
+    _run(catalog, [tmp_path / "music"], encoder, workers=0)
     other = Encoder.load(make_model(tmp_path / "other.pt", seed=1), device="cpu")
     assert Library(catalog, other).stale_count() == 2
     summary, _ = _run(catalog, [tmp_path / "music"], other, workers=0)
@@ -98,12 +98,12 @@ def test_cancel_stops_promptly_and_keeps_finished_batches(tmp_path, encoder) -> 
     stop = threading.Event()
     summary = IndexSummary()
     for progress in index_folders(catalog, [tmp_path / "music"], encoder, cancel=stop,
-                                  summary=summary, max_batch_tracks=2):
+                                  summary=summary, max_batch_tracks=2, workers=0):
         if progress.done >= 2:
             stop.set()
     assert summary.cancelled
     assert 2 <= catalog.track_count("ok") < 6
-    summary, _ = _run(catalog, [tmp_path / "music"], encoder)  # resume
+    summary, _ = _run(catalog, [tmp_path / "music"], encoder, workers=0)  # resume
     assert catalog.track_count("ok") == 6 and catalog.track_count() == 6
     catalog.close()
 
@@ -111,7 +111,7 @@ def test_cancel_stops_promptly_and_keeps_finished_batches(tmp_path, encoder) -> 
 def test_query_cut_from_a_library_track_finds_it_at_that_offset(tmp_path, encoder) -> None:
     paths = make_library(tmp_path / "music", n=4, seconds=20)
     catalog = Catalog.open(tmp_path / "lib.db")
-    _run(catalog, [tmp_path / "music"], encoder)
+    _run(catalog, [tmp_path / "music"], encoder, workers=0)
     library = Library(catalog, encoder)
     target = str(paths[3])  # 29 s: 9 windows
     from model.audio import load_audio
