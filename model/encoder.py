@@ -139,13 +139,19 @@ class Encoder:
         device: str = "auto",
         precision: str = "auto",
         threads: int | None = None,
+        batch_windows: int | None = None,
     ) -> Encoder:
-        """Load a model file; ``threads`` sets torch's CPU threads (default: all cores)."""
+        """Load a model file; raises ``ModelFileError`` or ``ValueError`` (bad device).
+
+        ``threads`` sets torch's CPU threads (process-wide; default: all cores);
+        ``batch_windows`` the windows per forward pass (default: 8 on CPU, 128 on CUDA).
+        """
         torch_device = resolve_device(device)
         if torch_device.type == "cpu":
             torch.set_num_threads(threads or available_cores())
         network, info = load_model(path, map_location=torch_device)
-        return cls(network, info, torch_device, choose_precision(torch_device, precision))
+        dtype = choose_precision(torch_device, precision)
+        return cls(network, info, torch_device, dtype, batch_windows)
 
     @property
     def model_id(self) -> str:

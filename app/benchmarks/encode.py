@@ -102,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         encoder, model_note = _load_encoder(args, threads)
         print(f"model: {model_note}")
         print(f"device: {encoder.device}  precision: {encoder.precision}  cores: "
-              f"{available_cores()}  load average: {os.getloadavg()[0]:.2f}")  # fmt: skip
+              f"{available_cores()}  load average: {os.getloadavg()[0]:.2f}  "
+              f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '-')}")  # fmt: skip
         network = encoder.network
         print(f"network: {parameter_count(network) / 1e6:.2f} M parameters, "
               f"{count_flops(network) / 1e9:.3f} GFLOPs per window")  # fmt: skip
