@@ -3,9 +3,8 @@
     python -m model.synth.real_music --out data/real [--tempo] [--no-install]
 
 Installs (as root, with apt-get) the music packages below, finds their audio files with
-``dpkg -L`` (Ogg Vorbis, Opus, and Ogg/WAV inside the ``.pk3`` zip
-archives of Nexuiz and UFO: AI), converts
-each to 22 050 Hz mono Ogg Vorbis with ffmpeg, and writes ``manifest.csv``:
+``dpkg -L`` (Ogg Vorbis, Opus, and Ogg inside the ``.pk3`` zip archives of Nexuiz and
+UFO: AI), converts each to 22 050 Hz mono Ogg Vorbis with ffmpeg, and writes ``manifest.csv``:
 ``path,source,duration,split,bpm`` (path relative to the manifest; bpm from librosa's beat
 tracker with ``--tempo``, else empty). The data is unlabelled real music for track triplets
 and label-free training. Evaluation data never overlaps training: one whole package
