@@ -41,6 +41,9 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--train-source", help="folder or CSV to show in the trainer dialog")
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--train-epochs", type=int, default=0,
+                        help="run a real (short) fine-tuning in the dialog before its screenshot")
+    parser.add_argument("--train-steps", type=int, default=0, help="steps per epoch for that run (0: all)")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="soundalike-shots-"))
@@ -108,6 +111,16 @@ def main() -> int:
     dialog.source.setText(source)
     dialog._summarize()
     wait(app, lambda: dialog.found.text() not in ("", "reading…"), 120, "the training source summary")
+    if args.train_epochs:
+        trained = {"done": False}
+        services.training.training_finished.connect(lambda _o: trained.__setitem__("done", True))
+        services.training.training_failed.connect(lambda m: sys.exit(f"screenshots: training failed: {m}"))
+        dialog.epochs.setValue(args.train_epochs)
+        dialog.start.setEnabled(False)
+        dialog.cancel.setEnabled(True)
+        services.training.start(source, dialog.mode.currentData(), args.train_epochs,
+                                dialog.device.currentText(), args.train_steps)
+        wait(app, lambda: trained["done"], args.timeout, "training")
     for _ in range(10):
         app.processEvents()
     dialog.grab().save(str(out / "trainer.png"))

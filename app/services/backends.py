@@ -90,6 +90,7 @@ class TrainRequest:
     epochs: int = 10
     device: str = "auto"
     output: str = ""  # model path to write (under the user's models dir)
+    steps_per_epoch: int = 0  # 0: every training track once per epoch
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,10 @@ class CoreLibrary:
         try:
             yield from index_folders(self.catalog, folders, library.encoder)
         finally:
-            library.reload()  # new vectors become searchable, also after a cancel
+            # New vectors become searchable (also after a cancel). The engine is rebuilt here,
+            # on the worker, so the GUI thread's next re-rank never loads vectors itself.
+            library.reload()
+            library.engine  # noqa: B018
 
     def track_count(self) -> int:
         return self.catalog.track_count("ok")
@@ -105,7 +108,9 @@ class CoreLibrary:
 
     def prepare_query(self, path: str, region: tuple[float, float] | None) -> Any:
         start, end = region if region is not None else (None, None)
-        return self.library.prepare_query(path, start, end)
+        query = self.library.prepare_query(path, start, end)
+        self.library.engine  # noqa: B018 - load vectors/faiss here, not in the GUI thread's re-rank
+        return query
 
     def combine(self, base: Any, references: dict[str, Any]) -> Any:
         from app.core.search import mix_queries
@@ -163,6 +168,7 @@ class CoreTraining:
         mode = "label-free" if request.mode == "label-free" or labelled == 0 else "triplet"
         # Same choices as `soundalike train`: fine-tuning starts at lr 0.001 (adapt, don't forget).
         config = TrainConfig(mode=mode, max_epochs=request.epochs, device=request.device,
+                             steps_per_epoch=request.steps_per_epoch,
                              lr=0.001 if self.init_model is not None else 0.01)
         output = Path(request.output)
         workdir = output.with_name(output.stem + ".training")

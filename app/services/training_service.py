@@ -68,13 +68,13 @@ class TrainingService(QObject):
         worker.signals.errored.connect(self._errors.report)
         self._pools.start("train", worker)
 
-    def start(self, source: str, mode: str, epochs: int, device: str) -> None:
+    def start(self, source: str, mode: str, epochs: int, device: str, steps_per_epoch: int = 0) -> None:
         backend = self._factory()
         if backend is None or self._worker is not None:
             return
         stem = f"finetuned-{Path(source).stem or 'library'}"
         output = model_registry.new_user_model_path(stem, self._models_dir)
-        request = TrainRequest(source, mode, epochs, device, str(output))
+        request = TrainRequest(source, mode, epochs, device, str(output), steps_per_epoch)
         # Unthrottled: each epoch's validation result must reach the plot.
         worker = GeneratorWorker(backend.fit, request, task="training", throttle_s=0.0)
         worker.signals.progress_changed.connect(self._on_progress)

@@ -71,7 +71,7 @@ class AuditionBar(QWidget):
 
     def _show_caption(self) -> None:
         if not self.playback.available:
-            self.label.setText("Playback unavailable — the status bar says how to fix it")
+            self.label.setText("Playback unavailable (see status bar)")
             self.label.setToolTip(self.playback.reason)
         elif self._caption:
             self.label.setText(("▶ playing " if self._playing else "paused · ") + self._caption)

@@ -339,7 +339,7 @@ class MainWindow(QMainWindow):
 
     # -- updates ---------------------------------------------------------------------------
     def _on_results(self, results: list[SearchResult]) -> None:
-        self.results.set_results(results)
+        self.results.set_results(results, sum(self.s.search.weights.as_tuple()))
         query = self.s.search.query
         self.map_view.canvas.set_highlight([r.track.path for r in results], query.path if query else "")
         self._prefetch()

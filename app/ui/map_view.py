@@ -60,7 +60,7 @@ class MapCanvas(QWidget):
             colour = QColor(PALETTE[int(c) % len(PALETTE)])
             colour.setAlpha(150)
             p.setBrush(colour)
-            p.drawEllipse(QPointF(x, y), 3.5, 3.5)
+            p.drawEllipse(QPointF(x, y), 4.5, 4.5)
         p.setBrush(Qt.BrushStyle.NoBrush)
         for i, track in enumerate(self.data.tracks):
             rank = self.highlighted.get(track.path)

@@ -37,10 +37,13 @@ class ResultsModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self.results: list[SearchResult] = []
+        self.weight_sum = 1.0
 
-    def set_results(self, results: list[SearchResult]) -> None:
+    def set_results(self, results: list[SearchResult], weight_sum: float = 1.0) -> None:
+        """``weight_sum`` (sum of slider weights) turns Σ w·cos into a 0–1 weighted mean for display."""
         self.beginResetModel()
         self.results = list(results)
+        self.weight_sum = weight_sum if weight_sum > 0 else 1.0
         self.endResetModel()
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
@@ -64,10 +67,15 @@ class ResultsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             t = r.track
             return (str(index.row() + 1), t.display_title, t.artist, fmt_time(t.duration_s),
-                    "" if t.bpm is None else f"{t.bpm:.0f}", f"{r.score:.2f}", "", fmt_time(r.offset_s))[col]
+                    "" if t.bpm is None else f"{t.bpm:.0f}", f"{r.score / self.weight_sum:.2f}", "",
+                    fmt_time(r.offset_s))[col]
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == BARS_COLUMN:
                 return "\n".join(f"{d.capitalize()}: {r.dimensions.get(d, 0.0):.2f}" for d in DIMENSIONS)
+            if col == 5:
+                return f"Weighted mean similarity (Σ weight × cosine = {r.score:.3f})"
+            if col == 7:
+                return "Where the best-matching part starts; Enter plays from here"
             return r.track.path
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (0, 3, 4, 5, 7):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -132,6 +140,9 @@ class ResultsView(QTableView):
         self.verticalHeader().hide()
         self.setShowGrid(False)
         self.setTabKeyNavigation(False)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
         header = self.horizontalHeader()
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         for col, width in ((0, 34), (2, 120), (3, 52), (4, 48), (5, 56), (6, 92), (7, 72)):
@@ -150,10 +161,10 @@ class ResultsView(QTableView):
             painter.setPen(self.palette().placeholderText().color())
             painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
 
-    def set_results(self, results: list[SearchResult]) -> None:
+    def set_results(self, results: list[SearchResult], weight_sum: float = 1.0) -> None:
         """Replace the list, keeping the selected track selected when it is still there."""
         current = self.current_result()
-        self.results_model.set_results(results)
+        self.results_model.set_results(results, weight_sum)
         if not results:
             return
         row = 0

@@ -74,9 +74,14 @@ class WaveformWidget(QWidget):
         p.setPen(QPen(pal.highlight().color(), 2))
         p.drawLine(QPointF(x0, 0), QPointF(x0, h))
         p.drawLine(QPointF(x1, 0), QPointF(x1, h))
+        label = f" in {fmt_time(self.region[0])}  out {fmt_time(self.region[1])} "
+        box = p.fontMetrics().boundingRect(label)
+        rect = QRectF(w - box.width() - 8, 2, box.width() + 4, box.height() + 2)
+        back = QColor(pal.base().color())
+        back.setAlpha(210)
+        p.fillRect(rect, back)
         p.setPen(pal.text().color())
-        p.drawText(QRectF(4, 2, w - 8, 16), Qt.AlignmentFlag.AlignRight,
-                   f"in {fmt_time(self.region[0])}  out {fmt_time(self.region[1])}")
+        p.drawText(rect, Qt.AlignmentFlag.AlignCenter, label)
         if self.playhead_s is not None:
             p.setPen(QPen(QColor("#e04040"), 1))
             xp = self._x(self.playhead_s)
