@@ -29,6 +29,7 @@ class AuditionBar(QWidget):
         self.position.setObjectName("position")
         self.position.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # arrows belong to the results list
         self.position.sliderReleased.connect(lambda: playback.seek(self.position.value() / SCALE))
+        self.position.actionTriggered.connect(self._on_action)  # clicks on the groove seek too
         self.time = QLabel("0:00 / 0:00")
         self.device = QComboBox()
         self.device.setToolTip("Output device")
@@ -75,6 +76,10 @@ class AuditionBar(QWidget):
             self.label.setToolTip(self.playback.reason)
         elif self._caption:
             self.label.setText(("▶ playing " if self._playing else "paused · ") + self._caption)
+
+    def _on_action(self, action: int) -> None:
+        if action != QSlider.SliderAction.SliderMove.value:  # drags seek on release
+            self.playback.seek(self.position.sliderPosition() / SCALE)
 
     def _on_position(self, position_s: float, duration_s: float) -> None:
         if not self.position.isSliderDown():

@@ -96,3 +96,17 @@ def test_keyboard_audition(qtbot, window, tmp_path) -> None:
     with qtbot.waitSignal(pb.source_changed, timeout=5000):
         qtbot.keyClick(window.results, Qt.Key.Key_A)
     assert pb.role == "result" and pb.position_s == pytest.approx(second.offset_s + 10.0, abs=0.05)
+
+
+def test_position_bar_seeks(qtbot, window, tmp_path) -> None:
+    load(qtbot, window, tmp_path)
+    pb = window.s.playback
+    with qtbot.waitSignal(pb.source_changed, timeout=5000):
+        window.play_selected()
+    bar = window.audition.position
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=2000)
+    bar.setSliderPosition(300)  # 30 s, as a drag would
+    bar.sliderReleased.emit()
+    assert pb.position_s == pytest.approx(30.0, abs=0.01)
+    bar.triggerAction(bar.SliderAction.SliderPageStepSub)  # a click on the groove
+    assert pb.position_s == pytest.approx(30.0 - bar.pageStep() / 10, abs=0.01)
