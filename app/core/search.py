@@ -171,6 +171,7 @@ class _QueryState:
     def __init__(self) -> None:
         self.track_cosines: np.ndarray | None = None  # (N, 4), exact mode
         self.segments: dict[int, np.ndarray] = {}  # row -> (offsets, 4)
+        self.pool: tuple[np.ndarray, np.ndarray] | None = None  # approximate mode: rows, (rows, 4)
 
 
 class SearchEngine:
@@ -270,10 +271,21 @@ class SearchEngine:
                 return valid
             top = np.argpartition(-scores[valid], n - 1)[:n]
             return valid[top]
-        # Approximate: ask the IVF for more than needed (its 8-bit codes blur the order near
-        # the cut, and filters remove some); the exact re-score then picks the best n.
-        want = min(len(self.table), max(3 * n, 1000) * (1 if mask.all() else 4))
-        rows, cosines = self.index.candidates(query.vector, w, want)
+        # Approximate. The first search of a query gathers a candidate POOL in one faiss call:
+        # the IVF's best for these weights, for equal weights and for each dimension alone
+        # (more than needed: 8-bit codes blur the order near the cut). Slider moves then
+        # re-score the pool exactly, with no index search. Restrictive filters that leave
+        # too few pool rows add a wider search for the current weights.
+        want = min(len(self.table), max(3 * n, 1000))
+        if state.pool is None:
+            sets = np.vstack([w, np.ones(N_DIMS, np.float32), np.eye(N_DIMS, dtype=np.float32)])
+            state.pool = self.index.candidates(query.vector, sets, want)
+        rows, cosines = state.pool
+        if int(mask[rows].sum()) < n and not mask.all():
+            extra = self.index.candidates(query.vector, w, min(len(self.table), 8 * want))
+            merged, first = np.unique(np.concatenate([rows, extra[0]]), return_index=True)
+            state.pool = (merged, np.concatenate([cosines, extra[1]])[first])
+            rows, cosines = state.pool
         keep = mask[rows]
         rows, cosines = rows[keep], cosines[keep]
         order = np.argsort(-(cosines @ w), kind="stable")[:n]

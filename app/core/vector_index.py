@@ -95,13 +95,16 @@ class VectorIndex:
     def candidates(
         self, query: np.ndarray, weights: np.ndarray, n: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Approximate top-``n`` rows for the weighted query, with their exact cosines."""
+        """Approximate top-``n`` rows for each weighting (``(4,)`` or ``(m, 4)``), merged.
+
+        Returns the union of the rows found (unique) with their exact ``(rows, 4)`` cosines.
+        """
         if self._ivf is None:
             raise RuntimeError("candidates() is for the approximate mode; use cosines()")
-        q = weighted_query(query, weights)[None, :]
-        _, rows = self._ivf.search(q, min(n, self.size))
-        rows = rows[0]
-        rows = rows[rows >= 0]
+        weight_sets = np.atleast_2d(np.asarray(weights, dtype=np.float32))
+        q = np.stack([weighted_query(query, w) for w in weight_sets])
+        _, rows = self._ivf.search(q, min(n, self.size))  # faiss spreads queries over cores
+        rows = np.unique(rows[rows >= 0])
         return rows, self.rows_cosines(query, rows)
 
 
