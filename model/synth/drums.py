@@ -62,8 +62,9 @@ GROOVES: dict[str, list[dict[int, str]]] = {
     ],
     "ambient": [{}],
     "bossa": [
-        {KICK: "x..xx..xx..xx..x", SIDE: "x..x..x...x..x..", CLOSED: "o.o.o.o.o.o.o.o."},
-        {KICK: "x..xx..xx..xx..x", SIDE: "..x..x...x..x...", SHAKER: "xoooxoooxoooxooo"},
+        # Surdo-like kick (1, and of 2, 3, and of 4) under a cross-stick clave.
+        {KICK: "x.....x.x.....x.", SIDE: "x..x..x...x..x..", CLOSED: "o.o.o.o.o.o.o.o."},
+        {KICK: "x.....x.x.....x.", SIDE: "..x..x...x..x...", SHAKER: "xoooxoooxoooxooo"},
     ],
 }
 

@@ -111,6 +111,8 @@ def test_real_render_is_non_silent_with_the_right_length_and_rate(tmp_path):
     assert len(audio) == 4 * 22050
     rms = float(np.sqrt(np.mean(audio**2)))
     assert rms > 0.01 and np.abs(audio).max() <= 1.0
+    again, _ = sf.read(_render(tmp_path / "again", "funk", 110, 4.0, 0), dtype="float32")
+    np.testing.assert_array_equal(audio, again)  # the render itself is deterministic too
 
 
 @pytest.mark.parametrize(("genre", "bpm"), [("rock", 96), ("electronic", 124)])
