@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.audio import HOP_LENGTH, MEL_MEAN, MEL_STD, N_FFT, N_FRAMES, N_MELS, SAMPLE_RATE
+from model.audio import HOP_LENGTH, MEL_MEAN, MEL_STD, N_FFT, N_MELS, SAMPLE_RATE
 
 MEL_FILTERS_PATH = Path(__file__).with_name("assets") / "mel_filters.npz"
 
@@ -83,11 +83,6 @@ class LogMel(nn.Module):
             mel = torch.matmul(self.filters, power)  # (B, 128, frames)
             logmel = torch.log10(1.0 + 10.0 * mel)
             return ((logmel - MEL_MEAN) / MEL_STD).unsqueeze(1)
-
-
-def expected_shape(batch: int) -> tuple[int, int, int, int]:
-    """The shape ``LogMel`` returns for ``batch`` windows."""
-    return (batch, 1, N_MELS, N_FRAMES)
 
 
 if __name__ == "__main__":
