@@ -158,8 +158,16 @@ def evaluate(plan: EvalPlan, embedders: Sequence[Embedder]) -> Generator[tuple[i
         needed.setdefault(o, []).append((3 * i + 2, sn))
     tracks = [[None] * len(plan.tracks) for _ in embedders]
     excerpts = [[None] * (3 * len(plan.track)) for _ in embedders]
+    failed: set[int] = set()
+    notes = list(plan.notes)
     for k, labels in enumerate(plan.tracks):
-        samples = load_audio(labels.path, duration_s=MAX_TRACK_SECONDS)
+        try:
+            samples = load_audio(labels.path, duration_s=MAX_TRACK_SECONDS)
+        except AudioError as exc:  # one bad file drops its triplets, never the evaluation
+            failed.add(k)
+            notes.append(f"skipped: {exc}")
+            yield k + 1, len(plan.tracks), labels.path.name
+            continue
         starts = needed.get(k, [])
         windows = np.stack([_window(samples, s) for _, s in starts]) if starts else None
         for e, embedder in enumerate(embedders):
@@ -168,14 +176,17 @@ def evaluate(plan: EvalPlan, embedders: Sequence[Embedder]) -> Generator[tuple[i
                 for (slot, _), vector in zip(starts, embedder.excerpts(windows), strict=True):
                     excerpts[e][slot] = vector
         yield k + 1, len(plan.tracks), labels.path.name
+    category = {d: [t for t in triplets if not failed.intersection(t)] for d, triplets in plan.category.items()}
+    track_ok = [i for i, (t, _, _, o, _, _) in enumerate(plan.track) if t not in failed and o not in failed]
     rows = []
     for space in ("All-dimensions", "Sub-dimensions"):
         for e, embedder in enumerate(embedders):
             if space == "Sub-dimensions" and not embedder.sub_dimensions:
                 continue
-            vectors = np.stack(tracks[e])
+            dim = next(v for v in tracks[e] if v is not None).shape[-1] if len(failed) < len(plan.tracks) else 1
+            vectors = np.stack([np.zeros(dim, np.float32) if v is None else v for v in tracks[e]])
             row: dict = {"space": space, "model": embedder.name}
-            for d, triplets in plan.category.items():
+            for d, triplets in category.items():
                 if not triplets:
                     row[d] = None
                     continue
@@ -187,14 +198,14 @@ def evaluate(plan: EvalPlan, embedders: Sequence[Embedder]) -> Generator[tuple[i
                 row[d] = _score(v[idx[:, 0]], v[idx[:, 1]], v[idx[:, 2]])
             present = [row[d] for d in DIMENSIONS if row[d] is not None]
             row["overall"] = float(np.mean(present)) if present else None
-            if space == "All-dimensions" and plan.track:
-                ex = np.stack(excerpts[e])
+            if space == "All-dimensions" and track_ok:
+                ex = np.stack([excerpts[e][3 * i + j] for i in track_ok for j in range(3)])
                 row["track"] = _score(ex[0::3], ex[1::3], ex[2::3])
             else:
                 row["track"] = None
             rows.append(row)
-    counts = {**{d: len(v) for d, v in plan.category.items()}, "track": len(plan.track)}
-    return EvalReport(rows, counts, list(plan.notes))
+    counts = {**{d: len(v) for d, v in category.items()}, "track": len(track_ok)}
+    return EvalReport(rows, counts, notes)
 
 
 def _window(samples: np.ndarray, start: int) -> np.ndarray:

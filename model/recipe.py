@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--triplets", type=int, default=1000, help="evaluation triplets per dimension")
     parser.add_argument("--install", action="store_true", help="write resources/models/default.pt and MODEL_CARD.md")
     parser.add_argument("--smoke", action="store_true", help="tiny network, 2 steps: check the pipeline in minutes")
+    parser.add_argument("--skip-training", action="store_true", help="evaluate/install the last trained model only")
     args = parser.parse_args(argv)
     if args.smoke and args.install:
         parser.error("--smoke models are never installed")
@@ -135,8 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(**{**asdict(CONFIG), "max_epochs": args.epochs, "max_minutes": args.max_minutes,
                             **(SMOKE if args.smoke else {})})  # fmt: skip
     log(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()}, {hardware_description(pick_device('auto'))}")
-    card = train(config, workdir)
     trained = workdir / "trained.pt"
+    if args.skip_training:
+        card = load_model(trained)[1].card
+    else:
+        card = train(config, workdir)
     reports = evaluate_sets(trained, 20 if args.smoke else args.triplets)
     (workdir / "evaluation.json").write_text(json.dumps({k: r.to_json() for k, r in reports.items()}, indent=2))
     card = {**card, "evaluation": {k: r.to_json() for k, r in reports.items()}, "command": command}

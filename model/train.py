@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from model.augment import Augment
-from model.datasets import PairBatches, ensure_cache
+from model.datasets import PairBatches, cache_key, ensure_cache
 from model.features import LogMel
 from model.labels import TrackLabels, assign_splits
 from model.losses import csn_loss, nt_xent, track_triplet_loss
@@ -192,16 +192,23 @@ def fit(
             "version": CHECKPOINT_VERSION, "dims": asdict(dims), "state_dict": network.state_dict(),
             "optimizer": optimizer.state_dict(), "scheduler": dict(schedule), "epoch": epoch_,
             "step": step_, "config": asdict(config), "history": list(history),
-            "before": before, "best": schedule["best_val_loss"],
+            "before": before, "best": schedule["best_val_loss"], "data_key": data_key,
         }  # fmt: skip
 
+    data_key = cache_key([labels[i].path for i in rows], config.max_seconds)
     if resume and last_path.exists():
         state = torch.load(last_path, map_location=device, weights_only=True)
         network.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.update(state["scheduler"])
         epoch, start_step, history, before = state["epoch"], state["step"], state["history"], state["before"]
-        yield TrainProgress("train", epoch, start_step, 0, message=f"resumed from {last_path} (epoch {epoch}, step {start_step})")
+        message = f"resumed from {last_path} (epoch {epoch}, step {start_step})"
+        if state.get("data_key") != data_key:
+            # More (or other) data than the checkpoint saw: a new stage. Keep the weights and
+            # Adam's moments, but restart the schedule: old validation losses are not comparable.
+            schedule.update(best_val_loss=math.inf, bad_epochs=0, early_stopped=False)
+            start_step, message = 0, message + "; the data changed: new stage, schedule restarted"
+        yield TrainProgress("train", epoch, start_step, 0, message=message)
     else:
         yield TrainProgress("validate", 0, 0, 0, message="validating the starting model")
         network.eval()

@@ -91,3 +91,17 @@ def test_oracle_scores_one_and_baselines_fill_the_table(corpus: Path) -> None:
     table = report.format_table()
     assert "Sub-dimensions" in table and vq_name in table and "Track" in table
     assert report.counts["track"] == 30 and report.to_json()["rows"] == report.rows
+
+
+def test_an_unreadable_file_drops_its_triplets_not_the_run(corpus: Path, tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(corpus.parent, tmp_path / "copy")
+    tracks, _ = held_out(read_labels_csv(tmp_path / "copy" / "labels.csv"))
+    plan = plan_triplets(tracks, 10, seed=0)
+    tracks[0].path.unlink()
+    tiny = NetworkEmbedder("tiny", new_untrained_model(0, ModelDims(stem_channels=8, widths=(8,) * 6)))
+    report = run_to_end(evaluate(plan, [tiny]))
+    assert any("no such file" in note for note in report.notes)
+    assert report.counts["track"] < 10 or all(0 not in (t, o) for t, _, _, o, _, _ in plan.track)
+    assert all(0 not in triplet for triplet in plan.category["genre"]) or report.counts["genre"] < len(plan.category["genre"])
