@@ -123,6 +123,9 @@ def _search(args: argparse.Namespace, catalog, weights: SearchWeights, refs: dic
         )
     except SearchError as exc:
         raise CliError(str(exc)) from None
+    if query.padded:
+        print("note: a query clip is shorter than one window (2.97 s) and was padded with silence",
+              file=sys.stderr)
     if args.json:
         json.dump([r.to_json() for r in results], sys.stdout, indent=2)
         print()

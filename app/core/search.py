@@ -19,13 +19,15 @@ cosine):
    windows ``o .. o+m-1`` (block re-normalised, like a track vector) is compared with the
    query per dimension. The result's ``score = max_o sum_d w_d cos_d(o)``, ``offset_s`` is
    that ``o`` in seconds and ``dimensions`` are the ``cos_d`` there. A query cut from the
-   middle of a library track therefore finds that track, at that offset, with cos = 1.
-   Comparing span means (not window by window) keeps this robust when the query's cut does
-   not fall on the library's window grid.
+   middle of a library track on the window grid therefore finds that track, at that offset,
+   with cos = 1 (tested). Span means rather than window-by-window pairs are meant to
+   tolerate cuts off the grid; that depends on the model separating tracks and is not
+   tested here (the tests' random-init network maps all music to nearly one direction).
 
-Per query the engine caches the ``(N, 4)`` track cosines and each candidate's ``(offsets, 4)``
-segment cosines, so a slider move (new weights, same query) is a few small products and
-never touches the index or the vectors again. A weight of 0 therefore removes that
+Per query the engine caches the ``(N, 4)`` track cosines (above ``flat_limit``: the cosines of
+a candidate pool) and each candidate's ``(offsets, 4)`` segment cosines, so a slider move
+(new weights, same query) is a few small products: it never searches the index again, and
+only tracks new to the candidate list have their windows read. A weight of 0 removes that
 dimension's influence exactly: it multiplies that column by 0 everywhere.
 """
 

@@ -129,6 +129,9 @@ def test_query_cut_from_a_library_track_finds_it_at_that_offset(tmp_path, encode
     assert target not in [r.track.path for r in library.search(query, k=4)]
     best = library.search(query, k=1, exclude_query_files=False)[0]
     assert (best.track.path, round(best.offset_s / WINDOW_S)) == (target, 5)
+    short = library.prepare_query(samples[:5000])  # under a quarter second: one padded window
+    assert short.padded and short.spans == (1, 1, 1, 1)
+    assert len(library.search(short, k=2)) == 2
     with pytest.raises(SearchError, match="cannot read query"):
         library.prepare_query(tmp_path / "music" / "missing.wav")
     with pytest.raises(SearchError):
