@@ -44,8 +44,12 @@ def cache_key(paths: Sequence[str | Path], max_seconds: float) -> str:
     """Changes whenever a file, the sample rate or the length cap changes."""
     digest = hashlib.sha256(f"v{CACHE_VERSION} sr{SAMPLE_RATE} max{max_seconds}".encode())
     for path in paths:
-        st = os.stat(path)
-        digest.update(f"\n{Path(path).resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+        try:
+            st = os.stat(path)
+            stamp = f"{st.st_size}|{st.st_mtime_ns}"
+        except OSError:
+            stamp = "missing"  # decoding will record the reason; the key must not crash
+        digest.update(f"\n{Path(path).resolve()}|{stamp}".encode())
     return digest.hexdigest()[:16]
 
 

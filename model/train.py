@@ -162,6 +162,7 @@ def fit(
     cache = ensure_cache([labels[i].path for i in rows], cache_dir, config.max_seconds, workers=config.decode_workers)
     position = {row: k for k, row in enumerate(rows)}  # label row -> cache track
     failed = [t for t in cache.tracks if t.error]
+    val_rows = [r for r in val_rows if not cache.tracks[position[r]].error]  # train rows: see PairBatches
     if failed:
         yield TrainProgress("cache", 0, 0, 0, message=f"{len(failed)} files could not be decoded, e.g. {failed[0].error}")
 
