@@ -49,13 +49,18 @@ class AccuracyPlot(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), self.palette().base())
-        left, top, right, bottom = 36, 10, self.width() - 110, self.height() - 22
+        left, top, right, bottom = 36, 14, self.width() - 110, self.height() - 20
         p.setPen(self.palette().mid().color())
-        for frac in (0.25, 0.5, 0.75, 1.0):
+        for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
             y = bottom - frac * (bottom - top)
             p.drawLine(QPointF(left, y), QPointF(right, y))
             p.drawText(QRectF(0, y - 8, left - 4, 16), Qt.AlignmentFlag.AlignRight, f"{frac:.2f}")
-        p.drawText(QRectF(left, bottom + 4, right - left, 16), Qt.AlignmentFlag.AlignCenter, "epoch → validation accuracy")
+        step = max(1, self.epochs // 10)
+        for e in range(0, self.epochs + 1, step):
+            x = left + e / self.epochs * (right - left)
+            p.drawText(QRectF(x - 15, bottom + 2, 30, 14), Qt.AlignmentFlag.AlignCenter, str(e))
+        p.drawText(QRectF(right + 4, bottom + 2, 100, 14), Qt.AlignmentFlag.AlignLeft, "epoch")
+        p.drawText(QRectF(left, 0, right - left, 12), Qt.AlignmentFlag.AlignCenter, "validation accuracy")
         for i, (name, colour) in enumerate(zip(SERIES, COLOURS, strict=True)):
             p.setPen(QPen(QColor(colour), 2))
             pts = [
