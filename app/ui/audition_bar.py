@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.services.playback_service import PlaybackService
 from app.ui.formatting import fmt_time
@@ -17,8 +25,10 @@ class AuditionBar(QWidget):
         self.playback = playback
         self._caption = ""
         self._playing = False
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(2)
+        layout = QHBoxLayout()
         self.play_button = QPushButton("▶")
         self.play_button.setFixedWidth(36)
         self.play_button.setToolTip("Play/pause (Space)")
@@ -36,8 +46,10 @@ class AuditionBar(QWidget):
         self.device.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.device.setMinimumWidth(140)
         self.device.currentIndexChanged.connect(self._on_device)
-        for w, stretch in ((self.play_button, 0), (self.label, 2), (self.position, 3), (self.time, 0), (self.device, 0)):
+        for w, stretch in ((self.play_button, 0), (self.position, 1), (self.time, 0), (self.device, 0)):
             layout.addWidget(w, stretch)
+        outer.addWidget(self.label)  # its own row: a long title never squeezes the position bar
+        outer.addLayout(layout)
         playback.position_changed.connect(self._on_position)
         playback.state_changed.connect(self._on_state)
         playback.availability_changed.connect(self._on_availability)

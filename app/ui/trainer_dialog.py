@@ -59,7 +59,7 @@ class AccuracyPlot(QWidget):
         for e in range(0, self.epochs + 1, step):
             x = left + e / self.epochs * (right - left)
             p.drawText(QRectF(x - 15, bottom + 2, 30, 14), Qt.AlignmentFlag.AlignCenter, str(e))
-        p.drawText(QRectF(right + 4, bottom + 2, 100, 14), Qt.AlignmentFlag.AlignLeft, "epoch")
+        p.drawText(QRectF(right + 20, bottom + 2, 90, 14), Qt.AlignmentFlag.AlignLeft, "epoch")
         p.drawText(QRectF(left, 0, right - left, 12), Qt.AlignmentFlag.AlignCenter, "validation accuracy")
         for i, (name, colour) in enumerate(zip(SERIES, COLOURS, strict=True)):
             p.setPen(QPen(QColor(colour), 2))
