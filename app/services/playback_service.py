@@ -33,6 +33,7 @@ class PlaybackService(QObject):
         self.path = ""
         self.region: tuple[float, float] | None = None
         self._was_playing = False
+        self._decoding: set[str] = set()
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._poll)
@@ -111,10 +112,16 @@ class PlaybackService(QObject):
     def prefetch(self, paths: Sequence[str]) -> None:
         """Decode the next few results in the background (skips what is cached)."""
         for path in list(paths)[:PREFETCH_AHEAD]:
-            if path and self.player.cache.get(path) is None:
+            if path and path not in self._decoding and self.player.cache.get(path) is None:
+                self._decoding.add(path)  # slider drags re-rank often: never queue a path twice
                 worker = GeneratorWorker(self.player.cache.load, path, task="decoding ahead")
-                worker.signals.errored.connect(lambda msg: log.info("prefetch: %s", msg))
+                worker.signals.finished.connect(lambda _s, p=path: self._decoding.discard(p))
+                worker.signals.errored.connect(lambda msg, p=path: self._prefetch_failed(p, msg))
                 self._pools.start("decode", worker)
+
+    def _prefetch_failed(self, path: str, message: str) -> None:
+        self._decoding.discard(path)
+        log.info("prefetch: %s", message)
 
     # -- devices --------------------------------------------------------------------------
     def output_devices(self) -> list[tuple[int, str]]:

@@ -147,3 +147,16 @@ def test_cancelled_real_training_keeps_best_checkpoint_as_a_loadable_model(tmp_p
     assert (output.with_suffix(".card.json")).exists()
     for name, tensor in network.state_dict().items():
         assert torch.equal(loaded.state_dict()[name], tensor)
+
+
+def test_prefetch_decodes_each_upcoming_track_once(qtbot, services: Services, tmp_path: Path) -> None:
+    paths = [str(tmp_path / "lib" / f"{n}.wav") for n in ("genre_twin", "tempo_twin", "mood_twin")]
+    loads: list[str] = []
+    cache = services.playback.player.cache
+    original = cache._loader
+    cache._loader = lambda p: (loads.append(p), original(p))[1]
+    for _ in range(20):  # e.g. a slider drag re-ranking twenty times
+        services.playback.prefetch(paths)
+    qtbot.waitUntil(lambda: all(cache.get(p) is not None for p in paths), timeout=10000)
+    services.pools.wait(2000)
+    assert sorted(loads) == sorted(paths)
