@@ -251,6 +251,8 @@ def build_services(settings: Settings | None = None) -> Services:
         return state["lib"]
 
     first = core()
+    log.info("soundalike starting: model %s, data dir %s, folders %s", first.model_path,
+             model_registry.user_data_dir(), list(settings.get("setting/library_folders")))
     search_backend = first if first.available else UnavailableSearch(NO_MODEL)
     player = Player(DecodeCache())
     search = SearchService(search_backend, pools, errors, player.cache.load, k=settings.get("setting/top_k"))

@@ -241,6 +241,8 @@ class MainWindow(QMainWindow):
             ResultsView.placeholder if available else "Search is unavailable until a trained model is installed"
         )
         self.results.viewport().update()
+        if not available and not self.s.library.is_indexing:
+            self.library_pane.status.setText("Not indexed: indexing needs a trained model.")
 
     def _set_compute(self, name: str) -> None:
         for key, action in self._compute_actions.items():
