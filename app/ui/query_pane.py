@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QEvent, Qt, QUrl, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
@@ -39,6 +39,38 @@ def local_audio_path(urls: list[QUrl]) -> str | None:
         if url.isLocalFile() and Path(url.toLocalFile()).is_file():
             return url.toLocalFile()
     return None
+
+
+ARROWS = {Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Left, Qt.Key.Key_Right}
+TEXT_KEYS = ARROWS | {Qt.Key.Key_Space, Qt.Key.Key_A, Qt.Key.Key_Home, Qt.Key.Key_End}
+
+
+def _claims(event: QEvent, keys: set[Qt.Key]) -> bool:
+    """True for a ShortcutOverride the widget takes (the window's audition keys then don't fire)."""
+    if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
+        if event.modifiers() == Qt.KeyboardModifier.NoModifier and Qt.Key(event.key()) in keys:
+            event.accept()
+            return True
+    return False
+
+
+class FilterSpinBox(QDoubleSpinBox):
+    """While typing a bound, arrows/Space/A edit the field instead of driving playback."""
+
+    def event(self, event: QEvent) -> bool:
+        return True if _claims(event, TEXT_KEYS) else super().event(event)
+
+
+class WeightSlider(QSlider):
+    """Clicking or dragging does not take focus (↑/↓/←/→ keep auditioning results); a slider
+    reached with Tab does take the arrows."""
+
+    def __init__(self) -> None:
+        super().__init__(Qt.Orientation.Horizontal)
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+
+    def event(self, event: QEvent) -> bool:
+        return True if _claims(event, ARROWS) else super().event(event)
 
 
 class ReferenceButton(QPushButton):
@@ -117,7 +149,7 @@ class QueryPane(QWidget):
         self.sliders: dict[str, QSlider] = {}
         self._values: dict[str, QLabel] = {}
         for row, name in enumerate(DIMENSIONS):
-            slider = QSlider(Qt.Orientation.Horizontal)
+            slider = WeightSlider()
             slider.setRange(0, 100)
             slider.setObjectName(f"slider_{name}")
             slider.setAccessibleName(f"{name} weight")
@@ -155,7 +187,7 @@ class QueryPane(QWidget):
         return box
 
     def _spin(self, lo: float, hi: float, suffix: str) -> QDoubleSpinBox:
-        spin = QDoubleSpinBox()
+        spin = FilterSpinBox()
         spin.setRange(lo, hi)
         spin.setDecimals(0 if "BPM" in suffix else 1)
         spin.setSuffix(suffix)

@@ -110,3 +110,18 @@ def test_position_bar_seeks(qtbot, window, tmp_path) -> None:
     assert pb.position_s == pytest.approx(30.0, abs=0.01)
     bar.triggerAction(bar.SliderAction.SliderPageStepSub)  # a click on the groove
     assert pb.position_s == pytest.approx(30.0 - bar.pageStep() / 10, abs=0.01)
+
+
+def test_keys_typed_into_a_filter_stay_in_the_field(qtbot, window, tmp_path) -> None:
+    load(qtbot, window, tmp_path)
+    spin = window.query_pane.bpm_min
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)  # Ctrl+F: to the filters
+    qtbot.waitUntil(spin.hasFocus, timeout=1000)
+    qtbot.keyClicks(spin, "95")
+    assert spin.value() == 95
+    qtbot.keyClick(spin, Qt.Key.Key_Down)
+    assert spin.value() == 94 and window.results.current_row() == 0  # the list did not move
+    assert not window.s.playback.path  # Space/A did not start playback either
+    slider = window.query_pane.sliders["genre"]
+    assert slider.focusPolicy() == Qt.FocusPolicy.TabFocus  # a click does not steal the arrows
