@@ -62,6 +62,7 @@ class Library:
                     table,
                     lambda ids: self.catalog.window_vectors(ids, model_id),
                     self.catalog.get_tracks,
+                    index_cache=f"{self.catalog.path}.{model_id}",
                     **self._options,
                 )
             return self._engine

@@ -33,6 +33,7 @@ dimension's influence exactly: it multiplies that column by 0 everywhere.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -188,12 +189,15 @@ class SearchEngine:
         flat_limit: int = 200_000,
         candidates: int = 200,
         nprobe: int | None = None,
+        index_cache: str | os.PathLike[str] | None = None,
     ) -> None:
         self.table = table
         self._windows = windows
         self._info = tracks_info
         self.candidates = candidates
-        self.index = VectorIndex(table.vectors, flat_limit=flat_limit, nprobe=nprobe)
+        self.index = VectorIndex(
+            table.vectors, flat_limit=flat_limit, nprobe=nprobe, cache_path=index_cache
+        )
         self._row_of_path = {p: i for i, p in enumerate(table.paths)}
         self._albums = np.array(table.albums, dtype=object)
         self._states: OrderedDict[int, tuple[Query, _QueryState]] = OrderedDict()

@@ -252,3 +252,27 @@ def test_segment_cosines_match_a_direct_computation() -> None:
                 seg = w[first : first + span, d * BLOCK_SIZE : (d + 1) * BLOCK_SIZE].sum(0)
                 qd = query.vector[d * BLOCK_SIZE : (d + 1) * BLOCK_SIZE]
                 assert got[o, d] == pytest.approx(seg @ qd / np.linalg.norm(seg), abs=1e-4)
+
+
+def test_ivf_is_cached_on_disk_and_rebuilt_when_vectors_change(tmp_path, monkeypatch) -> None:
+    from app.core import vector_index
+    from app.core.vector_index import VectorIndex
+
+    rng = np.random.default_rng(2)
+    vectors = normalize_blocks(rng.normal(size=(3000, 256))).astype(np.float16)
+    first = VectorIndex(vectors, flat_limit=100, cache_path=tmp_path / "lib.db.m")
+    assert len(list(tmp_path.glob("lib.db.m.*.faiss"))) == 1
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the cached index should have been used")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(vector_index, "_build_ivf", no_build)
+        again = VectorIndex(vectors, flat_limit=100, cache_path=tmp_path / "lib.db.m")
+    query = vectors[5].astype(np.float32)
+    w = np.array([1, 0.5, 0.2, 1], np.float32)
+    assert np.array_equal(first.candidates(query, w, 50)[0], again.candidates(query, w, 50)[0])
+    changed = vectors.copy()
+    changed[0] = changed[1]
+    VectorIndex(changed, flat_limit=100, cache_path=tmp_path / "lib.db.m")
+    assert len(list(tmp_path.glob("lib.db.m.*.faiss"))) == 1  # the stale file was replaced
