@@ -36,8 +36,9 @@ class LibraryBackend(Protocol):
         """(path, reason) of each file that could not be indexed."""
         ...
 
-    def track_map(self, dimension: str) -> MapData:
-        """2-D projection of the library's track vectors (``dimension`` or "all")."""
+    def track_map(self, dimension: str, query: Any = None) -> MapData:
+        """2-D projection of the library's track vectors (``dimension`` or "all"); a prepared
+        ``query`` is projected with them so the map can show where it lands."""
         ...
 
 
@@ -48,6 +49,7 @@ class MapData:
     clusters: np.ndarray  # (n,)
     method: str  # "tsne" or "pca"
     dimension: str
+    query_xy: tuple[float, float] | None = None  # where the query lands, when one was given
 
 
 class DecodeCacheLike(Protocol):

@@ -88,14 +88,20 @@ class CoreLibrary:
     def failed_tracks(self) -> list[tuple[str, str]]:
         return self.catalog.errors()
 
-    def track_map(self, dimension: str) -> MapData:
+    def track_map(self, dimension: str, query: Any = None) -> MapData:
         from app.core.projection import project
 
         table = self.catalog.load_track_vectors(self.library.model_id)
         infos = self.catalog.get_tracks(table.ids.tolist())
         tracks = [infos[int(i)] for i in table.ids]
-        proj = project(table.vectors.astype(np.float32), None if dimension == "all" else dimension)
-        return MapData(tracks, proj.xy, proj.clusters, proj.method, dimension)
+        vectors = table.vectors.astype(np.float32)
+        extra = getattr(query, "vector", None)
+        if extra is not None:
+            vectors = np.vstack([vectors, np.asarray(extra, np.float32).reshape(1, -1)])
+        proj = project(vectors, None if dimension == "all" else dimension)
+        n = len(tracks)
+        query_xy = tuple(float(v) for v in proj.xy[n]) if extra is not None else None
+        return MapData(tracks, proj.xy[:n], proj.clusters[:n], proj.method, dimension, query_xy)
 
     # SearchBackend
     @property

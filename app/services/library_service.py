@@ -122,13 +122,13 @@ class LibraryService(QObject):
         return count, failed
 
     # -- map -------------------------------------------------------------------------------
-    def request_map(self, dimension: str = "all") -> None:
+    def request_map(self, dimension: str = "all", query: object = None) -> None:
         backend = self.backend
         if backend is None:
             return
         self._map_request += 1
         request = self._map_request
-        worker = GeneratorWorker(backend.track_map, dimension, task="drawing the library map")
+        worker = GeneratorWorker(backend.track_map, dimension, query, task="drawing the library map")
         worker.signals.finished.connect(lambda data, r=request: self._on_map(r, data))
         worker.signals.errored.connect(self._errors.report)
         self._pools.start("encode", worker)

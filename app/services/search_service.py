@@ -60,6 +60,14 @@ class SearchService(QObject):
         self._prepared: Any = None  # the main query, prepared by the backend
         self._references: dict[str, tuple[str, Any]] = {}  # dimension -> (path, prepared)
         self._request = 0
+        self._effective: Any = None  # the query last searched (mix-and-match applied)
+        self._effective_key: object = None
+
+    @property
+    def prepared_query(self) -> Any:
+        """The engine's query object as last searched (opaque; the map projects it), mix-and-match
+        applied; the same object until the query or a reference changes."""
+        return self._effective if self._effective is not None else self._prepared
 
     @property
     def available(self) -> bool:
@@ -181,7 +189,13 @@ class SearchService(QObject):
             return
         query = self._prepared
         if self._references:
-            query = self.backend.combine(query, {d: p for d, (_path, p) in self._references.items()})
+            key = (id(query), tuple((d, id(p)) for d, (_path, p) in sorted(self._references.items())))
+            if key != self._effective_key:  # combine once per change, not on every slider tick
+                combined = self.backend.combine(query, {d: p for d, (_path, p) in self._references.items()})
+                self._effective, self._effective_key = combined, key
+            query = self._effective
+        else:
+            self._effective, self._effective_key = query, None
         filters = self.filters
         if self.query is not None:
             filters = replace(filters, exclude_paths=filters.exclude_paths | {self.query.path})

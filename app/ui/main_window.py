@@ -344,6 +344,8 @@ class MainWindow(QMainWindow):
         self.results.set_results(results, sum(self.s.search.weights.as_tuple()))
         query = self.s.search.query
         self.map_view.canvas.set_highlight([r.track.path for r in results], query.path if query else "")
+        if self.map_view.isVisible() and self.s.search.prepared_query is not self.map_view._query:
+            self.map_view.refresh(self.s.search.prepared_query)  # a new query: show where it lands
         self._prefetch()
 
     def _prefetch(self) -> None:
@@ -355,13 +357,15 @@ class MainWindow(QMainWindow):
         self.query_pane.waveform.set_playhead(position_s if on_query else None)
 
     def _on_tab(self, index: int) -> None:
-        if self.tabs.widget(index) is self.map_view and self.map_view.canvas.data is None:
-            self.map_view.refresh()
+        if self.tabs.widget(index) is self.map_view:
+            query = self.s.search.prepared_query
+            if self.map_view.canvas.data is None or query is not self.map_view._query:
+                self.map_view.refresh(query)
 
     def _after_indexing(self) -> None:
         self.s.search.rerank()
         if self.map_view.isVisible():
-            self.map_view.refresh()
+            self.map_view.refresh(self.s.search.prepared_query)
 
     def _update_library_status(self) -> None:
         count = self.library_pane.count.text()

@@ -40,11 +40,14 @@ class MapCanvas(QWidget):
         self.query_path = query_path
         self.update()
 
+    def _to_screen(self, x: float | np.ndarray, y: float | np.ndarray) -> tuple:
+        w, h = self.width() - 2 * MARGIN, self.height() - 2 * MARGIN - 20  # 20 px: the caption
+        return MARGIN + (x + 1) / 2 * w, MARGIN + 20 + (1 - (y + 1) / 2) * h
+
     def _points(self) -> np.ndarray:
         assert self.data is not None
-        w, h = self.width() - 2 * MARGIN, self.height() - 2 * MARGIN
-        xy = self.data.xy
-        return np.column_stack([MARGIN + (xy[:, 0] + 1) / 2 * w, MARGIN + (1 - (xy[:, 1] + 1) / 2) * h])
+        xs, ys = self._to_screen(self.data.xy[:, 0], self.data.xy[:, 1])
+        return np.column_stack([xs, ys])
 
     def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802
         p = QPainter(self)
@@ -72,10 +75,16 @@ class MapCanvas(QWidget):
                 p.drawEllipse(QPointF(*pts[i]), 6.5, 6.5)
                 if rank < 5:
                     p.drawText(QPointF(pts[i][0] + 8, pts[i][1] - 6), str(rank + 1))
+        if self.data.query_xy is not None:
+            qx, qy = self._to_screen(*self.data.query_xy)
+            p.setPen(QPen(QColor("#e04040"), 3))
+            p.drawLine(QPointF(qx - 8, qy - 8), QPointF(qx + 8, qy + 8))
+            p.drawLine(QPointF(qx - 8, qy + 8), QPointF(qx + 8, qy - 8))
+            p.drawText(QPointF(qx + 10, qy + 4), "query")
         p.setPen(self.palette().text().color())
         p.drawText(QRectF(6, 4, self.width() - 12, 18), Qt.AlignmentFlag.AlignLeft,
                    f"{len(self.data.tracks)} tracks · {self.data.method.upper()} · {self.data.dimension}"
-                   " · ringed: results (top 5 numbered), red: the query when it is in the library")
+                   " · ringed: results (top 5 numbered) · red ×: the query")
 
     def _nearest(self, pos: QPointF) -> int:
         if self.data is None or len(self.data.tracks) == 0:
@@ -122,9 +131,12 @@ class MapView(QWidget):
         row.addWidget(self.dimension)
         row.addStretch(1)
         layout.addLayout(row)
+        self._query: object = None
         self.canvas = MapCanvas()
         layout.addWidget(self.canvas, 1)
         library.map_ready.connect(self.canvas.set_data)
 
-    def refresh(self) -> None:
-        self.library.request_map(self.dimension.currentData())
+    def refresh(self, query: object = None) -> None:
+        if query is not None:
+            self._query = query
+        self.library.request_map(self.dimension.currentData(), self._query)

@@ -123,11 +123,12 @@ class FakeLibrary:
     def failed_tracks(self) -> list[tuple[str, str]]:
         return list(self.failed)
 
-    def track_map(self, dimension: str) -> MapData:
+    def track_map(self, dimension: str, query: Any = None) -> MapData:
         rng = np.random.default_rng(0)
         infos = [info for info, _ in self.search.tracks]
-        proj = project(rng.normal(size=(len(infos), 256)).astype(np.float32), None if dimension == "all" else dimension)
-        return MapData(infos, proj.xy, proj.clusters, proj.method, dimension)
+        proj = project(rng.normal(size=(len(infos) + 1, 256)).astype(np.float32), None if dimension == "all" else dimension)
+        query_xy = tuple(float(v) for v in proj.xy[-1]) if query is not None else None
+        return MapData(infos, proj.xy[:-1], proj.clusters[:-1], proj.method, dimension, query_xy)
 
 
 class FakeTraining:

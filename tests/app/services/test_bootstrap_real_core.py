@@ -69,7 +69,8 @@ def test_real_services_index_search_and_map(qtbot, real_env: Path) -> None:
         assert [round(r.score, 5) for r in s.search.results] == sorted(
             (round(r.dimensions["genre"], 5) for r in s.search.results), reverse=True)
         with qtbot.waitSignal(s.library.map_ready, timeout=60_000) as mapped:
-            s.library.request_map("tempo")
-        assert len(mapped.args[0].tracks) == 5 and mapped.args[0].xy.shape == (5, 2)
+            s.library.request_map("tempo", s.search.prepared_query)
+        data = mapped.args[0]
+        assert len(data.tracks) == 5 and data.xy.shape == (5, 2) and data.query_xy is not None
     finally:
         s.shutdown()

@@ -83,6 +83,7 @@ def test_map_click_plays_and_double_click_queries(qtbot, window: MainWindow, tmp
         window.tabs.setCurrentWidget(window.map_view)
     canvas = window.map_view.canvas
     assert canvas.data is not None and len(canvas.data.tracks) == 4
+    assert canvas.data.query_xy is not None  # the query is projected with the library
     assert set(canvas.highlighted) == {r.track.path for r in window.s.search.results}
     x, y = canvas._points()[2]
     target = canvas.data.tracks[2].path
