@@ -6,7 +6,7 @@ Public API (what the CLI and app.services use)::
     query = library.prepare_query("temp.wav", start_s=42, end_s=58)   # decodes + embeds once
     results = library.search(query, SearchWeights(genre=1, tempo=0.2), k=20, filters=...)
     library.search(query, other_weights)          # slider move: cheap re-rank, no re-embed
-    library.reload()                              # after indexing, to see new tracks
+    library.reload()                              # after indexing: new engine, swapped in
 
 Only vectors made by the encoder's model are searched (``model_id``); tracks embedded by
 another model are counted by ``stale_count`` and re-embedded by the next index run.
@@ -53,24 +53,34 @@ class Library:
 
     @property
     def engine(self) -> SearchEngine:
-        """The engine over the catalog's current vectors (loaded on first use)."""
-        with self._lock:
-            if self._engine is None:
-                model_id = self.model_id
-                table = self.catalog.load_track_vectors(model_id)
-                self._engine = SearchEngine(
-                    table,
-                    lambda ids: self.catalog.window_vectors(ids, model_id),
-                    self.catalog.get_tracks,
-                    index_cache=f"{self.catalog.path}.{model_id}",
-                    **self._options,
-                )
-            return self._engine
+        """The engine over the catalog's vectors (loaded on first use)."""
+        engine = self._engine
+        if engine is None:
+            with self._lock:
+                engine = self._engine
+                if engine is None:
+                    engine = self._engine = self._build()
+        return engine
 
     def reload(self) -> None:
-        """Forget the loaded vectors; the next search reads the catalog again."""
+        """Load the catalog's current vectors (after indexing) into a new engine.
+
+        The old engine keeps answering searches from other threads until the new one is
+        built (above ``flat_limit`` that can take minutes when the IVF must be rebuilt).
+        """
         with self._lock:
-            self._engine = None
+            self._engine = self._build()
+
+    def _build(self) -> SearchEngine:
+        model_id = self.model_id
+        table = self.catalog.load_track_vectors(model_id)
+        return SearchEngine(
+            table,
+            lambda ids: self.catalog.window_vectors(ids, model_id),
+            self.catalog.get_tracks,
+            index_cache=f"{self.catalog.path}.{model_id}",
+            **self._options,
+        )
 
     def __len__(self) -> int:
         return len(self.engine)

@@ -103,8 +103,13 @@ def test_cancel_stops_promptly_and_keeps_finished_batches(tmp_path, encoder) -> 
             stop.set()
     assert summary.cancelled
     assert 2 <= catalog.track_count("ok") < 6
+    library = Library(catalog, encoder)
+    before = len(library)
     summary, _ = _run(catalog, [tmp_path / "music"], encoder, workers=0)  # resume
     assert catalog.track_count("ok") == 6 and catalog.track_count() == 6
+    assert len(library) == before  # the loaded engine is unchanged until reload()
+    library.reload()
+    assert len(library) == 6
     catalog.close()
 
 
