@@ -41,6 +41,9 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--train-source", help="folder or CSV to show in the trainer dialog")
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--real-audio", action="store_true",
+                        help="use the machine's sound device (default: ALSA's null sink, so a box "
+                             "without a sound card still shows working playback)")
     parser.add_argument("--train-epochs", type=int, default=0,
                         help="run a real (short) fine-tuning in the dialog before its screenshot")
     parser.add_argument("--train-steps", type=int, default=0, help="steps per epoch for that run (0: all)")
@@ -51,6 +54,9 @@ def main() -> int:
     os.environ["SOUNDALIKE_CONFIG_DIR"] = str(home / "config")
     if args.model:
         os.environ["SOUNDALIKE_MODEL"] = str(Path(args.model).resolve())
+    if not args.real_audio:  # before sounddevice loads PortAudio, which reads ~/.asoundrc
+        (home / ".asoundrc").write_text("pcm.!default { type null }\n")
+        os.environ["HOME"] = str(home)
 
     from PySide6.QtWidgets import QApplication
 
@@ -85,7 +91,14 @@ def main() -> int:
     window.load_query(str(query))
     wait(app, lambda: got["results"], 120, "results")
     window.results.selectRow(0)
+    window.results.setFocus()
+    started = {"ok": False}
+    services.playback.source_changed.connect(lambda *_a: started.__setitem__("ok", True))
     window.play_selected()
+    wait(app, lambda: started["ok"], 60, "playback to start")
+    services.playback.pause()  # the null sink plays instantly: show it paused at the match
+    result = window.results.current_result()
+    services.playback.seek(result.offset_s + 4.0 if result else 0.0)
     for _ in range(30):
         app.processEvents()
         time.sleep(0.02)
