@@ -208,7 +208,7 @@ def fit(
             # More (or other) data than the checkpoint saw: a new stage. Keep the weights and
             # Adam's moments, but restart the schedule: old validation losses are not comparable.
             schedule.update(best_val_loss=math.inf, bad_epochs=0, early_stopped=False)
-            start_step, message = 0, message + "; the data changed: new stage, schedule restarted"
+            start_step, message = 0, message + "; the data changed: new stage (best loss and patience reset)"
         yield TrainProgress("train", epoch, start_step, 0, message=message)
     else:
         yield TrainProgress("validate", 0, 0, 0, message="validating the starting model")
