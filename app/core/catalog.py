@@ -81,12 +81,9 @@ class CatalogError(Exception):
 
 def default_db_path() -> Path:
     """``library.db`` in the per-user data dir (``$SOUNDALIKE_DATA_DIR`` overrides the dir)."""
-    override = os.environ.get("SOUNDALIKE_DATA_DIR")
-    if override:
-        return Path(override) / DB_FILENAME
-    import platformdirs
+    from app.core.model_registry import user_data_dir
 
-    return Path(platformdirs.user_data_dir("soundalike", appauthor=False)) / DB_FILENAME
+    return user_data_dir() / DB_FILENAME
 
 
 @dataclass(frozen=True)
