@@ -44,9 +44,9 @@ import numpy as np
 from app.core.catalog import TrackTable
 from app.core.types import DIMENSIONS, SearchFilters, SearchResult, SearchWeights, TrackInfo
 from app.core.vector_index import VectorIndex
+from model.audio import WINDOW_SECONDS
 from model.dimensions import BLOCK_SIZE, EMBEDDING_SIZE, normalize_blocks
 
-WINDOW_SECONDS = 65536 / 22050  # == model.audio.WINDOW_SECONDS (not imported: no decoder here)
 N_DIMS = len(DIMENSIONS)
 
 WindowSource = Callable[[Sequence[int]], Mapping[int, np.ndarray]]  # ids -> (n, 256) each
