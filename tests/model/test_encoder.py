@@ -138,3 +138,14 @@ def test_windows_must_be_two_dimensional(encoder: Encoder) -> None:
     with pytest.raises(ValueError):
         encoder.embed_windows(np.zeros(WINDOW_SAMPLES, np.float32))
     assert encoder.embed_windows(np.zeros((0, WINDOW_SAMPLES), np.float32)).shape == (0, 256)
+
+
+def test_cpu_without_bf16_falls_back_to_fp32(model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import model.encoder as encoder_module
+
+    monkeypatch.setattr(encoder_module, "cpu_supports_bf16", lambda: False)
+    assert Encoder.load(model_path, device="cpu", threads=1).precision == "fp32"
+    monkeypatch.setattr(encoder_module, "cpu_supports_bf16", lambda: True)
+    assert Encoder.load(model_path, device="cpu", threads=1).precision == "bf16"
+    monkeypatch.setenv("SOUNDALIKE_PRECISION", "fp32")
+    assert Encoder.load(model_path, device="cpu", threads=1).precision == "fp32"
