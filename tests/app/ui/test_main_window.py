@@ -125,3 +125,46 @@ def test_keys_typed_into_a_filter_stay_in_the_field(qtbot, window, tmp_path) -> 
     assert not window.s.playback.path  # Space/A did not start playback either
     slider = window.query_pane.sliders["genre"]
     assert slider.focusPolicy() == Qt.FocusPolicy.TabFocus  # a click does not steal the arrows
+
+
+def test_only_local_audio_file_drops_are_accepted(qtbot, window, tmp_path) -> None:
+    from PySide6.QtGui import QDragEnterEvent
+
+    def enter(urls: list[QUrl]) -> bool:
+        mime = QMimeData()
+        mime.setUrls(urls)
+        event = QDragEnterEvent(QPointF(5, 5).toPoint(), Qt.DropAction.CopyAction, mime,
+                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        event.ignore()
+        window.dragEnterEvent(event)
+        return event.isAccepted()
+
+    clip = write_tone(tmp_path / "x.wav", 2.0)
+    assert enter([QUrl("https://example.com/a.wav"), QUrl.fromLocalFile(str(clip))])  # an editor may send several
+    assert not enter([QUrl("https://example.com/a.wav")])
+    assert not enter([QUrl.fromLocalFile(str(tmp_path / "missing.wav"))])
+
+
+def test_double_click_plays_from_the_match(qtbot, window, tmp_path) -> None:
+    load(qtbot, window, tmp_path)
+    view = window.results
+    index = view.results_model.index(2, 1)
+    rect = view.visualRect(index)
+    with qtbot.waitSignal(window.s.playback.source_changed, timeout=5000):
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    result = view.results_model.results[2]
+    assert window.s.playback.path == result.track.path
+    assert window.s.playback.position_s == pytest.approx(result.offset_s, abs=0.01)
+    assert "from 0:" in window.audition.label.text() and "best match" in window.audition.label.text()
+
+
+def test_an_unreadable_query_is_one_sentence_in_the_status_bar(qtbot, window, tmp_path) -> None:
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x00\x00garbage")
+    with qtbot.waitSignal(window.s.errors.error_reported, timeout=5000) as blocker:
+        drop_file(window, bad)
+    message = blocker.args[0]
+    assert message.startswith("Loading the query failed") and "\n" not in message
+    assert "Traceback" not in message
+    assert window.statusBar().currentMessage() == message
