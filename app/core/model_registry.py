@@ -103,7 +103,8 @@ def new_user_model_path(stem: str, user_dir: Path | None = None) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     candidate = directory / f"{stem}{MODEL_SUFFIX}"
     n = 2
-    while candidate.exists():
+    # a checkpoint folder left by an interrupted run reserves its name too (it can be resumed)
+    while candidate.exists() or candidate.with_name(candidate.stem + ".training").exists():
         candidate = directory / f"{stem}-{n}{MODEL_SUFFIX}"
         n += 1
     return candidate

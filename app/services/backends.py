@@ -93,6 +93,7 @@ class TrainRequest:
     device: str = "auto"
     output: str = ""  # model path to write (under the user's models dir)
     steps_per_epoch: int = 0  # 0: every training track once per epoch
+    resume: bool = False  # continue the interrupted run that was writing ``output``
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,7 @@ class CoreTraining:
         output = Path(request.output)
         workdir = output.with_name(output.stem + ".training")
         description = f"{len(labels)} tracks in {request.source} ({labelled} labelled), {request.mode}"
-        job = fit(labels, workdir, config, init_model=self.init_model, output=output,
+        job = fit(labels, workdir, config, init_model=self.init_model, output=output, resume=request.resume,
                   cache_dir=model_registry.user_data_dir() / "cache", data_description=description)
         try:
             while True:

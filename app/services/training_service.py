@@ -5,9 +5,11 @@ The shipped model is never written: outputs go to the user's models dir
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -18,6 +20,8 @@ from app.services.settings import Settings
 from app.services.workers import ErrorSink, GeneratorWorker, Pools
 
 log = logging.getLogger(__name__)
+
+REQUEST_FILE = "request.json"  # what a run was started with, kept in its checkpoint folder
 
 
 class TrainingService(QObject):
@@ -68,13 +72,36 @@ class TrainingService(QObject):
         worker.signals.errored.connect(self._errors.report)
         self._pools.start("train", worker)
 
+    def interrupted_runs(self) -> list[TrainRequest]:
+        """Runs that stopped without writing their model (app closed, crash): resumable."""
+        directory = self._models_dir or model_registry.user_models_dir()
+        runs = []
+        for workdir in sorted(directory.glob("*.training")) if directory.is_dir() else []:
+            meta = workdir / REQUEST_FILE
+            output = workdir.with_name(workdir.name.removesuffix(".training") + model_registry.MODEL_SUFFIX)
+            if meta.exists() and (workdir / "last.pt").exists() and not output.exists():
+                try:
+                    fields = json.loads(meta.read_text())
+                    runs.append(TrainRequest(**{**fields, "output": str(output), "resume": True}))
+                except (OSError, ValueError, TypeError):
+                    log.warning("ignoring unreadable %s", meta)
+        return runs
+
     def start(self, source: str, mode: str, epochs: int, device: str, steps_per_epoch: int = 0) -> None:
+        stem = f"finetuned-{Path(source).stem or 'library'}"
+        output = model_registry.new_user_model_path(stem, self._models_dir)
+        self.run(TrainRequest(source, mode, epochs, device, str(output), steps_per_epoch))
+
+    def run(self, request: TrainRequest) -> None:
+        """Start (or, with ``request.resume``, continue) a training run in the background."""
         backend = self._factory()
         if backend is None or self._worker is not None:
             return
-        stem = f"finetuned-{Path(source).stem or 'library'}"
-        output = model_registry.new_user_model_path(stem, self._models_dir)
-        request = TrainRequest(source, mode, epochs, device, str(output), steps_per_epoch)
+        output = Path(request.output)
+        workdir = output.with_name(output.stem + ".training")
+        workdir.mkdir(parents=True, exist_ok=True)
+        fields = {k: v for k, v in asdict(request).items() if k not in ("output", "resume")}
+        (workdir / REQUEST_FILE).write_text(json.dumps(fields))  # lets a later session resume it
         # Unthrottled: each epoch's validation result must reach the plot.
         worker = GeneratorWorker(backend.fit, request, task="training", throttle_s=0.0)
         worker.signals.progress_changed.connect(self._on_progress)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
@@ -130,9 +132,12 @@ class TrainerDialog(QDialog):
         self.discard = QPushButton("Discard")
         self.discard.setEnabled(False)
         self.discard.clicked.connect(self._discard)
+        self.resume = QPushButton("")
+        self.resume.clicked.connect(self._resume)
+        self._refresh_resume()
         close = QPushButton("Close")
         close.clicked.connect(self.close)
-        for w in (self.start, self.cancel):
+        for w in (self.start, self.cancel, self.resume):
             buttons.addWidget(w)
         buttons.addStretch(1)
         for w in (self.use, self.discard, close):
@@ -146,6 +151,34 @@ class TrainerDialog(QDialog):
         training.training_failed.connect(self._on_failed)
         self.source.editingFinished.connect(self._summarize)
         self.mode.currentIndexChanged.connect(lambda _i: self._summarize())
+
+    def _refresh_resume(self) -> None:
+        runs = self.training.interrupted_runs()
+        self.resume.setVisible(bool(runs) and not self.training.is_training)
+        if runs:
+            self.resume.setText(f"Resume interrupted run ({Path(runs[-1].source).name})")
+            self.resume.setToolTip(f"Continue training on {runs[-1].source} from its last checkpoint")
+
+    def _resume(self) -> None:
+        runs = self.training.interrupted_runs()
+        if not runs:
+            return
+        request = runs[-1]
+        self.source.setText(request.source)
+        self.mode.setCurrentIndex(max(0, self.mode.findData(request.mode)))
+        self.epochs.setValue(request.epochs)
+        self._set_running(True)
+        self.status.setText("Resuming from the last checkpoint…")
+        self.training.run(request)
+
+    def _set_running(self, running: bool) -> None:
+        self.plot.history = {} if running else self.plot.history
+        self.start.setEnabled(not running)
+        self.cancel.setEnabled(running)
+        self.resume.setVisible(False)
+        if running:
+            self.use.setEnabled(False)
+            self.discard.setEnabled(False)
 
     def _browse(self) -> None:
         if self.mode.currentData() == "csv":
@@ -177,11 +210,7 @@ class TrainerDialog(QDialog):
         if not self.source.text():
             self.status.setText("Choose a source folder or CSV first.")
             return
-        self.plot.history = {}
-        self.start.setEnabled(False)
-        self.cancel.setEnabled(True)
-        self.use.setEnabled(False)
-        self.discard.setEnabled(False)
+        self._set_running(True)
         self.status.setText("Starting…")
         self.training.start(self.source.text(), self.mode.currentData(), self.epochs.value(), self.device.currentText())
 

@@ -156,3 +156,31 @@ def test_cancelling_training_keeps_the_best_epoch(qtbot, services: Services, tmp
     assert "best epoch so far was kept" in dialog.status.text()
     assert dialog.use.isEnabled() and dialog.start.isEnabled()
     assert float(dialog.table.item(0, 2).text()) > 0.5
+
+
+def test_an_interrupted_training_run_can_be_resumed(qtbot, services: Services, tmp_path: Path) -> None:
+    import json
+
+    workdir = tmp_path / "models" / "finetuned-lib.training"
+    workdir.mkdir(parents=True)
+    (workdir / "last.pt").write_bytes(b"checkpoint")
+    (workdir / "request.json").write_text(json.dumps(
+        {"source": str(tmp_path / "lib"), "mode": "csv", "epochs": 3, "device": "cpu", "steps_per_epoch": 0}))
+    dialog = TrainerDialog(services.training)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.resume.isVisible() and "lib" in dialog.resume.text()
+    requests = []
+    backend = services.training._factory()
+    original = backend.fit
+
+    def recording_fit(request):
+        requests.append(request)
+        return (yield from original(request))
+
+    backend.fit = recording_fit
+    with qtbot.waitSignal(services.training.training_finished, timeout=10000) as blocker:
+        qtbot.mouseClick(dialog.resume, Qt.MouseButton.LeftButton)
+    assert requests[0].resume is True and requests[0].mode == "csv"
+    assert Path(blocker.args[0].model_path) == tmp_path / "models" / "finetuned-lib.pt"
+    assert services.training.interrupted_runs() == []  # finished: nothing left to resume
