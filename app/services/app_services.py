@@ -36,6 +36,6 @@ class Services:
         """Stop audio, abort background jobs, join every pool, flush settings (on quit)."""
         self.playback.shutdown()
         self.library.cancel()
-        self.training.cancel()
+        self.training.stop_for_quit()
         self.pools.shutdown()
         self.settings.sync()

@@ -132,6 +132,7 @@ class CoreTraining:
 
     def __init__(self, init_model: Path | None) -> None:
         self.init_model = init_model
+        self.keep_best_on_cancel = True  # False when the app quits: the run stays resumable
 
     def _labels(self, source: str, mode: str) -> list[Any]:
         """Labels as ``soundalike train`` reads them (CSV rows whose file is missing are dropped)."""
@@ -191,7 +192,8 @@ class CoreTraining:
                 yield _update(p, request.epochs)
         except GeneratorExit:  # cancelled: stop training, keep the best epoch as a usable model
             job.close()
-            self._keep_best(workdir, request)
+            if self.keep_best_on_cancel:
+                self._keep_best(workdir, request)
             raise
         card = dict(result.card)
         model_registry.write_card(Path(request.output), card)

@@ -48,6 +48,7 @@ class TrainingService(QObject):
         self._models_dir = models_dir
         self._worker: GeneratorWorker | None = None
         self._output: Path | None = None
+        self._backend: TrainingBackend | None = None
 
     @property
     def available(self) -> bool:
@@ -102,6 +103,7 @@ class TrainingService(QObject):
         workdir.mkdir(parents=True, exist_ok=True)
         fields = {k: v for k, v in asdict(request).items() if k not in ("output", "resume")}
         (workdir / REQUEST_FILE).write_text(json.dumps(fields))  # lets a later session resume it
+        self._backend = backend
         # Unthrottled: each epoch's validation result must reach the plot.
         worker = GeneratorWorker(backend.fit, request, task="training", throttle_s=0.0)
         worker.signals.progress_changed.connect(self._on_progress)
@@ -113,7 +115,16 @@ class TrainingService(QObject):
         self._pools.start("train", worker)
 
     def cancel(self) -> None:
+        """Stop training; the backend keeps the best epoch so far as a usable model."""
         if self._worker is not None:
+            self._worker.abort()
+
+    def stop_for_quit(self) -> None:
+        """Stop because the app quits: keep the checkpoints as they are, so the run can be
+        resumed next time instead of being turned into a finished model."""
+        if self._worker is not None:
+            if self._backend is not None and hasattr(self._backend, "keep_best_on_cancel"):
+                self._backend.keep_best_on_cancel = False
             self._worker.abort()
 
     def _on_progress(self, update: TrainUpdate) -> None:

@@ -134,6 +134,7 @@ class FakeLibrary:
 class FakeTraining:
     def __init__(self, epochs_s: float = 0.01) -> None:
         self.epoch_s = epochs_s
+        self.keep_best_on_cancel = True
 
     def summarize(self, source: str, mode: str) -> dict[str, dict[str, int]]:
         return {"genre": {"rock": 3, "jazz": 2}, "tempo": {"with BPM": 5}}
@@ -146,7 +147,7 @@ class FakeTraining:
                 acc = {d: 0.5 + 0.04 * epoch + 0.01 * i for i, d in enumerate(DIMENSIONS)}
                 yield TrainUpdate(epoch, request.epochs, 1.0 / epoch, acc, (request.epochs - epoch) * self.epoch_s)
         except GeneratorExit:  # like CoreTraining: a cancelled run keeps its best epoch
-            if acc:
+            if acc and self.keep_best_on_cancel:
                 Path(request.output).write_bytes(b"fake model")
                 write_card(Path(request.output), {"validation_before": {d: 0.5 for d in DIMENSIONS},
                                                   "validation_after": acc, "cancelled": True})

@@ -160,3 +160,15 @@ def test_prefetch_decodes_each_upcoming_track_once(qtbot, services: Services, tm
     qtbot.waitUntil(lambda: all(cache.get(p) is not None for p in paths), timeout=10000)
     services.pools.wait(2000)
     assert sorted(loads) == sorted(paths)
+
+
+def test_quitting_mid_training_leaves_the_run_resumable(qtbot, tmp_path: Path, qapp) -> None:
+    s = make_services(tmp_path)
+    s.training._factory().epoch_s = 0.05
+    with qtbot.waitSignal(s.training.progress_changed, timeout=5000):
+        s.training.start(str(tmp_path / "lib"), "tags", 500, "cpu")
+    (Path(s.training._output).with_name(Path(s.training._output).stem + ".training") / "last.pt").write_bytes(b"x")
+    s.shutdown()  # the app quits
+    assert not Path(s.training._output).exists()  # not turned into a finished model
+    runs = s.training.interrupted_runs()
+    assert len(runs) == 1 and runs[0].resume and runs[0].epochs == 500
