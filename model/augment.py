@@ -3,9 +3,10 @@
 Applied to the waveform before the front end, as in the label-free reference (noise from a
 normal distribution, time-stretch up to ±20 %, pitch -2..+2 semitones). They run in the
 data-loader workers, so they must be cheap: a small vectorised numpy phase vocoder (one
-rfft/irfft pass, ~5 ms for a 3.7 s excerpt) does the stretch, and pitch reuses it: stretch
-by the pitch factor, then resample by linear interpolation, so tempo and pitch change
-independently with one vocoder pass. librosa's ``effects`` would be ~10x slower.
+rfft/irfft pass) does the stretch, and pitch reuses it: stretch by the pitch factor, then
+resample by linear interpolation, so tempo and pitch change independently with one vocoder
+pass. Measured: 15 ms per 3.7-s excerpt for all three (2-core x86 CPU, load 0.4), i.e.
+~1 s of worker time per 64-excerpt batch, well under the ~2 s the network needs for it.
 """
 
 from __future__ import annotations
