@@ -33,13 +33,14 @@ def model_path(args: argparse.Namespace) -> Path:
     return path
 
 
-def load_encoder(args: argparse.Namespace):  # noqa: ANN201 - torch stays out of module import
+def load_encoder(args: argparse.Namespace, threads: int | None = None):  # noqa: ANN201
+    """The encoder (torch is imported here, not at module import); ``threads``: CPU threads."""
     from model.checkpoint import ModelFileError
     from model.encoder import Encoder
 
     path = model_path(args)
     try:
-        return Encoder.load(path, device=args.device)
+        return Encoder.load(path, device=args.device, threads=threads)
     except (ModelFileError, OSError, RuntimeError) as exc:
         raise CliError(f"cannot load model {path}: {str(exc).splitlines()[0]}") from None
 

@@ -9,6 +9,7 @@ exit status 1 only when nothing could be scanned at all.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -40,14 +41,19 @@ def _format_eta(seconds: float | None) -> str:
 def run(args: argparse.Namespace) -> int:
     from app.core.indexer import IndexSummary, index_folders
 
-    encoder = load_encoder(args)
+    # Decoding workers and torch share the cores: torch gets the cores the workers leave
+    # (measured on 2 busy cores: 1 worker + 1 torch thread indexed fastest, 170x realtime,
+    # vs 134x with 1 worker + 2 threads and 154x decoding inline with 2 threads).
+    cores = os.cpu_count() or 2
+    workers = max(1, cores - 1) if args.workers is None else args.workers
+    encoder = load_encoder(args, threads=max(1, cores - workers))
     catalog = open_catalog(args, create=True)
     summary = IndexSummary()
     interactive = sys.stderr.isatty()
     last_print = 0.0
     try:
         for progress in index_folders(
-            catalog, args.folders, encoder, workers=args.workers, summary=summary,
+            catalog, args.folders, encoder, workers=workers, summary=summary,
             batch_windows=max(1, args.batch_windows),
         ):
             now = time.monotonic()
