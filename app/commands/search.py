@@ -108,6 +108,10 @@ def _search(args: argparse.Namespace, catalog, weights: SearchWeights, refs: dic
             f"the library {catalog.path} was indexed with another model; run `soundalike index` "
             "with this model to re-embed it"
         )
+    stale = library.stale_count()
+    if stale:
+        print(f"note: {stale} tracks were indexed with another model and are not searched; "
+              "run `soundalike index` to re-embed them", file=sys.stderr)
     filters = SearchFilters(
         bpm_min=args.bpm_min, bpm_max=args.bpm_max,
         duration_min_s=args.min_duration, duration_max_s=args.max_duration,
