@@ -208,8 +208,9 @@ class _Decoders:
     kills its worker alone is recorded as failed.
     """
 
-    def __init__(self, n_workers: int) -> None:
+    def __init__(self, n_workers: int, job: Callable[[ScannedFile], Decoded] = decode_file) -> None:
         self.n_workers = n_workers
+        self.job = job  # a module-level function (it is pickled to the workers)
         self.pool: ProcessPoolExecutor | None = None
         self.in_flight: dict[Future[Decoded], ScannedFile] = {}
         self.suspects: list[ScannedFile] = []
@@ -228,11 +229,11 @@ class _Decoders:
         if self.suspects:
             if not self.in_flight:
                 file = self.suspects.pop()
-                self.in_flight[self._pool().submit(decode_file, file)] = file
+                self.in_flight[self._pool().submit(self.job, file)] = file
             return
         while queue and len(self.in_flight) < 2 * self.n_workers + 1:
             file = queue.pop()
-            self.in_flight[self._pool().submit(decode_file, file)] = file
+            self.in_flight[self._pool().submit(self.job, file)] = file
 
     def collect(self, timeout: float) -> list[Decoded]:
         finished, _ = wait(list(self.in_flight), timeout=timeout, return_when=FIRST_COMPLETED)

@@ -142,3 +142,32 @@ def test_query_cut_from_a_library_track_finds_it_at_that_offset(tmp_path, encode
     with pytest.raises(SearchError):
         library.prepare_query(np.zeros(0, np.float32))
     catalog.close()
+
+
+def crash_on_bomb(file):
+    """A decode job that kills its worker process for files named *bomb* (a decoder crash)."""
+    from app.core.indexer import Decoded
+
+    if "bomb" in file.path:
+        os._exit(1)
+    return Decoded(file, np.zeros((1, 4), np.float32), False, 1.0, {})
+
+
+def test_a_file_that_kills_its_decoder_is_recorded_and_the_rest_survive() -> None:
+    from app.core.indexer import _Decoders
+    from app.core.scanner import ScannedFile
+
+    files = [ScannedFile(f"/m/{name}.wav", 1, 1) for name in ("a", "b", "bomb", "c", "d")]
+    decoders = _Decoders(1, job=crash_on_bomb)
+    queue = list(reversed(files))
+    results = []
+    try:
+        while queue or decoders.in_flight or decoders.suspects:
+            decoders.fill(queue)
+            results.extend(decoders.collect(timeout=5))
+    finally:
+        decoders.close()
+    by_path = {d.file.path: d for d in results}
+    assert sorted(by_path) == sorted(f.path for f in files)
+    assert "crashed" in by_path["/m/bomb.wav"].error
+    assert all(not by_path[f"/m/{n}.wav"].error for n in ("a", "b", "c", "d"))
