@@ -1,6 +1,7 @@
 """``soundalike evaluate --data LABELS.csv``: held-out triplet accuracy, paper Table 1/2 layout.
 
-Held-out tracks are the CSV's ``test`` split (else ``val``, else every row). Rows: each
+Held-out tracks are the CSV's ``test`` split (else ``val``, else every row; ``--all-rows``
+for a set that is held out as a whole, such as the unseen-soundfont corpus). Rows: each
 ``--model`` (default: the shipped model), and with ``--baselines`` the MFCC-VQ baseline and
 an untrained network of the same shape. The MFCC-VQ dictionary is learned from the CSV's
 ``train`` split (or ``--dictionary-data``), else from the evaluated tracks themselves.
@@ -27,6 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dictionary-data", metavar="CSV", help="tracks for the MFCC-VQ dictionary (default: the train split)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--all-rows", action="store_true", help="evaluate every row, ignoring the split column")
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
 
 
@@ -56,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
         dims = dims or info.dims
         embedders.append(NetworkEmbedder(path.name, network, device))
-    tracks, note = held_out(labels)
+    if args.all_rows:
+        tracks, note = list(labels), f"held-out tracks: all {len(labels)} rows (--all-rows)"
+    else:
+        tracks, note = held_out(labels)
     plan = plan_triplets(tracks, args.triplets, args.seed)
     plan.notes.insert(0, note)
     if args.baselines:
