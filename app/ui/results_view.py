@@ -33,18 +33,38 @@ BAR_COLOURS = ("#4c8bf5", "#e3a33b", "#41a85f", "#c05bd6")  # genre, mood, instr
 Index = QModelIndex | QPersistentModelIndex
 
 
+DISPLAY = Qt.ItemDataRole.DisplayRole
+TOOLTIP = Qt.ItemDataRole.ToolTipRole
+ALIGN = Qt.ItemDataRole.TextAlignmentRole
+USER = Qt.ItemDataRole.UserRole
+RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+RIGHT_COLUMNS = frozenset((0, 3, 4, 5, 7))
+ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+
+
 class ResultsModel(QAbstractTableModel):
+    """Display strings are formatted once per result list: the view asks ``data`` a thousand
+    times a repaint, and slider drags repaint continuously."""
+
     def __init__(self) -> None:
         super().__init__()
         self.results: list[SearchResult] = []
         self.weight_sum = 1.0
+        self._text: list[tuple[str, ...]] = []
 
     def set_results(self, results: list[SearchResult], weight_sum: float = 1.0) -> None:
         """``weight_sum`` (sum of slider weights) turns Σ w·cos into a 0–1 weighted mean for display."""
         self.beginResetModel()
         self.results = list(results)
         self.weight_sum = weight_sum if weight_sum > 0 else 1.0
+        self._text = [self._format(i, r) for i, r in enumerate(self.results)]
         self.endResetModel()
+
+    def _format(self, row: int, r: SearchResult) -> tuple[str, ...]:
+        t = r.track
+        return (str(row + 1), t.display_title, t.artist, fmt_time(t.duration_s),
+                "" if t.bpm is None else f"{t.bpm:.0f}", f"{r.score / self.weight_sum:.2f}", "",
+                fmt_time(r.offset_s))
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else len(self.results)
@@ -52,24 +72,25 @@ class ResultsModel(QAbstractTableModel):
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
         return len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = DISPLAY) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == DISPLAY:
             return COLUMNS[section]
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole and section == BARS_COLUMN:
+        if orientation == Qt.Orientation.Horizontal and role == TOOLTIP and section == BARS_COLUMN:
             return "Similarity per dimension: genre, mood, instrument, tempo"
         return None
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+    def data(self, index: Index, role: int = DISPLAY) -> Any:
+        row, col = index.row(), index.column()
+        if role == DISPLAY:
+            return self._text[row][col] if 0 <= row < len(self._text) else None
+        if role == ALIGN:
+            return RIGHT if col in RIGHT_COLUMNS else None
+        if not 0 <= row < len(self.results):
             return None
-        r = self.results[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            t = r.track
-            return (str(index.row() + 1), t.display_title, t.artist, fmt_time(t.duration_s),
-                    "" if t.bpm is None else f"{t.bpm:.0f}", f"{r.score / self.weight_sum:.2f}", "",
-                    fmt_time(r.offset_s))[col]
-        if role == Qt.ItemDataRole.ToolTipRole:
+        r = self.results[row]
+        if role == USER:
+            return r
+        if role == TOOLTIP:
             if col == BARS_COLUMN:
                 return "\n".join(f"{d.capitalize()}: {r.dimensions.get(d, 0.0):.2f}" for d in DIMENSIONS)
             if col == 5:
@@ -77,15 +98,10 @@ class ResultsModel(QAbstractTableModel):
             if col == 7:
                 return "Where the best-matching part starts; Enter plays from here"
             return r.track.path
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (0, 3, 4, 5, 7):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.UserRole:
-            return r
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
-        base = super().flags(index)
-        return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
+        return ROW_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     def mimeTypes(self) -> list[str]:  # noqa: N802
         return ["text/uri-list"]
@@ -106,9 +122,6 @@ class BarsDelegate(QStyledItemDelegate):
     """Four small bars: cosine similarity per dimension, 0 (or less) empty, 1 full."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
-        if index.column() != BARS_COLUMN:
-            super().paint(painter, option, index)
-            return
         if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(option.rect, option.palette.highlight())
         result: SearchResult = index.data(Qt.ItemDataRole.UserRole)
@@ -130,7 +143,7 @@ class ResultsView(QTableView):
         super().__init__()
         self.results_model = ResultsModel()
         self.setModel(self.results_model)
-        self.setItemDelegate(BarsDelegate(self))
+        self.setItemDelegateForColumn(BARS_COLUMN, BarsDelegate(self))  # others: Qt's own, in C++
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setDragEnabled(True)
