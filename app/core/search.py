@@ -198,6 +198,9 @@ class SearchEngine:
         self.index = VectorIndex(
             table.vectors, flat_limit=flat_limit, nprobe=nprobe, cache_path=index_cache
         )
+        # The pool's extra weightings probe fewer lists than the query's own (they only
+        # widen the pool for later slider moves): a quarter of the index's nprobe.
+        self.pool_nprobe = max(1, self.index.nprobe // 4)
         self._row_of_path = {p: i for i, p in enumerate(table.paths)}
         self._albums = np.array(table.albums, dtype=object)
         self._states: OrderedDict[int, tuple[Query, _QueryState]] = OrderedDict()
@@ -285,7 +288,7 @@ class SearchEngine:
         want = min(len(self.table), max(3 * n, 1000))
         if state.pool is None:
             sets = np.vstack([w, np.ones(N_DIMS, np.float32), np.eye(N_DIMS, dtype=np.float32)])
-            state.pool = self.index.candidates(query.vector, sets, want)
+            state.pool = self.index.candidates(query.vector, sets, want, self.pool_nprobe)
         rows, cosines = state.pool
         if int(mask[rows].sum()) < n and not mask.all():
             extra = self.index.candidates(query.vector, w, min(len(self.table), 8 * want))

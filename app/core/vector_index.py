@@ -86,6 +86,10 @@ class VectorIndex:
                 _write_ivf(self._ivf, cached)
         self._ivf.nprobe = nprobe or max(1, self._ivf.nlist // 4)
 
+    @property
+    def nprobe(self) -> int:
+        return 0 if self._ivf is None else int(self._ivf.nprobe)
+
     def describe(self) -> str:
         if self._ivf is None:
             return f"exact scan of {self.size} tracks"
@@ -111,18 +115,28 @@ class VectorIndex:
         return self._vectors[rows].astype(np.float32) @ query_matrix(query)
 
     def candidates(
-        self, query: np.ndarray, weights: np.ndarray, n: int
+        self, query: np.ndarray, weights: np.ndarray, n: int, extra_nprobe: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Approximate top-``n`` rows for each weighting (``(4,)`` or ``(m, 4)``), merged.
 
-        Returns the union of the rows found (unique) with their exact ``(rows, 4)`` cosines.
+        The first weighting is searched with the index's ``nprobe``; the others (if any) with
+        ``extra_nprobe`` (default the same). Returns the union of the rows found (unique)
+        with their exact ``(rows, 4)`` cosines.
         """
+        import faiss
+
         if self._ivf is None:
             raise RuntimeError("candidates() is for the approximate mode; use cosines()")
         weight_sets = np.atleast_2d(np.asarray(weights, dtype=np.float32))
         q = np.stack([weighted_query(query, w) for w in weight_sets])
-        _, rows = self._ivf.search(q, min(n, self.size))  # faiss spreads queries over cores
-        rows = np.unique(rows[rows >= 0])
+        k = min(n, self.size)
+        _, rows = self._ivf.search(q[:1], k)
+        found = [rows]
+        if len(q) > 1:
+            params = faiss.SearchParametersIVF(nprobe=extra_nprobe or self._ivf.nprobe)
+            found.append(self._ivf.search(q[1:], k, params=params)[1])  # spread over cores
+        rows = np.unique(np.concatenate([r.ravel() for r in found]))
+        rows = rows[rows >= 0]
         return rows, self.rows_cosines(query, rows)
 
 
