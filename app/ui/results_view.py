@@ -29,6 +29,7 @@ from app.ui.formatting import fmt_time
 
 COLUMNS = ("#", "Title", "Artist", "Dur", "BPM", "Score", "G  M  I  T", "Match at")
 BARS_COLUMN = 6
+BAR_FLOOR = 0.1  # the list's least similar result still shows a sliver
 BAR_COLOURS = ("#4c8bf5", "#e3a33b", "#41a85f", "#c05bd6")  # genre, mood, instrument, tempo
 Index = QModelIndex | QPersistentModelIndex
 
@@ -51,6 +52,7 @@ class ResultsModel(QAbstractTableModel):
         self.results: list[SearchResult] = []
         self.weight_sum = 1.0
         self._text: list[tuple[str, ...]] = []
+        self._ranges: dict[str, tuple[float, float]] = {}
 
     def set_results(self, results: list[SearchResult], weight_sum: float = 1.0) -> None:
         """``weight_sum`` (sum of slider weights) turns Σ w·cos into a 0–1 weighted mean for display."""
@@ -58,7 +60,21 @@ class ResultsModel(QAbstractTableModel):
         self.results = list(results)
         self.weight_sum = weight_sum if weight_sum > 0 else 1.0
         self._text = [self._format(i, r) for i, r in enumerate(self.results)]
+        self._ranges = {
+            d: (min(values), max(values))
+            for d in DIMENSIONS
+            if (values := [r.dimensions.get(d, 0.0) for r in self.results])
+        }
         self.endResetModel()
+
+    def bar_fraction(self, row: int, dimension: str) -> float:
+        """Bar height: the cosine relative to this list's range in that dimension (a trained
+        model's cosines crowd near 1, so absolute bars would all look full); hover shows the number."""
+        value = self.results[row].dimensions.get(dimension, 0.0)
+        lo, hi = self._ranges.get(dimension, (0.0, 1.0))
+        if hi - lo < 1e-6:
+            return 1.0 if value > 0 else 0.0
+        return BAR_FLOOR + (1 - BAR_FLOOR) * (value - lo) / (hi - lo)
 
     def _format(self, row: int, r: SearchResult) -> tuple[str, ...]:
         t = r.track
@@ -76,7 +92,8 @@ class ResultsModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and role == DISPLAY:
             return COLUMNS[section]
         if orientation == Qt.Orientation.Horizontal and role == TOOLTIP and section == BARS_COLUMN:
-            return "Similarity per dimension: genre, mood, instrument, tempo"
+            return ("Similarity per dimension (genre, mood, instrument, tempo), scaled from the least "
+                    "to the most similar result in this list; hover a row for the cosines")
         return None
 
     def data(self, index: Index, role: int = DISPLAY) -> Any:
@@ -119,18 +136,19 @@ class ResultsModel(QAbstractTableModel):
 
 
 class BarsDelegate(QStyledItemDelegate):
-    """Four small bars: cosine similarity per dimension, 0 (or less) empty, 1 full."""
+    """Four small bars per row, one per dimension (see ``ResultsModel.bar_fraction``)."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(option.rect, option.palette.highlight())
-        result: SearchResult = index.data(Qt.ItemDataRole.UserRole)
+        model = index.model()
+        row = index.row()
         rect = option.rect.adjusted(4, 4, -4, -4)
         gap = 4
         width = (rect.width() - gap * 3) / 4
         painter.save()
         for i, (name, colour) in enumerate(zip(DIMENSIONS, BAR_COLOURS, strict=False)):
-            value = max(0.0, min(1.0, result.dimensions.get(name, 0.0)))
+            value = model.bar_fraction(row, name) if isinstance(model, ResultsModel) else 0.0
             x = rect.x() + i * (width + gap)
             painter.fillRect(QRectF(x, rect.y(), width, rect.height()), QColor(colour).lighter(175))
             h = rect.height() * value

@@ -65,6 +65,9 @@ def test_sliders_reorder_results_as_the_weights_demand(qtbot, window, tmp_path) 
     assert titles(window)[0] == "mood_twin"
     bars = window.results.results_model.index(0, 6).data(Qt.ItemDataRole.ToolTipRole)
     assert "Mood: 0.90" in bars
+    model = window.results.results_model
+    moods = [model.bar_fraction(row, "mood") for row in range(model.rowCount())]
+    assert moods[0] == 1.0 and min(moods) == pytest.approx(0.1)  # scaled within the list
 
 
 def test_keyboard_audition(qtbot, window, tmp_path) -> None:
