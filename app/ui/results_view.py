@@ -79,7 +79,7 @@ class ResultsModel(QAbstractTableModel):
     def _format(self, row: int, r: SearchResult) -> tuple[str, ...]:
         t = r.track
         return (str(row + 1), t.display_title, t.artist, fmt_time(t.duration_s),
-                "" if t.bpm is None else f"{t.bpm:.0f}", f"{r.score / self.weight_sum:.2f}", "",
+                "" if t.bpm is None else f"{t.bpm:.0f}", f"{r.score / self.weight_sum:.3f}", "",
                 fmt_time(r.offset_s))
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
