@@ -37,5 +37,6 @@ class Services:
         self.playback.shutdown()
         self.library.cancel()
         self.training.stop_for_quit()
-        self.pools.shutdown()
+        if self.pools.shutdown():
+            self.library.close()  # only once no worker can still be writing to it
         self.settings.sync()

@@ -67,6 +67,10 @@ class CoreLibrary:
                 self._library = Library(self.catalog, Encoder.load(self.model_path, device=self.device))
             return self._library
 
+    def close(self) -> None:
+        """Close the catalog (checkpoints SQLite's WAL); called after the pools are joined."""
+        self.catalog.close()
+
     # LibraryBackend
     def index(self, folders: Sequence[str]) -> Iterator[Progress]:
         from app.core.indexer import index_folders

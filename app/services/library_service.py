@@ -38,13 +38,24 @@ class LibraryService(QObject):
         self._errors = errors
         self._worker: GeneratorWorker | None = None
         self._map_request = 0
+        self._closed = False
         self.last_progress: Progress | None = None
 
     @property
     def backend(self) -> LibraryBackend | None:
+        if self._closed:
+            return None
         if self._backend is None:
             self._backend = self._factory()
         return self._backend
+
+    def close(self) -> None:
+        """Release the backend's resources (the catalog) once no worker uses it."""
+        close = getattr(self._backend, "close", None)
+        if close is not None:
+            close()
+        self._backend = None
+        self._closed = True  # signals still queued from finished workers are ignored
 
     def reset_backend(self) -> None:
         """Forget the backend (active model changed); the next use builds a new one."""
