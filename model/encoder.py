@@ -3,7 +3,9 @@
 ``Encoder.load(path, device)`` picks the fastest correct path for the machine:
 
 - CUDA when available: front end and network on the GPU, autocast bf16 (fp16 on GPUs
-  without bf16);
+  without bf16), host batches pinned so copies are asynchronous. If CUDA then fails to
+  initialise (driver, out of memory), ``"auto"`` falls back to CPU with a logged warning and
+  ``"cuda"`` raises a one-line ``ValueError``;
 - CPU: channels-last tensors, batch norm folded into the convs, and bfloat16 autocast when
   the CPU has native bf16 instructions (AVX512-BF16 or AMX), else float32. The bf16 path
   keeps the front end, the linear head and the normalisation in float32 and matches float32
@@ -17,6 +19,7 @@ weighted inner products equal weighted sums of per-dimension cosines.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,6 +34,8 @@ from model.dimensions import normalize_blocks
 from model.features import LogMel
 from model.network import CSNInception
 from model.prefetch import prefetch_windows
+
+log = logging.getLogger(__name__)
 
 CPU_BATCH_WINDOWS = 8  # windows per CPU forward pass (24 s of audio): faster than 16 or 32, cache
 CUDA_BATCH_WINDOWS = 128  # windows per forward pass on a GPU
@@ -147,8 +152,16 @@ class Encoder:
         ``batch_windows`` the windows per forward pass (default: 8 on CPU, 128 on CUDA).
         """
         torch_device = resolve_device(device)
-        if torch_device.type == "cpu":
-            torch.set_num_threads(threads or available_cores())
+        if torch_device.type == "cuda":
+            try:
+                network, info = load_model(path, map_location=torch_device)
+                return cls(network, info, torch_device, choose_precision(torch_device, precision), batch_windows)
+            except (RuntimeError, AssertionError) as exc:  # driver/init/OOM; CPU-only torch asserts
+                if device != "auto":
+                    raise ValueError(f"CUDA failed: {_first_line(exc)}") from exc
+                log.warning("CUDA failed (%s); falling back to CPU", _first_line(exc))
+                torch_device = torch.device("cpu")
+        torch.set_num_threads(threads or available_cores())
         network, info = load_model(path, map_location=torch_device)
         dtype = choose_precision(torch_device, precision)
         return cls(network, info, torch_device, dtype, batch_windows)
@@ -171,6 +184,8 @@ class Encoder:
     @torch.inference_mode()
     def _forward(self, windows: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
+        if self.device.type == "cuda":
+            x = x.pin_memory()  # page-locked: the copy below is a DMA that overlaps the GPU
         x = x.to(self.device, non_blocking=True)
         with self._autocast():
             mel = self.frontend(x).contiguous(memory_format=torch.channels_last)
@@ -245,6 +260,10 @@ class Encoder:
                 yield batch.path, TrackEmbedding(
                     vectors, track_vector(vectors), padded.pop(batch.index)
                 )
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def describe(encoder: Encoder) -> str:

@@ -223,7 +223,8 @@ def fit(
     stopped = bool(schedule.get("early_stopped"))  # a finished run stays finished on resume
     while epoch < config.max_epochs and not stopped:
         batches = PairBatches(cache, train_rows, train_cache_index, config.tracks_per_batch, steps, config.seed, epoch, augment, start_step)
-        loader = torch.utils.data.DataLoader(batches, batch_size=None, shuffle=False, num_workers=config.num_workers)
+        loader = torch.utils.data.DataLoader(batches, batch_size=None, shuffle=False, num_workers=config.num_workers,
+                                             pin_memory=device.type == "cuda")  # page-locked batches: async copies
         network.train()
         t0, losses = time.perf_counter(), []
         for i, batch in enumerate(loader):

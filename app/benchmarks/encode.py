@@ -83,6 +83,21 @@ def _rate(audio_s: float, clock: _Clock) -> str:
     )
 
 
+def bound_by(stage_rates: dict[str, float], decode_workers: int) -> str:
+    """Which stage limits the pipeline, from the stage rates (x realtime).
+
+    Decoding runs in ``decode_workers`` parallel workers; front end and network run one
+    after the other on the encoder's device (GPU or CPU threads), so their costs add. The
+    slower side bounds the pipeline; on the device side, the costlier of the two is named.
+    """
+    decode = stage_rates["decode"] * decode_workers
+    front, network = stage_rates["front end"], stage_rates["network"]
+    device_rate = 1.0 / (1.0 / front + 1.0 / network)
+    slowest = "decode" if decode < device_rate else ("front end" if front < network else "network")
+    return (f"bound by: {slowest} (decode {decode:.0f}x with {decode_workers} workers; "
+            f"front end + network {device_rate:.0f}x: front end {front:.0f}x, network {network:.0f}x)")
+
+
 def _load_encoder(args: argparse.Namespace, threads: int):  # -> (Encoder, str)
     from app.core.resources import default_model_path
     from model.checkpoint import new_untrained_model, save_model, untrained_card
@@ -131,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         with _Clock() as clock:
             windows = np.concatenate([split_windows(load_audio(f))[0] for f in files])
         print(f"decode       (1 thread):  {_rate(total_s, clock)}")
+        stage_rates = {"decode": total_s / max(clock.wall, 1e-9)}  # x realtime; decode per worker
 
         torch.set_num_threads(threads)
         windows = windows[: max(WARMUP_WINDOWS, min(len(windows), 256))]
@@ -144,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
                 mels = [encoder.frontend(x[i : i + batch]) for i in range(0, len(x), batch)]
                 _sync(encoder.device)
         print(f"front end    ({threads} threads): {_rate(audio_s, clock)}")
+        stage_rates["front end"] = audio_s / max(clock.wall, 1e-9)
 
         mels = [m.contiguous(memory_format=torch.channels_last) for m in mels]
         for label, dtype in ((encoder.precision, encoder.dtype), ("fp32", torch.float32)):
@@ -157,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
                     _sync(encoder.device)
             encoder.dtype = saved
             print(f"network {label:4} ({threads} threads): {_rate(audio_s, clock)}")
+            stage_rates.setdefault("network", audio_s / max(clock.wall, 1e-9))
             if label == "fp32":
                 break
 
@@ -168,5 +186,6 @@ def run(args: argparse.Namespace) -> int:
               f"{_rate(total_s, clock)}")  # fmt: skip
         if failures:
             print(f"failed to decode: {', '.join(failures)}")
+        print(bound_by(stage_rates, workers if encoder.device.type == "cpu" else max(1, available_cores() - 1)))
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0

@@ -41,7 +41,7 @@ def load_encoder(args: argparse.Namespace, threads: int | None = None):  # noqa:
     path = model_path(args)
     try:
         return Encoder.load(path, device=args.device, threads=threads)
-    except (ModelFileError, OSError, RuntimeError) as exc:
+    except (ModelFileError, OSError, RuntimeError, ValueError) as exc:  # ValueError: --device cuda, no GPU
         raise CliError(f"cannot load model {path}: {str(exc).splitlines()[0]}") from None
 
 

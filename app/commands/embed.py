@@ -71,12 +71,13 @@ def run(args: argparse.Namespace) -> int:
     from model.audio import WINDOW_SECONDS
     from model.checkpoint import ModelFileError
     from model.dimensions import DIMENSIONS
-    from model.encoder import Encoder, TrackEmbedding
+    from model.encoder import Encoder, TrackEmbedding, describe
 
     try:
         encoder = Encoder.load(model_path, device=args.device)
     except (ModelFileError, ValueError) as exc:
         raise CliError(str(exc)) from exc
+    print(f"encoder: {describe(encoder)}", file=sys.stderr)  # which device (CUDA or CPU) and precision
 
     vectors: dict[str, np.ndarray] = {}
     failed = 0

@@ -40,6 +40,7 @@ def _format_eta(seconds: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from app.core.indexer import IndexSummary, index_folders
+    from model.encoder import describe
 
     # Decoding workers and torch share the cores: torch gets the cores the workers leave
     # (measured on 2 busy cores: 1 worker + 1 torch thread indexed fastest, 170x realtime,
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     cores = os.cpu_count() or 2
     workers = max(1, cores - 1) if args.workers is None else args.workers
     encoder = load_encoder(args, threads=max(1, cores - workers))
+    print(f"encoder: {describe(encoder)}", file=sys.stderr)  # which device (CUDA or CPU) and precision
     catalog = open_catalog(args, create=True)
     summary = IndexSummary()
     interactive = sys.stderr.isatty()
