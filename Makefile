@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test system-deps-run system-deps-test lint bench clean
+.PHONY: run test system-deps-run system-deps-test lint bench bundle bundle-smoke clean
 
 run: system-deps-run $(STAMP)
 	$(BIN)/soundalike
@@ -35,6 +35,16 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/soundalike bench encode
+
+# One-folder desktop bundle (build.spec) in dist/soundalike/; PyInstaller comes from the
+# `bundle` extra. Builds from whatever torch the venv has: CPU torch -> a CPU bundle.
+bundle: $(STAMP)
+	$(BIN)/pip install -q -e ".[bundle]"
+	nice $(BIN)/pyinstaller --noconfirm --distpath dist --workpath build build.spec
+	du -sh dist/soundalike
+
+bundle-smoke:
+	scripts/bundle-smoke.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -308,7 +308,7 @@ def _embed_all(
             mean_s = summary.audio_seconds / max(1, done - len(summary.failed))
             eta = (total - done) * mean_s / rate if rate > 0 else None
             yield Progress(
-                done, total, f"indexed {done}/{total} files, {rate:.0f}x real time",
+                done, total, f"indexed {done}/{total} files, {rate:.0f}x real time on {encoder.device.type.upper()}",
                 rate=rate, eta_s=eta,
             )
     finally:
