@@ -5,6 +5,7 @@ This is the only module that imports ``app.ui`` (house rule 5).
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 from collections.abc import Sequence
 
@@ -12,6 +13,7 @@ from app import cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # frozen bundle: the indexer's forkserver workers re-enter here
     args = cli.parse_args(argv)
     if args.command is None:
         from app.services.bootstrap import build_services

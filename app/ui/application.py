@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from app import APP_NAME, __version__
@@ -27,6 +29,9 @@ def run_gui(args: argparse.Namespace | None, build_services: Callable[[], Servic
     services.warm_up()
     if services.search.available and services.library.folders():
         services.library.rescan()  # incremental: picks up changes and resumes an interrupted run
+    quit_after_ms = os.environ.get("SOUNDALIKE_QUIT_AFTER_MS")  # smoke tests: start, then quit cleanly
+    if quit_after_ms:
+        QTimer.singleShot(int(quit_after_ms), window.close)
     try:
         return app.exec()
     finally:
