@@ -5,7 +5,8 @@
 - CUDA when available: front end and network on the GPU, autocast bf16 (fp16 on GPUs
   without bf16), host batches pinned so copies are asynchronous. If CUDA then fails to
   initialise (driver, out of memory), ``"auto"`` falls back to CPU with a logged warning and
-  ``"cuda"`` raises a one-line ``ValueError``;
+  ``"cuda"`` raises a one-line ``ValueError``; a CUDA error while embedding moves the encoder
+  to the CPU (warning) and the batch is redone there;
 - CPU: channels-last tensors, batch norm folded into the convs, and bfloat16 autocast when
   the CPU has native bf16 instructions (AVX512-BF16 or AMX), else float32. The bf16 path
   keeps the front end, the linear head and the normalisation in float32 and matches float32
@@ -181,8 +182,25 @@ class Encoder:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.dtype)
 
-    @torch.inference_mode()
     def _forward(self, windows: np.ndarray) -> np.ndarray:
+        if self.device.type == "cuda":
+            try:
+                return self._forward_on_device(windows)
+            except (RuntimeError, AssertionError) as exc:  # OutOfMemoryError is a RuntimeError
+                self._fall_back_to_cpu(exc)
+        return self._forward_on_device(windows)
+
+    def _fall_back_to_cpu(self, exc: BaseException) -> None:
+        """A CUDA error mid-run (out of memory, device lost): go on, on the CPU, from here."""
+        log.warning("CUDA failed (%s); continuing on CPU", _first_line(exc))
+        self.device = torch.device("cpu")
+        self.dtype = choose_precision(self.device)
+        self.batch_windows = CPU_BATCH_WINDOWS
+        self.frontend = self.frontend.to(self.device)
+        self.network = self.network.to(self.device)
+
+    @torch.inference_mode()
+    def _forward_on_device(self, windows: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
         if self.device.type == "cuda":
             x = x.pin_memory()  # page-locked: the copy below is a DMA that overlaps the GPU

@@ -2,7 +2,8 @@
 
 What runs here without a GPU: device selection ("auto" / "cpu" / "cuda"), the fallback to CPU
 when torch reports a GPU that then fails (simulated by making ``torch.cuda.is_available``
-claim one: every CUDA call after it fails, exactly like a broken driver), the one-line error
+claim one: every CUDA call after it fails, exactly like a broken driver), the move to CPU
+when a CUDA call fails while embedding (here the pinned-memory copy), the one-line error
 for ``--device cuda`` with no GPU in the CLI, the autocast dtype chosen on CUDA (bf16, else
 fp16) and the "bound by" line of ``soundalike bench encode``. What cannot run here: pinned
 host memory and non-blocking copies (``pin_memory`` needs a CUDA runtime), real autocast on a
@@ -132,3 +133,18 @@ def test_bench_names_the_stage_that_bounds_the_pipeline() -> None:
     assert bound_by(rates, decode_workers=15).startswith("bound by: network")
     line = bound_by({"decode": 100.0, "front end": 300.0, "network": 900.0}, decode_workers=8)
     assert line.startswith("bound by: front end") and "front end + network 225x" in line
+
+
+@no_gpu
+def test_cuda_error_while_embedding_moves_the_encoder_to_cpu(
+    model_path: Path, restore_threads: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    windows, _ = split_windows(music_like(4.0, seed=4))
+    reference = Encoder.load(model_path, device="cpu", threads=1).embed_windows(windows)
+    encoder = Encoder.load(model_path, device="cpu", threads=1)
+    encoder.device = torch.device("cuda")  # as if loaded on a GPU that then fails: every CUDA call raises
+    with caplog.at_level(logging.WARNING, logger="model.encoder"):
+        vectors = encoder.embed_windows(windows)
+    assert encoder.device.type == "cpu"
+    assert any("continuing on CPU" in r.getMessage() for r in caplog.records)
+    np.testing.assert_array_equal(vectors, reference)
