@@ -20,6 +20,7 @@ What one run does:
 
 from __future__ import annotations
 
+import logging
 import math
 import platform
 import time
@@ -98,7 +99,14 @@ class TrainResult:
 
 def pick_device(name: str) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        try:  # torch can list a GPU whose driver then fails: probe once, fall back to CPU
+            torch.zeros(1, device="cuda")
+        except (RuntimeError, AssertionError) as exc:
+            logging.getLogger(__name__).warning("CUDA failed (%s); training on CPU", (str(exc).strip() or type(exc).__name__).splitlines()[0])
+            return torch.device("cpu")
+        return torch.device("cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("CUDA was asked for but torch sees no CUDA device")
     return torch.device(name)

@@ -127,6 +127,15 @@ def test_trainer_device_choice() -> None:
         pick_device("cuda")
 
 
+@no_gpu
+def test_trainer_auto_falls_back_when_the_gpu_fails(
+    phantom_gpu: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="model.train"):
+        assert pick_device("auto").type == "cpu"
+    assert any("training on CPU" in r.getMessage() for r in caplog.records)
+
+
 def test_bench_names_the_stage_that_bounds_the_pipeline() -> None:
     rates = {"decode": 100.0, "front end": 5000.0, "network": 800.0}
     assert bound_by(rates, decode_workers=2).startswith("bound by: decode (decode 200x")
