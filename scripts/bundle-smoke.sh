@@ -10,7 +10,7 @@
 # 3. index the bundled demo library into a temporary db (decode workers = forkserver
 #    processes re-entering the frozen executable), then search --json on it;
 # 4. the GUI starts offscreen (QT_QPA_PLATFORM=offscreen) and quits by itself
-#    (SOUNDALIKE_QUIT_AFTER_MS), exit status 0.
+#    (SOUNDALIKE_QUIT_AFTER_MS), exit status 0; again on X11 under Xvfb when xvfb-run exists.
 # Per-user folders (settings, catalog, logs) go to a temporary HOME/XDG tree, removed at exit.
 # Prints one "ok" line with the wall time per step; exits non-zero at the first failure.
 set -euo pipefail
@@ -99,6 +99,9 @@ assert set(results[0]['dimensions']) == {'genre', 'mood', 'instrument', 'tempo'}
 
 # 4. the GUI starts offscreen and quits cleanly
 step gui env QT_QPA_PLATFORM=offscreen SOUNDALIKE_QUIT_AFTER_MS=1500 timeout 120 "$EXE"
+if command -v xvfb-run >/dev/null; then  # the real X11 (xcb) platform plugin and its libraries
+  step gui-xcb env -u QT_QPA_PLATFORM SOUNDALIKE_QUIT_AFTER_MS=1500 timeout 120 xvfb-run -a "$EXE"
+fi
 
 du -sh "$DIST" | awk '{print "     bundle size: " $1}'
 echo "bundle-smoke: all passed"
