@@ -45,11 +45,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _is_shipped_default(path: Path) -> bool:
     from app.core.model_registry import SHIPPED_MODELS_DIR
-    from app.core.resources import resource_root
 
-    shipped_dirs = {SHIPPED_MODELS_DIR.resolve(), (resource_root() / "models").resolve()}
     path = path.expanduser().resolve()
-    return path.parent in shipped_dirs and path.name.startswith("default")
+    return path.parent == SHIPPED_MODELS_DIR.resolve() and path.name.startswith("default")
 
 
 def _labels(args: argparse.Namespace) -> tuple[list, str, str]:

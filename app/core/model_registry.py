@@ -9,19 +9,17 @@ the same id the catalog records (model/checkpoint.py).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import APP_NAME
-from app.core.resources import resource_root
+from app.core.resources import DEFAULT_MODEL_PARTS, MODEL_ENV, resource_path
 
-RESOURCES_DIR = resource_root()  # checkout or PyInstaller bundle
-SHIPPED_MODELS_DIR = RESOURCES_DIR / "models"
-DEFAULT_MODEL = SHIPPED_MODELS_DIR / "default.pt"
-DEMO_LIBRARY = RESOURCES_DIR / "demo"
+SHIPPED_MODELS_DIR = resource_path("models")  # checkout or PyInstaller bundle
+DEFAULT_MODEL = resource_path(*DEFAULT_MODEL_PARTS)
+DEMO_LIBRARY = resource_path("demo")
 MODEL_SUFFIX = ".pt"
 
 
@@ -37,14 +35,6 @@ def user_data_dir() -> Path:
 
 def user_models_dir() -> Path:
     return user_data_dir() / "models"
-
-
-def model_id_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -83,7 +73,7 @@ def resolve_active(saved: str, user_dir: Path | None = None) -> ModelEntry | Non
     None means no trained model is installed: the UI says so and search stays off; a
     random network is never used silently.
     """
-    override = os.environ.get("SOUNDALIKE_MODEL")  # the CLI honours it too (explicit, never silent)
+    override = os.environ.get(MODEL_ENV)  # the CLI honours it too (explicit, never silent)
     if override and Path(override).is_file():
         path = Path(override)
         return ModelEntry(path, path.stem, path.parent == SHIPPED_MODELS_DIR, _card(path))
