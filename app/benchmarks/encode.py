@@ -98,18 +98,11 @@ def bound_by(stage_rates: dict[str, float], decode_workers: int) -> str:
             f"front end + network {device_rate:.0f}x: front end {front:.0f}x, network {network:.0f}x)")
 
 
-def _load_encoder(args: argparse.Namespace, threads: int):  # -> (Encoder, str)
-    from app.core.resources import default_model_path
-    from model.checkpoint import new_untrained_model, save_model, untrained_card
+def _load_encoder(args: argparse.Namespace, threads: int, scratch: Path):  # -> (Encoder, str)
+    from app.benchmarks._model import bench_model
     from model.encoder import Encoder
-    from model.network import ModelDims
 
-    path = args.model or default_model_path()
-    note = str(path)
-    if path is None:
-        path = Path(tempfile.mkdtemp(prefix="soundalike-bench-")) / "untrained.pt"
-        save_model(path, new_untrained_model(0), ModelDims(), untrained_card(0))
-        note = "random init (no model file installed; speed does not depend on weights)"
+    path, note = bench_model(args.model, scratch)
     return Encoder.load(path, device=args.device, threads=threads), note
 
 
@@ -131,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     threads = args.threads or available_cores()
     with tempfile.TemporaryDirectory(prefix="soundalike-bench-") as tmp:
         files = args.files or _synthesise(Path(tmp), args.seconds)
-        encoder, model_note = _load_encoder(args, threads)
+        encoder, model_note = _load_encoder(args, threads, Path(tmp))
         print(f"model: {model_note}")
         print(f"device: {encoder.device}  precision: {encoder.precision}  cores: "
               f"{available_cores()}  load average: {os.getloadavg()[0]:.2f}  "

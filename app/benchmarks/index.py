@@ -66,23 +66,16 @@ def _files(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from app.benchmarks._model import bench_model
     from app.core.catalog import Catalog
     from app.core.indexer import IndexSummary, index_folders
-    from app.core.resources import default_model_path
     from model.audio import AudioError, load_audio, split_windows
-    from model.checkpoint import new_untrained_model, save_model, untrained_card
     from model.encoder import Encoder
-    from model.network import ModelDims
 
     with tempfile.TemporaryDirectory(prefix="soundalike-bench-index-") as tmp_name:
         tmp = Path(tmp_name)
         folder, note = _files(args, tmp)
-        model = args.model or default_model_path()
-        model_note = str(model)
-        if model is None:
-            model = tmp / "untrained.pt"
-            save_model(model, new_untrained_model(0), ModelDims(), untrained_card(0))
-            model_note = "random init, full size"
+        model, model_note = bench_model(args.model, tmp)
         cores = os.cpu_count() or 2
         workers = max(1, cores - 1) if args.workers is None else args.workers
         threads = args.threads or max(1, cores - workers)

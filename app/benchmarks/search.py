@@ -232,18 +232,11 @@ def _query_end_to_end(args, engine, folder: Path) -> None:  # noqa: ANN001
     """A new 30-s clip from a file: decode + embed (CPU) + search, against ``engine``."""
     import soundfile as sf
 
+    from app.benchmarks._model import bench_model
     from app.core.library import Library
-    from app.core.resources import default_model_path
-    from model.checkpoint import new_untrained_model, save_model, untrained_card
     from model.encoder import Encoder
-    from model.network import ModelDims
 
-    path = args.model or default_model_path()
-    note = str(path)
-    if path is None:
-        path = folder / "untrained.pt"
-        save_model(path, new_untrained_model(0), ModelDims(), untrained_card(0))
-        note = "random init, full size (speed does not depend on the weights)"
+    path, note = bench_model(args.model, folder)
     encoder = Encoder.load(path, device="cpu")
     rng = np.random.default_rng(1)
     sr = 44100
