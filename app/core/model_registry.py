@@ -57,9 +57,10 @@ def _card(path: Path) -> dict[str, object]:
         return {}
 
 
-def list_models(user_dir: Path | None = None, shipped_dir: Path = SHIPPED_MODELS_DIR) -> list[ModelEntry]:
+def list_models(user_dir: Path | None = None, shipped_dir: Path | None = None) -> list[ModelEntry]:
     """Shipped models first, then the user's, each sorted by name."""
     entries: list[ModelEntry] = []
+    shipped_dir = shipped_dir or SHIPPED_MODELS_DIR  # read at call time (tests point it elsewhere)
     for directory, shipped in ((shipped_dir, True), (user_dir or user_models_dir(), False)):
         if directory.is_dir():
             for path in sorted(directory.glob(f"*{MODEL_SUFFIX}")):

@@ -114,7 +114,12 @@ def test_trainer_dialog_runs_a_tiny_training_and_switches_model(qtbot, services:
     assert Path(blocker.args[0]).parent == tmp_path / "models"
 
 
-def test_no_trained_model_says_so(qtbot, services: Services) -> None:
+def test_no_trained_model_says_so(qtbot, services: Services, tmp_path: Path, monkeypatch) -> None:
+    from app.core import model_registry
+
+    monkeypatch.delenv("SOUNDALIKE_MODEL", raising=False)
+    monkeypatch.setattr(model_registry, "SHIPPED_MODELS_DIR", tmp_path / "no-shipped-models")
+    monkeypatch.setattr(model_registry, "DEFAULT_MODEL", tmp_path / "no-shipped-models" / "default.pt")
     services.search.backend = UnavailableSearch("No trained model is installed, so search is unavailable.")
     w = MainWindow(services)
     qtbot.addWidget(w)
