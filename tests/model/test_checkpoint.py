@@ -23,14 +23,6 @@ from model.network import ModelDims
 SMALL = ModelDims(stem_channels=16, widths=(16, 16, 24, 24, 32, 32))
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _saved(tmp_path: Path, seed: int = 0) -> Path:
     path = tmp_path / "m.pt"
     save_model(path, new_untrained_model(seed, SMALL), SMALL, untrained_card(seed))

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from model.audio import WINDOW_SAMPLES, load_audio
 from model.baselines import fit_vq_baseline
@@ -68,7 +67,6 @@ def test_plan_is_seeded_and_held_out(corpus: Path) -> None:
 
 
 def test_oracle_scores_one_and_baselines_fill_the_table(corpus: Path) -> None:
-    torch.set_num_threads(1)
     labels = read_labels_csv(corpus)
     tracks, _ = held_out(labels)
     plan = plan_triplets(tracks, 30, seed=0)

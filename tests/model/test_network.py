@@ -9,16 +9,6 @@ from model.checkpoint import new_untrained_model
 from model.dimensions import EMBEDDING_SIZE
 from model.network import CSNInception, ModelDims, count_flops, parameter_count
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on a loaded 2-core machine two OpenMP threads run 5x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 SMALL = ModelDims(stem_channels=16, widths=(16, 16, 24, 24, 32, 32))
 
 

@@ -23,15 +23,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_corpus(tmp_path_factory.mktemp("clips"), n=32, seed=0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two threads on a shared 2-core machine thrash; one keeps the test fast and repeatable."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.slow  # ~12 CPU-seconds: the one test that shows the trainer learns
 def test_training_improves_held_out_triplets(corpus: Path, tmp_path: Path) -> None:
     labels = read_labels_csv(corpus)

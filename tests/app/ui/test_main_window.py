@@ -9,18 +9,8 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from app.services.app_services import Services
 from app.ui.main_window import MainWindow
 from tests.app.services.fakes import write_tone
-
-
-@pytest.fixture
-def window(qtbot, services: Services) -> MainWindow:
-    w = MainWindow(services)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
 
 
 def drop_file(widget, path: Path) -> None:

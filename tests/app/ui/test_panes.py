@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QFileDialog
 
@@ -15,15 +13,6 @@ from app.ui.main_window import MainWindow
 from app.ui.trainer_dialog import TrainerDialog
 from tests.app.services.harness import make_services
 from tests.app.ui.test_main_window import load, titles
-
-
-@pytest.fixture
-def window(qtbot, services: Services) -> MainWindow:
-    w = MainWindow(services)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
 
 
 def test_cancel_indexing_from_the_library_pane(qtbot, tmp_path: Path, qapp) -> None:
