@@ -8,19 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.model_files import make_model  # noqa: F401 - re-exported for the library tests
 from tests.synth_audio import music_like, write_audio
 
 WINDOW_S = 65536 / 22050
-
-
-def make_model(path: Path, seed: int = 0) -> Path:
-    """A random-init model, narrow so that tests embed fast (same architecture otherwise)."""
-    from model.checkpoint import new_untrained_model, save_model, untrained_card
-    from model.network import ModelDims
-
-    dims = ModelDims(stem_channels=16, widths=(16, 16, 24, 24, 32, 32))
-    save_model(path, new_untrained_model(seed, dims), dims, untrained_card(seed))
-    return path
 
 
 def make_library(root: Path, n: int = 5, seconds: float = 15.0) -> list[Path]:

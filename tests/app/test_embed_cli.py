@@ -9,14 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from model.checkpoint import new_untrained_model, save_model, untrained_card
 from model.dimensions import BLOCK_SIZE, DIMENSIONS
-from model.network import ModelDims
+from tests.model_files import make_model
 from tests.synth_audio import music_like, write_audio
-
-SMALL = ModelDims(stem_channels=16, widths=(16, 16, 24, 24, 32, 32))
 
 
 def _soundalike(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -28,12 +24,7 @@ def _soundalike(*args: str | Path, env: dict[str, str] | None = None) -> subproc
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "untrained.pt"
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # two OpenMP threads crawl on a loaded 2-core machine
-    save_model(path, new_untrained_model(0, SMALL), SMALL, untrained_card(0))
-    torch.set_num_threads(previous)
-    return path
+    return make_model(tmp_path_factory.mktemp("model") / "untrained.pt", seed=0)
 
 
 def test_embeds_files_and_list_skipping_bad_ones(tmp_path: Path, model: Path) -> None:

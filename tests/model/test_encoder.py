@@ -9,23 +9,15 @@ import pytest
 import torch
 
 from model.audio import WINDOW_SAMPLES, AudioError, load_audio, split_windows
-from model.checkpoint import new_untrained_model, save_model, untrained_card
 from model.dimensions import BLOCK_SIZE
 from model.encoder import Encoder, TrackEmbedding, pipeline_threads, track_vector
-from model.network import ModelDims
+from tests.model_files import make_model
 from tests.synth_audio import music_like, noise, write_audio
-
-SMALL = ModelDims(stem_channels=16, widths=(16, 16, 24, 24, 32, 32))
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "untrained.pt"
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # two OpenMP threads crawl on a loaded 2-core machine
-    save_model(path, new_untrained_model(7, SMALL), SMALL, untrained_card(7))
-    torch.set_num_threads(previous)
-    return path
+    return make_model(tmp_path_factory.mktemp("model") / "untrained.pt", seed=7)
 
 
 @pytest.fixture()
