@@ -143,7 +143,7 @@ def _check(path: Path, payload: dict[str, Any]) -> ModelDims:
         raise ModelFileError(f"{path}: model dimensions {payload.get('dimensions')} "
                              f"differ from {list(DIMENSIONS)}")
     try:
-        return ModelDims(**payload["dims"])
+        return ModelDims.from_dict(payload["dims"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: invalid architecture description ({exc})") from exc
 

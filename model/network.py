@@ -7,6 +7,14 @@ Input: ``(B, 1, 128, 129)`` z-scored log-mel. Layout (default ``ModelDims``):
                         inception with 1x1 reductions              -> widths[i] channels
     global average pool, linear to 256, L2-normalise               -> (B, 256)
 
+Variant (``tempo_lags > 0``, the default since the third recipe stage): a tempo branch adds
+periodicity features to the tempo block before the normalisation. The paper's layout alone
+learned onset density but not beat period on our data (tempo triplets .54 after 15 epochs;
+a linear probe of its pooled features explained 20 % of log-BPM variance), while the
+autocorrelation of spectral flux, the beat trackers' starting point, scores .81 on the same
+triplets with no learning at all. ``tempo_lags = 0`` is the paper's network exactly; model
+files written before the branch existed load as that.
+
 Six stride-2 blocks take the 64 x 64 stem output to 1 x 1. The naive module is GoogLeNet's
 Fig. 2a (parallel 1x1, 3x3, 5x5 convs and a 3x3 max-pool, concatenated); the second module
 is Fig. 2b with GoogLeNet 3a's branch ratios (1/4, 1/2, 1/8, 1/8 of its output). Every conv
@@ -26,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.audio import N_FRAMES, N_MELS
-from model.dimensions import EMBEDDING_SIZE
+from model.dimensions import EMBEDDING_SIZE, block_slice
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,13 @@ class ModelDims:
     stem_channels: int = 64
     widths: tuple[int, ...] = (64, 96, 128, 160, 192, 256)  # output of each block
     embedding_size: int = EMBEDDING_SIZE
+    tempo_lags: int = 96  # autocorrelation lags seen by the tempo branch (0: no branch)
+
+    @classmethod
+    def from_dict(cls, stored: dict) -> ModelDims:
+        """Dims as saved by ``asdict``; files from before the tempo branch have no
+        ``tempo_lags`` key and are the paper's network, so a missing key means 0."""
+        return cls(**{"tempo_lags": 0, **stored})
 
     def __post_init__(self) -> None:
         # asdict() -> torch.save -> load turns tuples into lists; normalise for equality.
@@ -97,6 +112,50 @@ class Inception(nn.Module):
         return torch.cat([self.b1(x), self.b3(x), self.b5(x), self.bp(pool)], dim=1)
 
 
+class TempoBranch(nn.Module):
+    """Log-mel -> a correction for the tempo block, from the beat periodicity of the window.
+
+    Spectral flux (half-wave rectified frame difference) is averaged within ``BANDS``
+    mel bands, and each band's autocorrelation at lags ``2 .. lags + 1`` frames (about
+    0.05-2.2 s, i.e. 27-1300 BPM multiples for the default 96) is normalised by its lag-0
+    value (loudness-free) and by the number of overlapping frames (unbiased). A small MLP
+    maps the lag profile to a 64-d vector. Always float32: the FFT and the normalisation
+    are too coarse in bf16, and the cost (~0.1 MFLOP) is negligible.
+    """
+
+    BANDS = 4
+    HIDDEN = 256
+    FIRST_LAG = 2  # lags 0-1 say only how smooth the flux is
+
+    def __init__(self, n_mels: int, n_frames: int, lags: int, out: int) -> None:
+        super().__init__()
+        if n_mels % self.BANDS or not 0 < lags <= n_frames - 1 - self.FIRST_LAG:
+            raise ValueError(f"tempo branch needs n_mels divisible by {self.BANDS} and 0 < lags < n_frames - 2")
+        self.lags = lags
+        self.mlp = nn.Sequential(
+            nn.Linear(self.BANDS * lags, self.HIDDEN), nn.ReLU(inplace=True),
+            nn.Linear(self.HIDDEN, self.HIDDEN), nn.ReLU(inplace=True),
+            nn.Linear(self.HIDDEN, out),
+        )  # fmt: skip
+
+    def periodicity(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, n_mels, T)`` -> ``(B, BANDS, lags)`` normalised flux autocorrelation."""
+        b, _, n_mels, _ = x.shape
+        flux = F.relu(x[:, 0, :, 1:] - x[:, 0, :, :-1])  # (B, n_mels, T - 1)
+        flux = flux.reshape(b, self.BANDS, n_mels // self.BANDS, -1).mean(dim=2)
+        flux = flux - flux.mean(dim=-1, keepdim=True)
+        length = flux.shape[-1]
+        spectrum = torch.fft.rfft(flux, n=2 * length)
+        acf = torch.fft.irfft(spectrum.real.square() + spectrum.imag.square(), n=2 * length)[..., :length]
+        lags = torch.arange(length, device=x.device, dtype=acf.dtype)
+        acf = acf * (length / (length - lags)) / (acf[..., :1] + 1e-6)
+        return acf[..., self.FIRST_LAG : self.FIRST_LAG + self.lags]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return self.mlp(self.periodicity(x.float()).flatten(1))
+
+
 class CSNInception(nn.Module):
     """``(B, 1, n_mels, n_frames)`` log-mel -> ``(B, embedding_size)`` L2-normalised embedding."""
 
@@ -112,6 +171,12 @@ class CSNInception(nn.Module):
             channels = width
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Linear(channels, dims.embedding_size)
+        self.tempo_block = block_slice("tempo")
+        self.tempo = (
+            TempoBranch(dims.n_mels, dims.n_frames, dims.tempo_lags, self.tempo_block.stop - self.tempo_block.start)
+            if dims.tempo_lags
+            else None
+        )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled convolutional features before the linear head, ``(B, widths[-1])``."""
@@ -124,6 +189,10 @@ class CSNInception(nn.Module):
         # projection decides cosine similarities, where bf16's 8-bit mantissa shows.
         with torch.autocast(x.device.type, enabled=False):
             embedding = self.head(features.float())
+            if self.tempo is not None:
+                start, stop = self.tempo_block.start, self.tempo_block.stop
+                tempo = embedding[:, start:stop] + self.tempo(x)
+                embedding = torch.cat([embedding[:, :start], tempo, embedding[:, stop:]], dim=1)
             return F.normalize(embedding, dim=1)
 
     def fuse_for_inference(self) -> CSNInception:

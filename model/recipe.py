@@ -104,7 +104,7 @@ def model_card_markdown(card: dict, reports: dict, command: str, dims: dict, par
              "tempo: synthetic BPM plus beat-tracker BPM of the real tracks; track triplets: both.",
              "- No pseudo-labels from a tagger (musicnn) were used.", "",
              "## Training", "",
-             f"- network: paper Inception CSN, dims {json.dumps(dims)}, {params:,} parameters",
+             f"- network: paper Inception CSN{TEMPO_BRANCH_NOTE if dims.get('tempo_lags') else ''}, dims {json.dumps(dims)}, {params:,} parameters",
              f"- epochs run: {card['epochs']} (best epoch {card['best_epoch']}); training time this "
              f"invocation: {card['training_time_s'] / 3600:.2f} h",
              f"- hardware: {card['hardware']} ({platform.platform()})",
@@ -123,6 +123,8 @@ def model_card_markdown(card: dict, reports: dict, command: str, dims: dict, par
     return "\n".join(lines)
 
 
+TEMPO_BRANCH_NOTE = (" plus a tempo branch (flux autocorrelation -> MLP, added to the tempo block; "
+                     "model/network.py TempoBranch)")
 PAPER_TARGETS = {"genre": 0.785, "mood": 0.790, "instrument": 0.798, "tempo": 0.955, "track": 0.988}
 
 

@@ -122,6 +122,19 @@ def autocast_dtype(device: torch.device, amp: str) -> torch.dtype | None:
     return torch.bfloat16 if (supported or amp == "bf16") else None
 
 
+def load_grown(network: torch.nn.Module, state_dict: dict[str, torch.Tensor]) -> list[str]:
+    """Load a checkpoint into a network that may have gained modules since it was written.
+
+    Returns the names of parameters the checkpoint did not have (left as initialised).
+    A checkpoint with weights the network lacks, or of other shapes, is another
+    architecture and raises ``RuntimeError``.
+    """
+    result = network.load_state_dict(state_dict, strict=False)
+    if result.unexpected_keys:
+        raise RuntimeError(f"checkpoint has weights this network lacks: {result.unexpected_keys[:3]}")
+    return list(result.missing_keys)
+
+
 def hardware_description(device: torch.device) -> str:
     if device.type == "cuda":
         return f"CUDA {torch.cuda.get_device_name(device)}"
@@ -207,11 +220,17 @@ def fit(
     data_key = cache_key([labels[i].path for i in rows], config.max_seconds)
     if resume and last_path.exists():
         state = torch.load(last_path, map_location=device, weights_only=True)
-        network.load_state_dict(state["state_dict"])
-        optimizer.load_state_dict(state["optimizer"])
+        added = load_grown(network, state["state_dict"])
         schedule.update(state["scheduler"])
         epoch, start_step, history, before = state["epoch"], state["step"], state["history"], state["before"]
         message = f"resumed from {last_path} (epoch {epoch}, step {start_step})"
+        if added:
+            # The architecture grew (e.g. the tempo branch): keep the trained weights, start the
+            # new parts fresh and Adam from zero (its moments are per parameter), as a new stage.
+            schedule.update(best_val_loss=math.inf, bad_epochs=0, early_stopped=False)
+            start_step, message = 0, message + f"; new network parts {sorted({k.split('.')[0] for k in added})}: new stage"
+        else:
+            optimizer.load_state_dict(state["optimizer"])
         if state.get("data_key") != data_key:
             # More (or other) data than the checkpoint saw: a new stage. Keep the weights and
             # Adam's moments, but restart the schedule: old validation losses are not comparable.

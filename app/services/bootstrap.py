@@ -215,7 +215,7 @@ class CoreTraining:
         if not best.exists():
             return
         state = torch.load(best, map_location="cpu", weights_only=True)
-        dims = ModelDims(**state["dims"])
+        dims = ModelDims.from_dict(state["dims"])
         network = CSNInception(dims)
         network.load_state_dict(state["state_dict"])
         history = state.get("history") or []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 import torch
 
@@ -72,3 +74,40 @@ def test_bf16_channels_last_matches_fp32() -> None:
     assert out.dtype == torch.float32  # head and normalisation stay in fp32
     cosine = torch.nn.functional.cosine_similarity(out, reference)
     assert cosine.min().item() >= 0.999, cosine
+
+
+def test_tempo_branch_sees_the_beat_period() -> None:
+    """A click every 20 frames (0.46 s: 129 BPM) peaks the flux autocorrelation at lag 20 and
+    its multiples (the unbiased normalisation gives every multiple the same height)."""
+    branch = CSNInception(ModelDims()).tempo
+    x = torch.zeros(1, 1, 128, 129)
+    x[..., 5::20] = 4.0
+    profile = branch.periodicity(x)
+    assert profile.shape == (1, branch.BANDS, ModelDims().tempo_lags)
+    lags = torch.arange(branch.FIRST_LAG, branch.FIRST_LAG + branch.lags)
+    peaks = lags[profile[0, 0] > 0.5 * profile[0, 0].max()]
+    assert 20 in peaks and all(int(lag) % 20 == 0 for lag in peaks), peaks
+    torch.testing.assert_close(branch.periodicity(x * 3.0), profile)  # loudness-free
+
+
+def test_tempo_branch_moves_only_the_tempo_block() -> None:
+    """Block directions are what search and the losses compare: the branch must leave the
+    genre, mood and instrument blocks' directions untouched."""
+    from model.losses import split_blocks
+
+    network = new_untrained_model(seed=6, dims=SMALL)
+    x = _batch(seed=7)
+    with torch.no_grad():
+        before = split_blocks(network(x))
+        for p in network.tempo.parameters():
+            p.add_(torch.randn_like(p))
+        after = split_blocks(network(x))
+    torch.testing.assert_close(after[:, :3], before[:, :3])
+    assert not torch.allclose(after[:, 3], before[:, 3])
+
+
+def test_files_from_before_the_tempo_branch_are_the_paper_network() -> None:
+    stored = {k: v for k, v in asdict(ModelDims()).items() if k != "tempo_lags"}
+    dims = ModelDims.from_dict(stored)
+    assert dims.tempo_lags == 0 and CSNInception(dims).tempo is None
+    assert ModelDims.from_dict(asdict(ModelDims())) == ModelDims()

@@ -10,7 +10,8 @@ import torch
 
 from model.checkpoint import load_model
 from model.labels import read_labels_csv
-from model.train import TrainConfig, fit, run_to_end
+from model.network import CSNInception, ModelDims
+from model.train import TrainConfig, fit, load_grown, run_to_end
 from tests.model.labeled_clips import write_corpus
 
 TINY = {"stem_channels": 8, "widths": (8, 8, 16, 16, 16, 16)}
@@ -70,3 +71,23 @@ def test_label_free_mode_trains_without_labels(corpus: Path, tmp_path: Path) -> 
     losses = [p.loss for p in progress if p.phase == "train" and p.loss is not None]
     assert losses and all(loss == loss for loss in losses)  # finite, not NaN
     assert set(progress[-1].val_accuracy) == {"track", "loss"}
+
+
+def test_resume_into_a_grown_network_starts_a_new_stage(corpus: Path, tmp_path: Path) -> None:
+    """A checkpoint of the paper's network resumes into the network with the tempo branch:
+    trunk weights kept, the branch starts fresh, and the reverse is refused."""
+    labels = read_labels_csv(corpus)
+    paper = replace(CONFIG, max_epochs=1, steps_per_epoch=2, tracks_per_batch=8, val_triplets=20,
+                    dims={**TINY, "tempo_lags": 0})  # fmt: skip
+    cache, workdir = tmp_path / "cache", tmp_path / "run"
+    run_to_end(fit(labels, workdir, paper, cache_dir=cache))
+    trunk = _weights(workdir / "last.pt")
+
+    grown = replace(paper, max_epochs=2, dims=TINY)
+    messages = [p.message for p in fit(labels, workdir, grown, cache_dir=cache, resume=True) if p.message]
+    assert any("new network parts ['tempo']: new stage" in m for m in messages)
+    weights = _weights(workdir / "last.pt")
+    assert any(k.startswith("tempo.") for k in weights) and trunk.keys() < weights.keys()
+
+    with pytest.raises(RuntimeError, match="lacks"):
+        load_grown(CSNInception(ModelDims(**{**TINY, "tempo_lags": 0})), weights)
