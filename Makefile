@@ -30,7 +30,7 @@ $(STAMP):
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check app model tests
+	$(BIN)/ruff check app model tests scripts
 	$(BIN)/lint-imports
 
 bench: $(STAMP)

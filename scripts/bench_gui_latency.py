@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +21,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from fresh_home import fresh_home  # noqa: E402 - scripts/, next to this file
+
 TICK_MS = 10
 
 
@@ -34,11 +36,7 @@ def main() -> int:
                         help="import torch/faiss and the indexer before measuring (steady state, "
                              "without the one-time library loading at startup)")
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="soundalike-bench-"))
-    os.environ["SOUNDALIKE_DATA_DIR"] = str(home / "data")
-    os.environ["SOUNDALIKE_CONFIG_DIR"] = str(home / "config")
-    if args.model:
-        os.environ["SOUNDALIKE_MODEL"] = str(Path(args.model).resolve())
+    fresh_home("soundalike-bench-", args.model)
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication

@@ -3,7 +3,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export QT_QPA_PLATFORM=offscreen
-.venv/bin/ruff check app model tests || exit 1
+.venv/bin/ruff check app model tests scripts || exit 1
 .venv/bin/lint-imports || exit 1
 .venv/bin/python -m pytest -q "$@"
 status=$?

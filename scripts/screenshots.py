@@ -12,14 +12,14 @@ main.png (results), map.png (library map) and trainer.png (trainer dialog).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from fresh_home import fresh_home  # noqa: E402 - scripts/, next to this file
 
 AUDIO = {".wav", ".flac", ".ogg", ".mp3"}
 
@@ -49,14 +49,7 @@ def main() -> int:
     parser.add_argument("--train-steps", type=int, default=0, help="steps per epoch for that run (0: all)")
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="soundalike-shots-"))
-    os.environ["SOUNDALIKE_DATA_DIR"] = str(home / "data")
-    os.environ["SOUNDALIKE_CONFIG_DIR"] = str(home / "config")
-    if args.model:
-        os.environ["SOUNDALIKE_MODEL"] = str(Path(args.model).resolve())
-    if not args.real_audio:  # before sounddevice loads PortAudio, which reads ~/.asoundrc
-        (home / ".asoundrc").write_text("pcm.!default { type null }\n")
-        os.environ["HOME"] = str(home)
+    fresh_home("soundalike-shots-", args.model, null_audio=not args.real_audio)
 
     from PySide6.QtWidgets import QApplication
 
