@@ -140,9 +140,10 @@ def targets_markdown(report) -> list[str]:
         base = vq.get(key)
         if value is None:
             continue
-        bar = max(target, (base or 0.0) + 0.20)
-        lines.append(f"| {key} | {value:.3f} | {target:.3f} | {'-' if base is None else f'{base + 0.20:.3f}'} "
-                     f"| {'yes' if value >= bar else 'no'} |")
+        reachable = base is not None and base + 0.20 <= 1.0  # track: MFCC-VQ is already > .8
+        bar = max(target, base + 0.20) if reachable else target
+        margin = "-" if base is None else f"{base + 0.20:.3f}" + ("" if reachable else " (unreachable)")
+        lines.append(f"| {key} | {value:.3f} | {target:.3f} | {margin} | {'yes' if value >= bar else 'no'} |")
     return lines + [""]
 
 
