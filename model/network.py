@@ -117,7 +117,7 @@ class TempoBranch(nn.Module):
 
     Spectral flux (half-wave rectified frame difference) is averaged within ``BANDS``
     mel bands, and each band's autocorrelation at lags ``2 .. lags + 1`` frames (about
-    0.05-2.2 s, i.e. 27-1300 BPM multiples for the default 96) is normalised by its lag-0
+    0.05-2.2 s, beat periods of 27-1300 BPM for the default 96) is normalised by its lag-0
     value (loudness-free) and by the number of overlapping frames (unbiased). A small MLP
     maps the lag profile to a 64-d vector. Always float32: the FFT and the normalisation
     are too coarse in bf16, and the cost (~0.1 MFLOP) is negligible.

@@ -224,18 +224,19 @@ def fit(
         schedule.update(state["scheduler"])
         epoch, start_step, history, before = state["epoch"], state["step"], state["history"], state["before"]
         message = f"resumed from {last_path} (epoch {epoch}, step {start_step})"
+        # A new stage keeps the weights but restarts the schedule (old validation losses are
+        # not comparable) when the data changed (more clips rendered since) or the network
+        # grew (e.g. the tempo branch); a grown network also restarts Adam, whose moments are
+        # per parameter, and its new parts start as initialised.
         if added:
-            # The architecture grew (e.g. the tempo branch): keep the trained weights, start the
-            # new parts fresh and Adam from zero (its moments are per parameter), as a new stage.
-            schedule.update(best_val_loss=math.inf, bad_epochs=0, early_stopped=False)
-            start_step, message = 0, message + f"; new network parts {sorted({k.split('.')[0] for k in added})}: new stage"
+            message += f"; new network parts {sorted({k.split('.')[0] for k in added})}: new stage"
         else:
             optimizer.load_state_dict(state["optimizer"])
         if state.get("data_key") != data_key:
-            # More (or other) data than the checkpoint saw: a new stage. Keep the weights and
-            # Adam's moments, but restart the schedule: old validation losses are not comparable.
+            message += "; the data changed: new stage (best loss and patience reset)"
+        if added or state.get("data_key") != data_key:
             schedule.update(best_val_loss=math.inf, bad_epochs=0, early_stopped=False)
-            start_step, message = 0, message + "; the data changed: new stage (best loss and patience reset)"
+            start_step = 0
         yield TrainProgress("train", epoch, start_step, 0, message=message)
     else:
         yield TrainProgress("validate", 0, 0, 0, message="validating the starting model")
