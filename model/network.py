@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.audio import N_FRAMES, N_MELS
-from model.dimensions import EMBEDDING_SIZE, block_slice
+from model.dimensions import BLOCK_SIZE, EMBEDDING_SIZE, block_slice
 
 
 @dataclass(frozen=True)
@@ -173,9 +173,7 @@ class CSNInception(nn.Module):
         self.head = nn.Linear(channels, dims.embedding_size)
         self.tempo_block = block_slice("tempo")
         self.tempo = (
-            TempoBranch(dims.n_mels, dims.n_frames, dims.tempo_lags, self.tempo_block.stop - self.tempo_block.start)
-            if dims.tempo_lags
-            else None
+            TempoBranch(dims.n_mels, dims.n_frames, dims.tempo_lags, BLOCK_SIZE) if dims.tempo_lags else None
         )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

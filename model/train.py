@@ -232,9 +232,10 @@ def fit(
             message += f"; new network parts {sorted({k.split('.')[0] for k in added})}: new stage"
         else:
             optimizer.load_state_dict(state["optimizer"])
-        if state.get("data_key") != data_key:
+        data_changed = state.get("data_key") != data_key
+        if data_changed:
             message += "; the data changed: new stage (best loss and patience reset)"
-        if added or state.get("data_key") != data_key:
+        if added or data_changed:
             schedule.update(best_val_loss=math.inf, bad_epochs=0, early_stopped=False)
             start_step = 0
         yield TrainProgress("train", epoch, start_step, 0, message=message)
