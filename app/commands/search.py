@@ -1,7 +1,9 @@
 """``soundalike search QUERY... [options]``: rank library tracks like the query clip(s).
 
 Output: a table, or with ``--json`` the contract of DESIGN.md: a list of
-``{path, score, offset_s, dimensions: {genre, mood, instrument, tempo}}``.
+``{path, score, offset_s, dimensions: {genre, mood, instrument, tempo}, dimensions_raw, score_raw,
+bpm}``: ``dimensions`` are calibrated against the library's spread (0 = unrelated, 1 = identical),
+``score`` their slider-weighted mean; ``dimensions_raw`` are the cosines, ``score_raw`` Σ w·cos.
 Beyond the contract (the paper's future work):
 - several QUERY clips: multi-query, their vectors combined;
 - ``--ref tempo=B.wav`` (repeatable): mix-and-match, that dimension's reference is clip B.
@@ -72,12 +74,13 @@ def _parse_weights(text: str) -> SearchWeights:
 
 
 def _table(results: list) -> str:
+    """Scores and dimensions are calibrated (0 = unrelated in this library, 1 = identical)."""
     head = f"{'#':>3}  {'score':>6}  {'at':>6}  " + "  ".join(f"{d[:5]:>5}" for d in DIMENSIONS)
     lines = [head + "  track"]
     for i, r in enumerate(results, 1):
         minutes, seconds = divmod(int(r.offset_s), 60)
         dims = "  ".join(f"{r.dimensions[d]:5.2f}" for d in DIMENSIONS)
-        lines.append(f"{i:>3}  {r.score:6.3f}  {minutes:3d}:{seconds:02d}  {dims}  {r.track.path}")
+        lines.append(f"{i:>3}  {r.score:6.2f}  {minutes:3d}:{seconds:02d}  {dims}  {r.track.path}")
     return "\n".join(lines)
 
 

@@ -23,6 +23,12 @@ cosine):
    with cos = 1 (tested). Span means rather than window-by-window pairs are meant to
    tolerate cuts off the grid; that depends on the model separating tracks and is not
    tested here (the tests' random-init network maps all music to nearly one direction).
+3. Readable units: each cosine is calibrated against the library's spread of unrelated
+   pairs (``app.core.calibration``: 0 = unrelated, 1 = identical). The result's ``score`` is
+   the slider-weighted mean of the calibrated dimensions, maximised over offsets; the raw
+   cosines and ``sum_d w_d cos_d`` stay on the result (``raw``, ``score_raw``). Because the
+   map is affine per dimension, step 1 ranks with weights ``w_d / (1 - center_d)``, the same
+   order as the calibrated sum before clipping.
 
 Per query the engine caches the ``(N, 4)`` track cosines (above ``flat_limit``: the cosines of
 a candidate pool) and each candidate's ``(offsets, 4)`` segment cosines, so a slider move
@@ -41,6 +47,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.core.calibration import LibrarySpread, calibrate, scale
 from app.core.catalog import TrackTable
 from app.core.types import DIMENSIONS, SearchFilters, SearchResult, SearchWeights, TrackInfo
 from app.core.vector_index import VectorIndex
@@ -204,6 +211,7 @@ class SearchEngine:
         self._row_of_path = {p: i for i, p in enumerate(table.paths)}
         self._albums = np.array(table.albums, dtype=object)
         self._states: OrderedDict[int, tuple[Query, _QueryState]] = OrderedDict()
+        self._spread: LibrarySpread | None = None  # read on the first search
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -264,9 +272,17 @@ class SearchEngine:
             raise SearchError("the library has no indexed tracks")
         with self._lock:
             state = self._state(query)
+            centers = self.spread.centers(query.spans)
             mask = self.filter_mask(filters or SearchFilters())
-            rows = self._candidate_rows(query, state, w, mask, max(self.candidates, k))
-            return self._rank_segments(query, state, w, rows, k)
+            rows = self._candidate_rows(query, state, w / scale(centers), mask, max(self.candidates, k))
+            return self._rank_segments(query, state, w, centers, rows, k)
+
+    @property
+    def spread(self) -> LibrarySpread:
+        """The library's unrelated-pair spread (calibration), sampled once per engine."""
+        if self._spread is None:
+            self._spread = LibrarySpread.sample(self.table.ids, self._windows)
+        return self._spread
 
     def _candidate_rows(
         self, query: Query, state: _QueryState, w: np.ndarray, mask: np.ndarray, n: int
@@ -301,7 +317,13 @@ class SearchEngine:
         return rows[order]
 
     def _rank_segments(
-        self, query: Query, state: _QueryState, w: np.ndarray, rows: np.ndarray, k: int
+        self,
+        query: Query,
+        state: _QueryState,
+        w: np.ndarray,
+        centers: np.ndarray,
+        rows: np.ndarray,
+        k: int,
     ) -> list[SearchResult]:
         if rows.shape[0] == 0:
             return []
@@ -318,14 +340,17 @@ class SearchEngine:
         segs = [state.segments[int(r)] for r in rows]
         counts = np.array([s.shape[0] for s in segs])
         stacked = np.concatenate(segs)
-        scores = stacked @ w
+        unclipped = calibrate(stacked, centers, clip=False)
+        calibrated = np.clip(unclipped, 0.0, 1.0)
+        scores = calibrated @ (w / w.sum())
         bounds = np.concatenate([[0], np.cumsum(counts)[:-1]])
         best = np.maximum.reduceat(scores, bounds)
         owner = np.repeat(np.arange(len(segs)), counts)
         hits = np.flatnonzero(scores == best[owner])
         _, first = np.unique(owner[hits], return_index=True)
         best_pair = hits[first]  # earliest best offset of each candidate
-        order = np.lexsort((rows, -best))[:k]  # score desc, then row (stable ties)
+        # Score desc; among equal (e.g. all-zero, below-median) scores the unclipped sum; then row.
+        order = np.lexsort((rows, -(unclipped[best_pair] @ w), -best))[:k]
         ids = [int(self.table.ids[rows[i]]) for i in order]
         infos = self._info(ids)
         results = []
@@ -337,7 +362,9 @@ class SearchEngine:
                     track=info,
                     score=float(best[i]),
                     offset_s=float((pair - bounds[i]) * WINDOW_SECONDS),
-                    dimensions={name: float(stacked[pair, d]) for d, name in enumerate(DIMENSIONS)},
+                    dimensions={name: float(calibrated[pair, d]) for d, name in enumerate(DIMENSIONS)},
+                    raw={name: float(stacked[pair, d]) for d, name in enumerate(DIMENSIONS)},
+                    score_raw=float(stacked[pair] @ w),
                 )
             )
         return results

@@ -105,20 +105,30 @@ class SearchFilters:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """One ranked track: overall score, per-dimension cosines, and where it matches best."""
+    """One ranked track and where it matches best.
+
+    ``dimensions`` are calibrated similarities (0 = what two unrelated tracks of this library
+    get, 1 = identical; see ``app.core.calibration``) and ``score`` is their slider-weighted
+    mean, both 0–1. ``raw`` keeps the cosines and ``score_raw`` their weighted sum Σ w·cos.
+    """
 
     track: TrackInfo
     score: float
     offset_s: float
     dimensions: dict[str, float]
+    raw: dict[str, float] = field(default_factory=dict)
+    score_raw: float = 0.0
 
     def to_json(self) -> dict[str, object]:
-        """The CLI/JSON contract: {path, score, offset_s, dimensions: {genre, mood, instrument, tempo}}."""
+        """The CLI/JSON contract: {path, score, offset_s, dimensions, dimensions_raw, score_raw, bpm}."""
         return {
             "path": self.track.path,
             "score": round(float(self.score), 6),
             "offset_s": round(float(self.offset_s), 3),
             "dimensions": {name: round(float(self.dimensions[name]), 6) for name in DIMENSIONS},
+            "dimensions_raw": {name: round(float(self.raw.get(name, 0.0)), 6) for name in DIMENSIONS},
+            "score_raw": round(float(self.score_raw), 6),
+            "bpm": self.track.bpm,
         }
 
 

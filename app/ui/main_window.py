@@ -341,7 +341,7 @@ class MainWindow(QMainWindow):
 
     # -- updates ---------------------------------------------------------------------------
     def _on_results(self, results: list[SearchResult]) -> None:
-        self.results.set_results(results, sum(self.s.search.weights.as_tuple()))
+        self.results.set_results(results)
         query = self.s.search.query
         self.map_view.canvas.set_highlight([r.track.path for r in results], query.path if query else "")
         if self.map_view.isVisible() and self.s.search.prepared_query is not self.map_view._query:

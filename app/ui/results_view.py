@@ -29,7 +29,7 @@ from app.ui.formatting import fmt_time
 
 COLUMNS = ("#", "Title", "Artist", "Dur", "BPM", "Score", "G  M  I  T", "Match at")
 BARS_COLUMN = 6
-BAR_FLOOR = 0.1  # the list's least similar result still shows a sliver
+BAR_FLOOR = 0.04  # a result unrelated in a dimension still shows a sliver of that bar
 BAR_COLOURS = ("#4c8bf5", "#e3a33b", "#41a85f", "#c05bd6")  # genre, mood, instrument, tempo
 Index = QModelIndex | QPersistentModelIndex
 
@@ -50,36 +50,24 @@ class ResultsModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self.results: list[SearchResult] = []
-        self.weight_sum = 1.0
         self._text: list[tuple[str, ...]] = []
-        self._ranges: dict[str, tuple[float, float]] = {}
 
-    def set_results(self, results: list[SearchResult], weight_sum: float = 1.0) -> None:
-        """``weight_sum`` (sum of slider weights) turns Σ w·cos into a 0–1 weighted mean for display."""
+    def set_results(self, results: list[SearchResult]) -> None:
         self.beginResetModel()
         self.results = list(results)
-        self.weight_sum = weight_sum if weight_sum > 0 else 1.0
         self._text = [self._format(i, r) for i, r in enumerate(self.results)]
-        self._ranges = {
-            d: (min(values), max(values))
-            for d in DIMENSIONS
-            if (values := [r.dimensions.get(d, 0.0) for r in self.results])
-        }
         self.endResetModel()
 
     def bar_fraction(self, row: int, dimension: str) -> float:
-        """Bar height: the cosine relative to this list's range in that dimension (a trained
-        model's cosines crowd near 1, so absolute bars would all look full); hover shows the number."""
+        """Bar height: the calibrated similarity (0 = unrelated in this library, 1 = identical),
+        the same scale in every list and dimension; hover shows the numbers."""
         value = self.results[row].dimensions.get(dimension, 0.0)
-        lo, hi = self._ranges.get(dimension, (0.0, 1.0))
-        if hi - lo < 1e-6:
-            return 1.0 if value > 0 else 0.0
-        return BAR_FLOOR + (1 - BAR_FLOOR) * (value - lo) / (hi - lo)
+        return BAR_FLOOR + (1 - BAR_FLOOR) * min(1.0, max(0.0, value))
 
     def _format(self, row: int, r: SearchResult) -> tuple[str, ...]:
         t = r.track
         return (str(row + 1), t.display_title, t.artist, fmt_time(t.duration_s),
-                "" if t.bpm is None else f"{t.bpm:.0f}", f"{r.score / self.weight_sum:.3f}", "",
+                "" if t.bpm is None else f"{t.bpm:.0f}", f"{r.score:.2f}", "",
                 fmt_time(r.offset_s))
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
@@ -92,8 +80,9 @@ class ResultsModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and role == DISPLAY:
             return COLUMNS[section]
         if orientation == Qt.Orientation.Horizontal and role == TOOLTIP and section == BARS_COLUMN:
-            return ("Similarity per dimension (genre, mood, instrument, tempo), scaled from the least "
-                    "to the most similar result in this list; hover a row for the cosines")
+            return ("Similarity per dimension (genre, mood, instrument, tempo): an empty bar is what "
+                    "two unrelated tracks of this library get, a full bar is identical; hover a row "
+                    "for the numbers")
         return None
 
     def data(self, index: Index, role: int = DISPLAY) -> Any:
@@ -109,9 +98,11 @@ class ResultsModel(QAbstractTableModel):
             return r
         if role == TOOLTIP:
             if col == BARS_COLUMN:
-                return "\n".join(f"{d.capitalize()}: {r.dimensions.get(d, 0.0):.2f}" for d in DIMENSIONS)
+                return "\n".join(f"{d.capitalize()}: {r.dimensions.get(d, 0.0):.2f}"
+                                 f"  (cosine {r.raw.get(d, 0.0):.4f})" for d in DIMENSIONS)
             if col == 5:
-                return f"Weighted mean similarity (Σ weight × cosine = {r.score:.3f})"
+                return (f"Slider-weighted similarity: 0 = unrelated, 1 = identical "
+                        f"(Σ weight × cosine = {r.score_raw:.4f})")
             if col == 7:
                 return "Where the best-matching part starts; Enter plays from here"
             return r.track.path
@@ -192,10 +183,10 @@ class ResultsView(QTableView):
             painter.setPen(self.palette().placeholderText().color())
             painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
 
-    def set_results(self, results: list[SearchResult], weight_sum: float = 1.0) -> None:
+    def set_results(self, results: list[SearchResult]) -> None:
         """Replace the list, keeping the selected track selected when it is still there."""
         current = self.current_result()
-        self.results_model.set_results(results, weight_sum)
+        self.results_model.set_results(results)
         if not results:
             return
         row = 0

@@ -59,9 +59,11 @@ def test_search_json_contract_and_offsets(indexed, capsys) -> None:
     results = json.loads(out)
     assert len(results) == 3
     for r in results:
-        assert set(r) == {"path", "score", "offset_s", "dimensions"}
-        assert set(r["dimensions"]) == {"genre", "mood", "instrument", "tempo"}
-        assert r["score"] == pytest.approx(sum(r["dimensions"].values()), abs=1e-4)
+        assert set(r) == {"path", "score", "offset_s", "dimensions", "dimensions_raw", "score_raw", "bpm"}
+        assert set(r["dimensions"]) == set(r["dimensions_raw"]) == {"genre", "mood", "instrument", "tempo"}
+        assert r["score"] == pytest.approx(sum(r["dimensions"].values()) / 4, abs=1e-4)
+        assert r["score_raw"] == pytest.approx(sum(r["dimensions_raw"].values()), abs=1e-4)
+        assert all(0.0 <= v <= 1.0 for v in r["dimensions"].values())
     assert results[0]["path"] == str(target)
     assert results[0]["offset_s"] == pytest.approx(3 * WINDOW_S, abs=0.01)
     assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)

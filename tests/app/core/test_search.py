@@ -79,8 +79,10 @@ def test_query_cut_from_a_track_finds_it_at_that_offset(library) -> None:
     best = engine.search(query, SearchWeights(), k=3)[0]
     assert best.track.path == source.path
     assert best.offset_s == pytest.approx(5 * WINDOW_S)
-    assert best.score == pytest.approx(4.0, abs=1e-2)  # cos 1 in all four dimensions
+    assert best.score == pytest.approx(1.0, abs=1e-2)  # identical in all four dimensions
+    assert best.score_raw == pytest.approx(4.0, abs=1e-2)  # cos 1, summed over the weights
     assert all(v == pytest.approx(1.0, abs=3e-3) for v in best.dimensions.values())
+    assert all(v == pytest.approx(1.0, abs=3e-3) for v in best.raw.values())
 
 
 def test_zero_weight_removes_a_dimension_exactly(library, tmp_path) -> None:
@@ -119,18 +121,21 @@ def test_genre_only_weights_rank_by_the_genre_block_alone(library) -> None:
         expected[info.path] = float(np.max(w @ q / np.linalg.norm(w, axis=1) / np.linalg.norm(q)))
     ranked = sorted(expected, key=lambda p: -expected[p])
     assert [r.track.path for r in results] == ranked
-    assert [r.score for r in results] == pytest.approx([expected[p] for p in ranked], abs=1e-5)
+    assert [r.raw["genre"] for r in results] == pytest.approx([expected[p] for p in ranked], abs=1e-5)
     assert all(r.score == pytest.approx(r.dimensions["genre"]) for r in results)
 
 
-def test_score_is_the_weighted_sum_of_the_reported_dimensions(library) -> None:
+def test_score_is_the_weighted_mean_of_the_reported_dimensions(library) -> None:
     engine, _ = _engine(library)
     query = query_from_windows(_windows_of(library, "/music/t20.wav")[2:5])
     weights = SearchWeights(0.3, 1.0, 0.7, 0.1)
+    pairs = list(zip(weights.as_tuple(), DIMENSIONS, strict=True))
     for r in engine.search(query, weights, k=10):
-        expected = sum(w * r.dimensions[d] for w, d in zip(weights.as_tuple(), DIMENSIONS, strict=True))
+        expected = sum(w * r.dimensions[d] for w, d in pairs) / sum(weights.as_tuple())
         assert r.score == pytest.approx(expected, abs=1e-5)
-        assert set(r.to_json()["dimensions"]) == set(DIMENSIONS)
+        assert r.score_raw == pytest.approx(sum(w * r.raw[d] for w, d in pairs), abs=1e-5)
+        assert all(0.0 <= r.dimensions[d] <= 1.0 for d in DIMENSIONS)
+        assert set(r.to_json()["dimensions"]) == set(r.to_json()["dimensions_raw"]) == set(DIMENSIONS)
 
 
 def test_slider_moves_reuse_the_query_and_loaded_windows(library) -> None:
@@ -138,7 +143,11 @@ def test_slider_moves_reuse_the_query_and_loaded_windows(library) -> None:
     query = query_from_windows(_windows_of(library, "/music/t01.wav")[:3])
     engine.search(query, SearchWeights(), k=10)
     first = source.requested
-    assert first == 60  # small library: every track is a segment candidate
+    assert first == 60 + 60  # the calibration sample (all 60), then every track as a candidate
+    other = query_from_windows(_windows_of(library, "/music/t02.wav")[:3])
+    engine.search(other, SearchWeights(), k=10)
+    assert source.requested == first + 60  # a new query reads candidates, not the sample again
+    first = source.requested
     for w in [(1, 0, 0, 0), (0, 0, 0, 1), (0.2, 0.9, 0.1, 0.5)]:
         engine.search(query, w, k=10)
     assert source.requested == first  # re-ranks touched neither the index nor the catalog

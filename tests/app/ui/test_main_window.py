@@ -10,6 +10,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from app.ui.main_window import MainWindow
+from app.ui.results_view import BAR_FLOOR
 from tests.app.services.fakes import write_tone
 
 
@@ -57,7 +58,8 @@ def test_sliders_reorder_results_as_the_weights_demand(qtbot, window, tmp_path) 
     assert "Mood: 0.90" in bars
     model = window.results.results_model
     moods = [model.bar_fraction(row, "mood") for row in range(model.rowCount())]
-    assert moods[0] == 1.0 and min(moods) == pytest.approx(0.1)  # scaled within the list
+    mood_values = [r.dimensions["mood"] for r in model.results]
+    assert moods == pytest.approx([BAR_FLOOR + (1 - BAR_FLOOR) * v for v in mood_values])  # absolute
 
 
 def test_keyboard_audition(qtbot, window, tmp_path) -> None:
