@@ -75,7 +75,8 @@ def _check_path(path: Path) -> None:
 def _open(path: Path) -> sf.SoundFile | None:
     """Open with libsndfile; ``None`` means "not libsndfile's format, try ffmpeg"."""
     try:
-        return sf.SoundFile(str(path))
+        # Bytes: soundfile encodes a str path strictly, which fails on a non-UTF-8 name.
+        return sf.SoundFile(os.fsencode(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         # A broken .mp3/.wav/... is reported as broken; only other formats go to ffmpeg,
         # which would otherwise happily "decode" random bytes as MPEG noise.

@@ -1,7 +1,7 @@
 """``soundalike index DIR... [--db PATH]``: add or update a library (progress on stderr).
 
-Incremental: only new or changed files are decoded and embedded; files removed from disk
-are dropped; an interrupted run (Ctrl+C, kill -9) is completed by running it again.
+Incremental: only new or changed content is decoded and embedded (moved, renamed or copied
+files keep their vectors); files gone from disk are reported missing and leave the results; an interrupted run (Ctrl+C, kill -9) is completed by running it again.
 Files that cannot be decoded are listed with their reason and skipped (exit status 0);
 exit status 1 only when nothing could be scanned at all.
 """
@@ -14,6 +14,7 @@ import sys
 import time
 
 from app.commands._library import add_library_options, load_encoder, open_catalog
+from app.core.types import display_path
 
 HELP = "add or update a library: scan folders, embed new or changed audio files"
 
@@ -70,13 +71,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         catalog.close()
     for path, reason in summary.problems:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+        print(f"skipped {display_path(path)}: {reason}", file=sys.stderr)
     for path, reason in summary.failed:
-        print(f"failed: {reason if path in reason else f'{path}: {reason}'}", file=sys.stderr)
+        line = reason if path in reason else f"{path}: {reason}"
+        print(f"failed: {display_path(line)}", file=sys.stderr)
     print(
         f"{summary.scanned} audio files: {summary.added} added, {summary.updated} updated, "
         f"{summary.reembedded} re-embedded, {summary.unchanged} unchanged, "
-        f"{summary.removed} removed, {len(summary.failed)} failed "
+        f"{summary.moved} moved, {summary.copied} copies, {summary.missing} missing, "
+        f"{summary.returned} back, {summary.removed} removed, {len(summary.failed)} failed "
         f"({summary.audio_seconds / 60:.1f} min of audio embedded) -> {catalog.path}",
         file=sys.stderr,
     )

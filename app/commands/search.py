@@ -20,7 +20,7 @@ import sys
 
 from app.cli import CliError
 from app.commands._library import add_library_options, load_encoder, open_catalog
-from app.core.types import DIMENSIONS, SearchFilters, SearchWeights
+from app.core.types import DIMENSIONS, SearchFilters, SearchWeights, display_path
 
 HELP = "find library tracks that sound like a clip, weighted by genre, mood, instrument, tempo"
 
@@ -80,7 +80,7 @@ def _table(results: list) -> str:
     for i, r in enumerate(results, 1):
         minutes, seconds = divmod(int(r.offset_s), 60)
         dims = "  ".join(f"{r.dimensions[d]:5.2f}" for d in DIMENSIONS)
-        lines.append(f"{i:>3}  {r.score:6.2f}  {minutes:3d}:{seconds:02d}  {dims}  {r.track.path}")
+        lines.append(f"{i:>3}  {r.score:6.2f}  {minutes:3d}:{seconds:02d}  {dims}  {display_path(r.track.path)}")
     return "\n".join(lines)
 
 
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("-k must be at least 1")
     for path in [*args.queries, *refs.values()]:
         if not os.path.isfile(path):
-            raise CliError(f"cannot read query {path}: no such file")
+            raise CliError(f"cannot read query {display_path(path)}: no such file")
     catalog = open_catalog(args, create=False)
     try:
         return _search(args, catalog, weights, refs)

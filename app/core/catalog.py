@@ -7,18 +7,26 @@ Public API::
     catalog.tracks(status=None) -> list[TrackInfo]; catalog.track_count(status=None)
     catalog.file_states() -> dict[path, FileState]     # what the indexer compares with disk
     catalog.mark_pending(files); catalog.write_batch(records); catalog.remove_paths(paths)
+    catalog.relink(moves, copies); catalog.set_status(ids, status); catalog.set_fingerprints(pairs)
     catalog.load_track_vectors(model_id) -> TrackTable
     catalog.window_vectors(track_ids, model_id) -> dict[int, np.ndarray float16 (n, 256)]
+    catalog.ids_with_fingerprints(fingerprints) -> set[int]
 
 Why it looks like this:
 - Every write method is one transaction, so a crash (even ``kill -9``) loses at most the
   batch in flight and never leaves half a track: the row and its vectors change together.
-- ``path`` is UNIQUE and writes are upserts, so re-running an interrupted index never
-  duplicates a track.
+- Any SQLite failure (disk full, read-only file, a drive that went away) is raised as
+  ``CatalogError`` with a one-line reason after the transaction rolled back: the file stays
+  consistent and the next run resumes.
+- Paths are ``str`` in the API (undecodable bytes as surrogate escapes, like ``os.listdir``)
+  and BLOBs of the OS's bytes in the file (``os.fsencode``), so every name the OS allows is
+  stored losslessly. ``path`` is UNIQUE and writes are upserts, so re-running an
+  interrupted index never duplicates a track.
+- A content ``fingerprint`` per track (app.core.fingerprint) lets the indexer move or copy
+  a track's row and vectors to a new path instead of decoding the file again.
 - Vectors are float16 blobs (track vector 512 B, windows 512 B each): a 3-minute track
   costs ~31 KB. They are kept per model id, so a model change is detected, not mixed.
-- The schema is versioned with ``PRAGMA user_version``; ``MIGRATIONS[i]`` upgrades from
-  version ``i`` to ``i + 1`` inside one transaction.
+- The schema is versioned (app.core.catalog_schema).
 """
 
 from __future__ import annotations
@@ -29,50 +37,16 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from app.core.types import TrackInfo
+from app.core.catalog_records import FileState, Relink, TrackRecord, TrackTable
+from app.core.catalog_schema import MIGRATIONS, SCHEMA_VERSION
+from app.core.types import TrackInfo, display_path
 from model.dimensions import EMBEDDING_SIZE
 
-SCHEMA_VERSION = 1
 DB_FILENAME = "library.db"
-
-_SCHEMA_V1 = """
-CREATE TABLE tracks (
-    id          INTEGER PRIMARY KEY,
-    path        TEXT NOT NULL UNIQUE,
-    size        INTEGER NOT NULL,
-    mtime_ns    INTEGER NOT NULL,
-    duration_s  REAL,
-    title       TEXT NOT NULL DEFAULT '',
-    artist      TEXT NOT NULL DEFAULT '',
-    album       TEXT NOT NULL DEFAULT '',
-    genre       TEXT NOT NULL DEFAULT '',
-    mood        TEXT NOT NULL DEFAULT '',
-    bpm         REAL,
-    status      TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'ok', 'error')),
-    error       TEXT NOT NULL DEFAULT '',
-    model_id    TEXT,
-    updated_at  REAL NOT NULL
-);
-CREATE INDEX tracks_status ON tracks(status);
-CREATE TABLE embeddings (
-    track_id    INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
-    model_id    TEXT NOT NULL,
-    n_windows   INTEGER NOT NULL,
-    padded      INTEGER NOT NULL,
-    track       BLOB NOT NULL,
-    windows     BLOB NOT NULL
-);
-CREATE INDEX embeddings_model ON embeddings(model_id);
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-
-# MIGRATIONS[i] takes a catalog at schema version i to version i + 1 (0 = empty file).
-MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
 
 
 class CatalogError(Exception):
@@ -86,61 +60,37 @@ def default_db_path() -> Path:
     return user_data_dir() / DB_FILENAME
 
 
-@dataclass(frozen=True)
-class FileState:
-    """What the catalog remembers about one file (to decide whether to re-index it)."""
-
-    track_id: int
-    size: int
-    mtime_ns: int
-    status: str
-    model_id: str | None
-
-
-@dataclass(frozen=True)
-class TrackRecord:
-    """One indexed (or failed) file, ready to be written.
-
-    ``windows`` is ``(n, 256)`` block-normalised; ``track`` is ``(256,)``. Both None when
-    ``error`` is set.
-    """
-
-    path: str
-    size: int
-    mtime_ns: int
-    duration_s: float | None = None
-    tags: dict[str, object] | None = None
-    model_id: str | None = None
-    track: np.ndarray | None = None
-    windows: np.ndarray | None = None
-    padded: bool = False
-    error: str = ""
+def _reason(exc: sqlite3.Error) -> str:
+    """SQLite's message, with what the user can do about the common I/O failures."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    low = text.lower()
+    if "full" in low:
+        return f"the disk is full ({text}); free some space and run again"
+    if "readonly" in low or "read-only" in low:
+        return f"the library file is read-only ({text})"
+    if "disk i/o" in low or "unable to open" in low:
+        return f"{text} (was the drive removed or is the folder not writable?)"
+    return text
 
 
-@dataclass(frozen=True)
-class TrackTable:
-    """Track-level vectors of one model plus the columns the search filters use."""
+def _enc(path: str) -> bytes:
+    return os.fsencode(path)
 
-    ids: np.ndarray  # (N,) int64
-    vectors: np.ndarray  # (N, 256) float16, each block L2-normalised
-    n_windows: np.ndarray  # (N,) int32
-    duration_s: np.ndarray  # (N,) float32, NaN unknown
-    bpm: np.ndarray  # (N,) float32, NaN unknown
-    paths: list[str]
-    albums: list[str]
 
-    def __len__(self) -> int:
-        return int(self.ids.shape[0])
+def _dec(blob: object) -> str:
+    return os.fsdecode(bytes(blob))  # type: ignore[arg-type]
 
 
 _TRACK_COLUMNS = "id, path, title, artist, album, duration_s, bpm, genre, mood, status, error"
+# Every tracks column but id and the file's identity (path, size, mtime, fingerprint).
+_CONTENT_COLUMNS = "duration_s, title, artist, album, genre, mood, bpm, status, error, model_id"
 
 
 def _track_info(row: Sequence[object]) -> TrackInfo:
     tid, path, title, artist, album, duration, bpm, genre, mood, status, error = row
     return TrackInfo(
         track_id=int(tid),  # type: ignore[arg-type]
-        path=str(path),
+        path=_dec(path),
         title=str(title),
         artist=str(artist),
         album=str(album),
@@ -175,7 +125,10 @@ class Catalog:
                 raise CatalogError(
                     f"no library at {db_path}; run `soundalike index DIR` first"
                 )
-            db_path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                db_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CatalogError(f"cannot create library {db_path}: {exc.strerror or exc}") from None
         try:
             connection = sqlite3.connect(
                 str(db_path), timeout=30.0, isolation_level=None, check_same_thread=False
@@ -184,19 +137,21 @@ class Catalog:
             # NORMAL is durable against a killed process in WAL mode (only power loss can
             # drop the last commits) and much faster than FULL for many small batches.
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute("PRAGMA foreign_keys=ON")
             catalog = cls(db_path, connection)
             catalog._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"cannot open library {db_path}: {exc}") from None
+            connection.execute("PRAGMA foreign_keys=ON")
+        except (sqlite3.Error, CatalogError) as exc:
+            reason = str(exc) if isinstance(exc, CatalogError) else _reason(exc)
+            raise CatalogError(f"cannot open library {db_path}: {reason}") from None
         return catalog
 
     def _migrate(self) -> None:
+        """Run the pending migrations (foreign keys are still off: see catalog_schema)."""
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise CatalogError(
-                f"library {self.path} has schema {version}, newer than this soundalike "
-                f"({SCHEMA_VERSION}); update soundalike"
+                f"schema {version} is newer than this soundalike's ({SCHEMA_VERSION}); "
+                "update soundalike"
             )
         while version < SCHEMA_VERSION:
             with self.transaction() as db:
@@ -218,27 +173,46 @@ class Catalog:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK`` on any exception)."""
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK`` on any exception).
+
+        SQLite failures leave as ``CatalogError`` with a one-line reason.
+        """
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            else:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    if self._db.in_transaction:  # SQLite may have rolled back already
+                        self._db.execute("ROLLBACK")
+                    raise
                 self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise CatalogError(f"cannot write library {self.path}: {_reason(exc)}") from None
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        """Run one read; SQLite failures leave as ``CatalogError``."""
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise CatalogError(f"cannot read library {self.path}: {_reason(exc)}") from None
+
+    def _chunked_rows(self, sql: str, ids: list, head: Sequence[object] = ()) -> Iterator[tuple]:
+        """``sql`` has one ``{marks}`` placeholder for up to 500 of ``ids`` at a time."""
+        for chunk in _chunks(ids, 500):
+            yield from self._rows(sql.format(marks=",".join("?" * len(chunk))), [*head, *chunk])
 
     def integrity_check(self) -> str:
         """``PRAGMA integrity_check`` result (``"ok"`` when healthy)."""
-        with self._lock:
-            return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+        return str(self._rows("PRAGMA integrity_check")[0][0])
 
     # ------------------------------------------------------------------ meta
     def get_meta(self, key: str, default: str | None = None) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return default if row is None else str(row[0])
+        rows = self._rows("SELECT value FROM meta WHERE key=?", (key,))
+        return default if not rows else str(rows[0][0])
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as db:
@@ -250,11 +224,9 @@ class Catalog:
 
     # ------------------------------------------------------------------ reading
     def track_count(self, status: str | None = None) -> int:
-        with self._lock:
-            if status is None:
-                return int(self._db.execute("SELECT count(*) FROM tracks").fetchone()[0])
-            sql = "SELECT count(*) FROM tracks WHERE status=?"
-            return int(self._db.execute(sql, (status,)).fetchone()[0])
+        if status is None:
+            return int(self._rows("SELECT count(*) FROM tracks")[0][0])
+        return int(self._rows("SELECT count(*) FROM tracks WHERE status=?", (status,))[0][0])
 
     def tracks(self, status: str | None = None) -> list[TrackInfo]:
         """All tracks (optionally of one status), ordered by path."""
@@ -263,62 +235,56 @@ class Catalog:
         if status is not None:
             sql += " WHERE status=?"
             params = (status,)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY path", params).fetchall()
-        return [_track_info(row) for row in rows]
+        return [_track_info(row) for row in self._rows(sql + " ORDER BY path", params)]
 
     def get_tracks(self, track_ids: Iterable[int]) -> dict[int, TrackInfo]:
-        ids = [int(i) for i in track_ids]
-        found: dict[int, TrackInfo] = {}
-        with self._lock:
-            for chunk in _chunks(ids, 500):
-                marks = ",".join("?" * len(chunk))
-                sql = f"SELECT {_TRACK_COLUMNS} FROM tracks WHERE id IN ({marks})"
-                for row in self._db.execute(sql, chunk):
-                    info = _track_info(row)
-                    found[info.track_id] = info
-        return found
+        sql = f"SELECT {_TRACK_COLUMNS} FROM tracks WHERE id IN ({{marks}})"
+        infos = (_track_info(row) for row in self._chunked_rows(sql, [int(i) for i in track_ids]))
+        return {info.track_id: info for info in infos}
 
     def find_track(self, path: str) -> TrackInfo | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_TRACK_COLUMNS} FROM tracks WHERE path=?", (path,)
-            ).fetchone()
-        return None if row is None else _track_info(row)
+        rows = self._rows(f"SELECT {_TRACK_COLUMNS} FROM tracks WHERE path=?", (_enc(path),))
+        return None if not rows else _track_info(rows[0])
 
     def file_states(self) -> dict[str, FileState]:
         sql = (
-            "SELECT t.path, t.id, t.size, t.mtime_ns, t.status, e.model_id "
+            "SELECT t.path, t.id, t.size, t.mtime_ns, t.status, e.model_id, t.fingerprint "
             "FROM tracks t LEFT JOIN embeddings e ON e.track_id = t.id"
         )
-        with self._lock:
-            rows = self._db.execute(sql).fetchall()
         return {
-            str(path): FileState(int(tid), int(size), int(mtime), str(status), model)
-            for path, tid, size, mtime, status, model in rows
+            _dec(path): FileState(int(tid), int(size), int(mtime), str(status), model, fp)
+            for path, tid, size, mtime, status, model, fp in self._rows(sql)
         }
 
+    def ids_with_fingerprints(self, fingerprints: Iterable[str]) -> set[int]:
+        """Track ids whose content is one of ``fingerprints`` (exact duplicates included)."""
+        sql = "SELECT id FROM tracks WHERE fingerprint IN ({marks})"
+        return {int(row[0]) for row in self._chunked_rows(sql, list(fingerprints))}
+
     def model_counts(self) -> dict[str, int]:
-        """How many tracks have vectors from each model id."""
-        sql = "SELECT model_id, count(*) FROM embeddings GROUP BY model_id"
-        with self._lock:
-            return {str(m): int(n) for m, n in self._db.execute(sql)}
+        """How many searchable tracks have vectors from each model id."""
+        sql = (
+            "SELECT e.model_id, count(*) FROM embeddings e JOIN tracks t ON t.id = e.track_id "
+            "WHERE t.status='ok' GROUP BY e.model_id"
+        )
+        return {str(m): int(n) for m, n in self._rows(sql)}
 
     def errors(self) -> list[tuple[str, str]]:
         """``(path, reason)`` of every file that could not be indexed."""
         sql = "SELECT path, error FROM tracks WHERE status='error' ORDER BY path"
-        with self._lock:
-            return [(str(p), str(e)) for p, e in self._db.execute(sql)]
+        return [(_dec(p), str(e)) for p, e in self._rows(sql)]
 
     def load_track_vectors(self, model_id: str) -> TrackTable:
-        """Every indexed track's vector for ``model_id`` (rows ordered by track id)."""
+        """Every searchable track's vector for ``model_id`` (rows ordered by track id).
+
+        Tracks whose file is missing are left out (their vectors stay for when it returns).
+        """
         sql = (
-            "SELECT t.id, e.track, e.n_windows, t.duration_s, t.bpm, t.path, t.album "
+            "SELECT t.id, e.track, e.n_windows, t.duration_s, t.bpm, t.path, t.album, t.fingerprint "
             "FROM tracks t JOIN embeddings e ON e.track_id = t.id "
             "WHERE t.status='ok' AND e.model_id=? ORDER BY t.id"
         )
-        with self._lock:
-            rows = self._db.execute(sql, (model_id,)).fetchall()
+        rows = self._rows(sql, (model_id,))
         n = len(rows)
         vectors = np.empty((n, EMBEDDING_SIZE), dtype=np.float16)
         for i, row in enumerate(rows):
@@ -329,38 +295,33 @@ class Catalog:
             n_windows=np.fromiter((r[2] for r in rows), dtype=np.int32, count=n),
             duration_s=np.array([np.nan if r[3] is None else r[3] for r in rows], np.float32),
             bpm=np.array([np.nan if r[4] is None else r[4] for r in rows], np.float32),
-            paths=[str(r[5]) for r in rows],
+            paths=[_dec(r[5]) for r in rows],
             albums=[str(r[6]) for r in rows],
+            fingerprints=[r[7] for r in rows],
         )
 
     def window_vectors(self, track_ids: Iterable[int], model_id: str) -> dict[int, np.ndarray]:
         """``{track_id: (n_windows, 256) float16}`` for the given tracks (missing ids absent)."""
-        ids = [int(i) for i in track_ids]
-        found: dict[int, np.ndarray] = {}
-        with self._lock:
-            for chunk in _chunks(ids, 500):
-                marks = ",".join("?" * len(chunk))
-                sql = (
-                    "SELECT track_id, n_windows, windows FROM embeddings "
-                    f"WHERE model_id=? AND track_id IN ({marks})"
-                )
-                for tid, n, blob in self._db.execute(sql, [model_id, *chunk]):
-                    found[int(tid)] = np.frombuffer(blob, dtype=np.float16).reshape(
-                        int(n), EMBEDDING_SIZE
-                    )
-        return found
+        sql = (
+            "SELECT track_id, n_windows, windows FROM embeddings "
+            "WHERE model_id=? AND track_id IN ({marks})"
+        )
+        return {
+            int(tid): np.frombuffer(blob, dtype=np.float16).reshape(int(n), EMBEDDING_SIZE)
+            for tid, n, blob in self._chunked_rows(sql, [int(i) for i in track_ids], (model_id,))
+        }
 
     # ------------------------------------------------------------------ writing
-    def mark_pending(self, files: Iterable[tuple[str, int, int]]) -> None:
-        """Record ``(path, size, mtime_ns)`` as to-be-indexed (new rows or changed files)."""
+    def mark_pending(self, files: Iterable[tuple[str, int, int, str | None]]) -> None:
+        """Record ``(path, size, mtime_ns, fingerprint)`` as to-be-indexed (new or changed)."""
         now = time.time()
         with self.transaction() as db:
             db.executemany(
-                "INSERT INTO tracks(path, size, mtime_ns, status, updated_at) "
-                "VALUES(?, ?, ?, 'pending', ?) ON CONFLICT(path) DO UPDATE SET "
-                "size=excluded.size, mtime_ns=excluded.mtime_ns, status='pending', "
-                "error='', updated_at=excluded.updated_at",
-                ((path, size, mtime, now) for path, size, mtime in files),
+                "INSERT INTO tracks(path, size, mtime_ns, fingerprint, status, updated_at) "
+                "VALUES(?, ?, ?, ?, 'pending', ?) ON CONFLICT(path) DO UPDATE SET "
+                "size=excluded.size, mtime_ns=excluded.mtime_ns, fingerprint=excluded.fingerprint, "
+                "status='pending', error='', updated_at=excluded.updated_at",
+                ((_enc(path), size, mtime, fp, now) for path, size, mtime, fp in files),
             )
 
     def write_batch(self, records: Sequence[TrackRecord]) -> None:
@@ -373,19 +334,20 @@ class Catalog:
                 status = "error" if rec.error else "ok"
                 row = db.execute(
                     "INSERT INTO tracks(path, size, mtime_ns, duration_s, title, artist, album, "
-                    "genre, mood, bpm, status, error, model_id, updated_at) "
-                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+                    "genre, mood, bpm, status, error, model_id, updated_at, fingerprint) "
+                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
                     "size=excluded.size, mtime_ns=excluded.mtime_ns, duration_s=excluded.duration_s, "
                     "title=excluded.title, artist=excluded.artist, album=excluded.album, "
                     "genre=excluded.genre, mood=excluded.mood, bpm=excluded.bpm, "
                     "status=excluded.status, error=excluded.error, model_id=excluded.model_id, "
-                    "updated_at=excluded.updated_at RETURNING id",
+                    "updated_at=excluded.updated_at, "
+                    "fingerprint=coalesce(excluded.fingerprint, tracks.fingerprint) RETURNING id",
                     (
-                        rec.path, rec.size, rec.mtime_ns, rec.duration_s,
+                        _enc(rec.path), rec.size, rec.mtime_ns, rec.duration_s,
                         str(tags.get("title") or ""), str(tags.get("artist") or ""),
                         str(tags.get("album") or ""), str(tags.get("genre") or ""),
                         str(tags.get("mood") or ""), None if bpm is None else float(bpm),  # type: ignore[arg-type]
-                        status, rec.error, None if rec.error else rec.model_id, now,
+                        status, display_path(rec.error), None if rec.error else rec.model_id, now, rec.fingerprint,
                     ),
                 ).fetchone()
                 track_id = int(row[0])
@@ -405,11 +367,55 @@ class Catalog:
                     ),
                 )
 
+    def relink(self, moves: Sequence[Relink], copies: Sequence[Relink]) -> None:
+        """Moved files take their row along; copies get a new row with the same vectors.
+
+        Whatever row held the target path before (an older file there) is replaced. One
+        transaction for all: a crash leaves either the old layout or the new one.
+        """
+        now = time.time()
+        with self.transaction() as db:
+            for link in (*moves, *copies):
+                db.execute("DELETE FROM tracks WHERE path=? AND id<>?", (_enc(link.path), link.track_id))
+            for link in moves:
+                db.execute(
+                    "UPDATE tracks SET path=?, size=?, mtime_ns=?, fingerprint=?, status='ok', "
+                    "updated_at=? WHERE id=?",
+                    (_enc(link.path), link.size, link.mtime_ns, link.fingerprint, now, link.track_id),
+                )
+            for link in copies:
+                new_id = db.execute(
+                    f"INSERT INTO tracks(path, size, mtime_ns, fingerprint, updated_at, {_CONTENT_COLUMNS}) "
+                    f"SELECT ?, ?, ?, ?, ?, {_CONTENT_COLUMNS} FROM tracks WHERE id=? RETURNING id",
+                    (_enc(link.path), link.size, link.mtime_ns, link.fingerprint, now, link.track_id),
+                ).fetchone()[0]
+                db.execute("UPDATE tracks SET status='ok' WHERE id=?", (new_id,))
+                db.execute(
+                    "INSERT INTO embeddings(track_id, model_id, n_windows, padded, track, windows) "
+                    "SELECT ?, model_id, n_windows, padded, track, windows FROM embeddings "
+                    "WHERE track_id=?",
+                    (new_id, link.track_id),
+                )
+
+    def set_status(self, track_ids: Iterable[int], status: str) -> None:
+        """Mark tracks ``missing`` (file gone, vectors kept) or ``ok`` again (file back)."""
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE tracks SET status=?, updated_at=? WHERE id=?",
+                ((status, now, int(i)) for i in track_ids),
+            )
+
+    def set_fingerprints(self, pairs: Iterable[tuple[int, str]]) -> None:
+        """Store ``(track_id, fingerprint)`` for rows that had none (catalogs from schema 1)."""
+        with self.transaction() as db:
+            db.executemany("UPDATE tracks SET fingerprint=? WHERE id=?", ((fp, int(i)) for i, fp in pairs))
+
     def remove_paths(self, paths: Iterable[str]) -> int:
         """Forget files (their vectors go too). Returns how many rows were removed."""
         removed = 0
         with self.transaction() as db:
-            for chunk in _chunks(list(paths), 500):
+            for chunk in _chunks([_enc(p) for p in paths], 500):
                 marks = ",".join("?" * len(chunk))
                 removed += db.execute(f"DELETE FROM tracks WHERE path IN ({marks})", chunk).rowcount
         return removed

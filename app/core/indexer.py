@@ -8,10 +8,11 @@ Public API::
     summary.added, summary.failed, ...
 
 What a run does:
-1. Scans the folders (app.core.scanner) and compares with the catalog: new files, files whose
-   size or mtime changed, files left ``pending`` by an interrupted run, and files embedded
-   by another model (``encoder.model_id``) are (re-)indexed; files gone from disk are
-   dropped; files that failed before and did not change are not retried.
+1. Scans the folders (app.core.scanner) and compares with the catalog (app.core.index_plan):
+   files with new content, files left ``pending`` by an interrupted run, and files embedded
+   by another model (``encoder.model_id``) are (re-)indexed; moved, renamed or copied files
+   keep their vectors (matched by content fingerprint); files gone from disk are marked
+   missing; files that failed before and did not change are not retried.
 2. Decodes in worker processes (``workers``, default ``cpu_count - 1``, at least 1), which
    also read the tags, while this process runs the batched encoder: on 2 cores one decodes
    while the other embeds. ``workers=0`` decodes inline.
@@ -34,12 +35,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from app.core.catalog import Catalog, TrackRecord
+from app.core.fingerprint import fingerprint_or_none
+from app.core.index_plan import apply_plan, make_plan
 from app.core.scanner import ScannedFile, scan
 from app.core.types import Progress
 from model.dimensions import normalize_blocks
@@ -60,6 +63,10 @@ class IndexSummary:
     reembedded: int = 0
     unchanged: int = 0
     removed: int = 0
+    moved: int = 0  # new path, known content: vectors kept, nothing decoded
+    copied: int = 0  # a second copy of known content: vectors copied, nothing decoded
+    missing: int = 0  # files gone from disk this run (kept, out of the results)
+    returned: int = 0  # missing files found again at their path
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     problems: list[tuple[str, str]] = field(default_factory=list)  # scan problems
     audio_seconds: float = 0.0
@@ -83,6 +90,8 @@ def decode_file(file: ScannedFile) -> Decoded:
     from app.core.tags import read_tags
     from model.audio import SAMPLE_RATE, AudioError, load_audio, split_windows
 
+    if file.fingerprint is None:
+        file = replace(file, fingerprint=fingerprint_or_none(file.path))
     tags = read_tags(file.path)
     try:
         samples = load_audio(file.path)
@@ -125,40 +134,6 @@ def _cancelled(cancel: Cancel) -> bool:
     return bool(cancel())
 
 
-def _plan(
-    catalog: Catalog, files: list[ScannedFile], roots: list[str], model_id: str,
-    summary: IndexSummary,
-) -> tuple[list[ScannedFile], list[str], set[str]]:
-    """Files to (re-)index, catalogued paths that are gone, paths only needing a new model."""
-    states = catalog.file_states()
-    todo: list[ScannedFile] = []
-    reembed_only: set[str] = set()
-    for f in files:
-        state = states.get(f.path)
-        if state is None or (state.status == "pending" and state.model_id is None):
-            summary.added += 1  # new, or new when an earlier run was interrupted
-        elif (state.size, state.mtime_ns) != (f.size, f.mtime_ns) or state.status == "pending":
-            summary.updated += 1
-        elif state.status == "ok" and state.model_id != model_id:
-            summary.reembedded += 1
-            reembed_only.add(f.path)
-        else:
-            summary.unchanged += 1
-            continue
-        todo.append(f)
-    seen = {f.path for f in files}
-    unreadable = [p for p, _ in summary.problems]
-    gone = [
-        path
-        for path in states
-        if path not in seen
-        and any(path.startswith(root + os.sep) or path == root for root in roots)
-        # a folder we could not list this time keeps its tracks (maybe an unmounted disk)
-        and not any(path.startswith(bad + os.sep) or path == bad for bad in unreadable)
-    ]
-    return todo, gone, reembed_only
-
-
 def index_folders(
     catalog: Catalog,
     folders: Sequence[str | os.PathLike[str]],
@@ -183,15 +158,9 @@ def index_folders(
                 return
     summary.scanned = len(files)
     existing_roots = [r for r in roots if os.path.exists(r)]
-    model_id = str(encoder.model_id)
-    todo, gone, reembed_only = _plan(catalog, files, existing_roots, model_id, summary)
-    if gone:
-        summary.removed = catalog.remove_paths(gone)
-    # New and changed files become visible as "pending" at once (the UI counts them); files
-    # only re-embedded for a new model keep their old row until their batch replaces it.
-    catalog.mark_pending(
-        (f.path, f.size, f.mtime_ns) for f in todo if f.path not in reembed_only
-    )
+    plan = make_plan(catalog, files, existing_roots, str(encoder.model_id), summary)
+    summary.removed = apply_plan(catalog, plan)
+    todo = plan.todo
     total = len(todo)
     yield Progress(0, total, f"{total} files to index ({summary.unchanged} unchanged)")
     if not todo:
@@ -332,11 +301,13 @@ def _embed_batch(ready: list[Decoded], encoder: Encoder, model_id: str) -> list[
                 TrackRecord(
                     d.file.path, d.file.size, d.file.mtime_ns, d.duration_s, d.tags, model_id,
                     track=normalize_blocks(windows.mean(axis=0)), windows=windows, padded=d.padded,
+                    fingerprint=d.file.fingerprint,
                 )
             )
     for d in ready:
         if d.windows is None:
             records.append(
-                TrackRecord(d.file.path, d.file.size, d.file.mtime_ns, None, d.tags, error=d.error)
+                TrackRecord(d.file.path, d.file.size, d.file.mtime_ns, None, d.tags, error=d.error,
+                            fingerprint=d.file.fingerprint)
             )
     return records

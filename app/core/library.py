@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.core.catalog import Catalog
+from app.core.fingerprint import fingerprint_or_none
 from app.core.search import Query, SearchEngine, SearchError, query_from_windows
 from app.core.types import SearchFilters, SearchResult, SearchWeights
 
@@ -46,6 +47,7 @@ class Library:
         self._options = {"flat_limit": flat_limit, "candidates": candidates}
         self._engine: SearchEngine | None = None
         self._lock = threading.Lock()
+        self._query_fingerprints: dict[str, str | None] = {}  # clip path -> its content
 
     @property
     def model_id(self) -> str:
@@ -111,6 +113,7 @@ class Library:
             samples = samples[first:last]
         else:
             path = os.path.abspath(os.fspath(source))
+            self._query_fingerprints[path] = fingerprint_or_none(path)  # read once, not per re-rank
             duration = None if end_s is None else end_s - (start_s or 0.0)
             try:
                 samples = load_audio(path, offset_s=start_s or 0.0, duration_s=duration)
@@ -131,14 +134,28 @@ class Library:
         exclude_query_files: bool = True,
         exclude_query_albums: bool = False,
     ) -> list[SearchResult]:
-        """Rank the library for ``query``; the query's own files are left out by default."""
+        """Rank the library for ``query``; the query's own files are left out by default.
+
+        "Own" is by content: the clip's path, any path to the same file (a symlink, a
+        bind mount) and every exact copy of it in the library.
+        """
         filters = filters or SearchFilters()
         if exclude_query_files and query.paths:
-            filters = replace(filters, exclude_paths=filters.exclude_paths | set(query.paths))
+            contents = {self._fingerprint_of(path) for path in query.paths} - {None}
+            filters = replace(
+                filters,
+                exclude_paths=filters.exclude_paths | set(query.paths),
+                exclude_fingerprints=filters.exclude_fingerprints | contents,  # type: ignore[operator]
+            )
         if exclude_query_albums and query.paths:
             albums = {self._album_of(path) for path in query.paths} - {""}
             filters = replace(filters, exclude_albums=filters.exclude_albums | albums)
         return self.engine.search(query, weights or SearchWeights(), k, filters)
+
+    def _fingerprint_of(self, path: str) -> str | None:
+        if path not in self._query_fingerprints:
+            self._query_fingerprints[path] = fingerprint_or_none(path)
+        return self._query_fingerprints[path]
 
     def _album_of(self, path: str) -> str:
         info = self.catalog.find_track(path)

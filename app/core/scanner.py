@@ -33,6 +33,7 @@ class ScannedFile:
     path: str  # absolute, as reached (symlinks in the path are kept, not resolved)
     size: int
     mtime_ns: int
+    fingerprint: str | None = None  # content (app.core.fingerprint), set by the index plan
 
 
 def is_audio_name(name: str) -> bool:

@@ -210,6 +210,7 @@ class SearchEngine:
         self.pool_nprobe = max(1, self.index.nprobe // 4)
         self._row_of_path = {p: i for i, p in enumerate(table.paths)}
         self._albums = np.array(table.albums, dtype=object)
+        self._fingerprints = np.array(table.fingerprints or [None] * len(table), dtype=object)
         self._states: OrderedDict[int, tuple[Query, _QueryState]] = OrderedDict()
         self._spread: LibrarySpread | None = None  # read on the first search
         self._lock = threading.Lock()
@@ -235,6 +236,8 @@ class SearchEngine:
             row = self._row_of_path.get(path)
             if row is not None:
                 mask[row] = False
+        if filters.exclude_fingerprints:
+            mask &= ~np.isin(self._fingerprints, list(filters.exclude_fingerprints))
         albums = [a for a in filters.exclude_albums if a]
         if albums:
             mask &= ~np.isin(self._albums, albums)

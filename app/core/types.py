@@ -5,6 +5,7 @@ Kept free of torch/faiss/numpy-heavy imports so the GUI can import it cheaply.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 
 DIMENSIONS: tuple[str, ...] = ("genre", "mood", "instrument", "tempo")  # == model.dimensions
@@ -68,6 +69,15 @@ class Progress:
         return min(1.0, self.done / self.total)
 
 
+def display_path(path: str) -> str:
+    """A path as people read it, on one line: undecodable bytes as ``\\xNN``, control
+    characters (a newline in a name) escaped. For showing only; keep ``path`` for the file."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 @dataclass(frozen=True)
 class TrackInfo:
     """A catalogued track as the UI shows it."""
@@ -88,7 +98,7 @@ class TrackInfo:
     def display_title(self) -> str:
         from pathlib import PurePath
 
-        return self.title or PurePath(self.path).stem
+        return self.title or display_path(PurePath(self.path).stem)
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,7 @@ class SearchFilters:
     duration_min_s: float | None = None
     duration_max_s: float | None = None
     exclude_paths: frozenset[str] = field(default_factory=frozenset)
+    exclude_fingerprints: frozenset[str] = field(default_factory=frozenset)  # by content
     exclude_albums: frozenset[str] = field(default_factory=frozenset)
 
 

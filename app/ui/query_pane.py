@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, QUrl, Signal
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.types import DIMENSIONS, SearchFilters, SearchWeights
+from app.core.types import DIMENSIONS, SearchFilters, SearchWeights, display_path
 from app.services.search_service import QueryInfo, SearchService
 from app.ui.waveform_widget import WaveformWidget
 
@@ -248,8 +249,8 @@ class QueryPane(QWidget):
         self.busy.setText("loading…")
 
     def _on_loaded(self, info: QueryInfo) -> None:
-        self.title.setText(f"<b>QUERY</b>  {Path(info.path).name}")
-        self.title.setToolTip(info.path)
+        self.title.setText(f"<b>QUERY</b>  {html.escape(display_path(Path(info.path).name))}")
+        self.title.setToolTip(display_path(info.path))
         self.waveform.set_waveform(info.peaks_lo, info.peaks_hi, info.duration_s, info.region)
         self.play_button.setEnabled(True)
         self.ab_button.setEnabled(True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -24,7 +26,7 @@ from PySide6.QtWidgets import (
     QTableView,
 )
 
-from app.core.types import DIMENSIONS, SearchResult
+from app.core.types import DIMENSIONS, SearchResult, display_path
 from app.ui.formatting import fmt_time
 
 COLUMNS = ("#", "Title", "Artist", "Dur", "BPM", "Score", "G  M  I  T", "Match at")
@@ -42,6 +44,11 @@ RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 RIGHT_COLUMNS = frozenset((0, 3, 4, 5, 7))
 ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
 
+
+
+def file_url(path: str) -> QUrl:
+    """A file:// URL of the path's exact bytes (``fromLocalFile`` loses a non-UTF-8 name)."""
+    return QUrl.fromEncoded(b"file://" + quote(os.fsencode(path)).encode("ascii"))
 
 class ResultsModel(QAbstractTableModel):
     """Display strings are formatted once per result list: the view asks ``data`` a thousand
@@ -105,7 +112,7 @@ class ResultsModel(QAbstractTableModel):
                         f"(Σ weight × cosine = {r.score_raw:.4f})")
             if col == 7:
                 return "Where the best-matching part starts; Enter plays from here"
-            return r.track.path
+            return display_path(r.track.path)
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -118,8 +125,8 @@ class ResultsModel(QAbstractTableModel):
         """File URLs, so a row dropped on a desktop or an editor's bin lands as the file."""
         rows = sorted({i.row() for i in indexes})
         mime = QMimeData()
-        mime.setUrls([QUrl.fromLocalFile(self.results[row].track.path) for row in rows])
-        mime.setText("\n".join(self.results[row].track.path for row in rows))
+        mime.setUrls([file_url(self.results[row].track.path) for row in rows])
+        mime.setText("\n".join(display_path(self.results[row].track.path) for row in rows))
         return mime
 
     def supportedDragActions(self) -> Qt.DropAction:  # noqa: N802

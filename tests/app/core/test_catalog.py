@@ -88,7 +88,7 @@ def test_errors_are_recorded_and_replace_old_vectors(tmp_path) -> None:
 
 def test_pending_rows_and_file_states(tmp_path) -> None:
     catalog = Catalog.open(tmp_path / "lib.db")
-    catalog.mark_pending([("/p.wav", 5, 6)])
+    catalog.mark_pending([("/p.wav", 5, 6, None)])
     state = catalog.file_states()["/p.wav"]
     assert (state.size, state.mtime_ns, state.status, state.model_id) == (5, 6, "pending", None)
     catalog.write_batch([_record("/p.wav", model="m2")])

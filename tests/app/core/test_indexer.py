@@ -48,8 +48,9 @@ def test_index_then_incremental_reindex(tmp_path, encoder) -> None:
     paths[2].unlink()
     write_audio(tmp_path / "music" / "new.wav", music_like(8.0, seed=7))
     summary, _ = _run(catalog, [tmp_path / "music"], encoder)
-    assert (summary.added, summary.updated, summary.removed, summary.unchanged) == (1, 1, 1, 3)
-    assert catalog.track_count() == 5
+    assert (summary.added, summary.updated, summary.missing, summary.unchanged) == (1, 1, 1, 3)
+    assert (catalog.track_count("ok"), catalog.track_count("missing")) == (5, 1)
+    assert str(paths[2]) not in catalog.load_track_vectors(encoder.model_id).paths
     assert catalog.find_track(str(paths[1])).duration_s == pytest.approx(9.0, abs=0.05)
     assert catalog.integrity_check() == "ok"
     catalog.close()

@@ -1,0 +1,87 @@
+"""The catalog's SQLite schema and its migrations (``PRAGMA user_version``).
+
+``MIGRATIONS[i]`` takes a catalog at schema version ``i`` to ``i + 1`` (0 = empty file);
+app.core.catalog runs them in order, each in one transaction with foreign keys off (a
+table rebuild must not cascade-delete the vectors that reference it).
+
+Version history:
+1. tracks (path TEXT), embeddings (vectors per model), meta.
+2. ``path`` is a BLOB holding the OS's bytes (``os.fsencode``), so any file name the OS
+   allows is stored losslessly (v1 could not store a Latin-1 name and aborted the run);
+   ``fingerprint`` identifies the content (app.core.fingerprint), so a moved or copied
+   file keeps its vectors; status ``missing`` keeps the vectors of a file that vanished.
+   Migrated rows get their fingerprint on the next index run.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 2
+
+_V0_TO_V1 = """
+CREATE TABLE tracks (
+    id          INTEGER PRIMARY KEY,
+    path        TEXT NOT NULL UNIQUE,
+    size        INTEGER NOT NULL,
+    mtime_ns    INTEGER NOT NULL,
+    duration_s  REAL,
+    title       TEXT NOT NULL DEFAULT '',
+    artist      TEXT NOT NULL DEFAULT '',
+    album       TEXT NOT NULL DEFAULT '',
+    genre       TEXT NOT NULL DEFAULT '',
+    mood        TEXT NOT NULL DEFAULT '',
+    bpm         REAL,
+    status      TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'ok', 'error')),
+    error       TEXT NOT NULL DEFAULT '',
+    model_id    TEXT,
+    updated_at  REAL NOT NULL
+);
+CREATE INDEX tracks_status ON tracks(status);
+CREATE TABLE embeddings (
+    track_id    INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+    model_id    TEXT NOT NULL,
+    n_windows   INTEGER NOT NULL,
+    padded      INTEGER NOT NULL,
+    track       BLOB NOT NULL,
+    windows     BLOB NOT NULL
+);
+CREATE INDEX embeddings_model ON embeddings(model_id);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_COPIED_COLUMNS = (
+    "id, size, mtime_ns, duration_s, title, artist, album, genre, mood, bpm, status, error, "
+    "model_id, updated_at"
+)
+
+# SQLite's table rebuild recipe (https://sqlite.org/lang_altertable.html#otheralter): a
+# column's type and a CHECK cannot be altered in place. v1 paths were valid UTF-8 text, so
+# CAST(path AS BLOB) is exactly os.fsencode(path) on the UTF-8 file systems v1 ran on.
+_V1_TO_V2 = f"""
+CREATE TABLE tracks_v2 (
+    id          INTEGER PRIMARY KEY,
+    path        BLOB NOT NULL UNIQUE,
+    fingerprint TEXT,
+    size        INTEGER NOT NULL,
+    mtime_ns    INTEGER NOT NULL,
+    duration_s  REAL,
+    title       TEXT NOT NULL DEFAULT '',
+    artist      TEXT NOT NULL DEFAULT '',
+    album       TEXT NOT NULL DEFAULT '',
+    genre       TEXT NOT NULL DEFAULT '',
+    mood        TEXT NOT NULL DEFAULT '',
+    bpm         REAL,
+    status      TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'ok', 'error', 'missing')),
+    error       TEXT NOT NULL DEFAULT '',
+    model_id    TEXT,
+    updated_at  REAL NOT NULL
+);
+INSERT INTO tracks_v2(path, {_COPIED_COLUMNS})
+    SELECT CAST(path AS BLOB), {_COPIED_COLUMNS} FROM tracks;
+DROP TABLE tracks;
+ALTER TABLE tracks_v2 RENAME TO tracks;
+CREATE INDEX tracks_status ON tracks(status);
+CREATE INDEX tracks_fingerprint ON tracks(fingerprint);
+"""
+
+MIGRATIONS: dict[int, str] = {0: _V0_TO_V1, 1: _V1_TO_V2}
