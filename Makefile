@@ -6,13 +6,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+TEACHER_STAMP := $(VENV)/.teacher-musicnn-0.1.0
 
-.PHONY: run test system-deps-run system-deps-test lint bench bundle bundle-smoke clean
+.PHONY: run test teacher system-deps-run system-deps-test lint bench bundle bundle-smoke clean
 
 run: system-deps-run $(STAMP)
 	$(BIN)/soundalike
 
-test: system-deps-test $(STAMP)
+test: system-deps-test $(STAMP) $(TEACHER_STAMP)
 	scripts/run-tests.sh
 
 system-deps-run:
@@ -28,6 +29,16 @@ $(STAMP):
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "torch==2.13.0"
 	$(BIN)/pip install -q -e ".[dev]"
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+# The training-only musicnn teacher (model/training): resampy from the `teacher` extra, and the
+# musicnn wheel for its TF checkpoints only (--no-deps: it declares numpy<1.17 and TensorFlow,
+# neither of which the torch port needs).
+teacher: $(TEACHER_STAMP)
+
+$(TEACHER_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[dev,teacher]"
+	$(BIN)/pip install -q --no-deps "musicnn==0.1.0"
+	touch $(TEACHER_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check app model tests scripts

@@ -1,0 +1,64 @@
+"""The tagging job: per-segment cache files, resumability, and what it skips."""
+
+import csv
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from model.training import tag_corpus, teacher
+
+
+def _write_manifest(folder, names) -> None:
+    with open(folder / "manifest.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "split"])
+        writer.writerows([[f"music/{name}", "train"] for name in names])
+
+
+@pytest.fixture
+def library(tmp_path):
+    """Two 16-kHz clips (no resampling: keeps the test fast); the second ends in 4 s of silence."""
+    (tmp_path / "music").mkdir()
+    rng = np.random.default_rng(3)
+    sf.write(tmp_path / "music" / "a.wav", 0.3 * rng.standard_normal(7 * 16000), 16000)
+    tail = np.concatenate([0.3 * rng.standard_normal(6 * 16000), np.zeros(4 * 16000)])
+    sf.write(tmp_path / "music" / "b.wav", tail, 16000)
+    _write_manifest(tmp_path, ["a.wav", "b.wav", "not_rendered_yet.wav"])
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_tags_every_existing_file_once(teacher_installed, library, tmp_path) -> None:
+    out = tmp_path / "tags"
+    assert tag_corpus.run(library / "manifest.csv", out, log=open(os.devnull, "w"))[0] == 2
+    cached = np.load(out / "music" / "b.npz")
+    assert cached["msd"].shape == cached["mtt"].shape == (3, 50)
+    assert ((cached["msd"] > 0) & (cached["msd"] < 1)).all()
+    np.testing.assert_allclose(cached["start_s"], np.arange(3) * teacher.SEGMENT_SECONDS)
+    assert cached["rms"][0] > 0.2 and cached["rms"][2] < 0.1 * cached["rms"][0]
+    assert not (out / "music" / "not_rendered_yet.npz").exists()
+    assert tag_corpus.run(library / "manifest.csv", out, log=open(os.devnull, "w")) == (0, 0.0)
+
+
+@pytest.mark.slow
+def test_changed_file_is_tagged_again(teacher_installed, library, tmp_path) -> None:
+    out = tmp_path / "tags"
+    tag_corpus.run(library / "manifest.csv", out, log=open(os.devnull, "w"))
+    sf.write(library / "music" / "a.wav", np.zeros(4 * 16000), 16000)
+    jobs = tag_corpus.read_jobs(library / "manifest.csv", out)
+    assert [tag_corpus.is_current(job) for job in jobs] == [False, True]
+    (out / "music" / "b.npz").write_bytes(b"truncated")
+    assert not tag_corpus.is_current(jobs[1])
+
+
+def test_unreadable_file_is_reported_and_skipped(teacher_installed, tmp_path) -> None:
+    (tmp_path / "music").mkdir()
+    (tmp_path / "music" / "broken.wav").write_bytes(b"RIFF not audio")
+    _write_manifest(tmp_path, ["broken.wav"])
+    log = tmp_path / "log.txt"
+    with open(log, "w") as handle:
+        assert tag_corpus.run(tmp_path / "manifest.csv", tmp_path / "tags", log=handle) == (0, 0.0)
+    assert "broken.wav" in log.read_text()
+    assert not list((tmp_path / "tags").rglob("*.npz"))
