@@ -19,11 +19,11 @@ def _write_manifest(folder, names) -> None:
 
 @pytest.fixture
 def library(tmp_path):
-    """Two 16-kHz clips (no resampling: keeps the test fast); the second ends in 4 s of silence."""
+    """Two 16-kHz clips (no resampling: keeps the test fast); the second ends in 5 s of silence."""
     (tmp_path / "music").mkdir()
     rng = np.random.default_rng(3)
     sf.write(tmp_path / "music" / "a.wav", 0.3 * rng.standard_normal(7 * 16000), 16000)
-    tail = np.concatenate([0.3 * rng.standard_normal(6 * 16000), np.zeros(4 * 16000)])
+    tail = np.concatenate([0.3 * rng.standard_normal(5 * 16000), np.zeros(5 * 16000)])
     sf.write(tmp_path / "music" / "b.wav", tail, 16000)
     _write_manifest(tmp_path, ["a.wav", "b.wav", "not_rendered_yet.wav"])
     return tmp_path
@@ -39,6 +39,9 @@ def test_tags_every_existing_file_once(teacher_installed, library, tmp_path) -> 
     np.testing.assert_allclose(cached["start_s"], np.arange(3) * teacher.SEGMENT_SECONDS)
     assert cached["rms"][0] > 0.2 and cached["rms"][2] < 0.1 * cached["rms"][0]
     assert not (out / "music" / "not_rendered_yet.npz").exists()
+    audible = tag_corpus.load_tags(out / "music" / "b.npz")
+    np.testing.assert_array_equal(audible["start_s"], cached["start_s"][:2])  # silent tail dropped
+    assert audible["mtt"].shape == (2, 50)
     assert tag_corpus.run(library / "manifest.csv", out, log=open(os.devnull, "w")) == (0, 0.0)
 
 
