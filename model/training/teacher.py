@@ -118,10 +118,26 @@ def _same_pad(kernel: int) -> tuple[int, int]:
     return (kernel - 1) // 2, kernel // 2
 
 
+def _band_pool(conv_out: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
+    """``bn(relu(conv_out)).amax(dim=3)`` (max over mel bands), pooling first.
+
+    Eval-mode batch norm is a per-channel affine map and ReLU is monotonic, so the band
+    maximum of the normalised output is the normalised band maximum where the BN scale is
+    positive, and the normalised band *minimum* where it is negative. Pooling before the
+    elementwise ops skips them on the (B, C, T, 96) tensor: 40 % of the network's time.
+    """
+    scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).view(1, -1, 1)
+    low, high = torch.aminmax(conv_out, dim=3)
+    picked = torch.where(scale >= 0, high, low)
+    return F.batch_norm(F.relu(picked), bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                        training=False, eps=bn.eps)
+
+
 class Musicnn(nn.Module):
     """musicnn's ``build_musicnn`` (7774timbraltemporal front end, dense mid end, pooled back end).
 
-    Input (batch, 187, 96) log-mel patches; output (batch, num_tags) logits.
+    Input (batch, 187, 96) log-mel patches; output (batch, num_tags) logits. Inference only:
+    the front end pools before its batch norms (``_band_pool``), exact for eval-mode BN.
     """
 
     def __init__(self, num_tags: int = 50) -> None:
@@ -147,11 +163,9 @@ class Musicnn(nn.Module):
         x = self.input_bn(patches.unsqueeze(1))  # (B, 1, T, 96)
         front = []
         for conv, bn in zip(self.timbral, self.timbral_bn, strict=True):
-            y = bn(F.relu(conv(F.pad(x, (0, 0, 3, 3)))))
-            front.append(y.amax(dim=3))  # pool over every mel band -> (B, C, T)
+            front.append(_band_pool(conv(F.pad(x, (0, 0, 3, 3))), bn))  # -> (B, C, T)
         for conv, bn, k in zip(self.temporal, self.temporal_bn, _TEMPORAL, strict=True):
-            y = bn(F.relu(conv(F.pad(x, (0, 0, *_same_pad(k))))))
-            front.append(y.amax(dim=3))
+            front.append(_band_pool(conv(F.pad(x, (0, 0, *_same_pad(k)))), bn))
         features = [torch.cat(front, dim=1)]  # (B, 561, T)
         h = features[0]
         for i, (conv, bn) in enumerate(zip(self.mid, self.mid_bn, strict=True)):

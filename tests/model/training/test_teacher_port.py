@@ -106,3 +106,17 @@ def test_checkpoint_reader_rejects_other_files(tmp_path) -> None:
     (tmp_path / "x.data-00000-of-00001").write_bytes(b"")
     with pytest.raises(ValueError, match="not a TensorFlow checkpoint"):
         read_checkpoint(tmp_path / "x")
+
+
+def test_band_pool_equals_pooling_after_batch_norm() -> None:
+    """Pooling before BN must pick the band minimum where the BN scale is negative."""
+    generator = torch.Generator().manual_seed(0)
+    bn = torch.nn.BatchNorm2d(6, eps=teacher.BN_EPS).eval()
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([1.5, -0.7, 0.0, -2.0, 0.3, 1.0]))
+        bn.bias.normal_(generator=generator)
+        bn.running_mean.normal_(generator=generator)
+        bn.running_var.uniform_(0.1, 2.0, generator=generator)
+    conv_out = torch.randn(2, 6, 11, 96, generator=generator)
+    expected = bn(torch.relu(conv_out)).amax(dim=3)
+    torch.testing.assert_close(teacher._band_pool(conv_out, bn), expected, rtol=0, atol=1e-6)
