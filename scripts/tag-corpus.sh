@@ -2,7 +2,8 @@
 # Tags every real track and synthetic clip that exists now with the musicnn teacher, per 3-s
 # segment, into data/teacher/<corpus>/ (resumable: cached files are skipped; re-run it to pick
 # up new manifest rows and newly rendered clips). Real music first, then the synthetic corpora.
-#   scripts/tag-corpus.sh            (needs `make teacher`: resampy + the musicnn wheel's weights)
+#   scripts/tag-corpus.sh [--max-minutes M]   (M per corpus and run; needs `make teacher`:
+#                                               resampy + the musicnn wheel's weights)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpora=(real:data/real/manifest.csv corpus:data/corpus/labels.csv
@@ -10,7 +11,7 @@ corpora=(real:data/real/manifest.csv corpus:data/corpus/labels.csv
 for entry in "${corpora[@]}"; do
   name="${entry%%:*}" manifest="${entry#*:}"
   if [ -f "$manifest" ]; then
-    .venv/bin/python -m model.training.tag_corpus --manifest "$manifest" --out "data/teacher/$name"
+    .venv/bin/python -m model.training.tag_corpus --manifest "$manifest" --out "data/teacher/$name" "$@"
   else
     echo "tag-corpus: $manifest does not exist yet; skipped" >&2
   fi

@@ -104,8 +104,12 @@ def tag_file(teacher, job: Job) -> float:
     return len(samples) / rate
 
 
-def run(manifest: Path, out: Path, log=sys.stderr) -> tuple[int, float]:
-    """Tag what is not cached yet; returns (files tagged, audio seconds tagged)."""
+def run(manifest: Path, out: Path, log=sys.stderr, max_minutes: float | None = None) -> tuple[int, float]:
+    """Tag what is not cached yet; returns (files tagged, audio seconds tagged).
+
+    With ``max_minutes`` it stops after the file that crosses that much wall time, so a loop
+    over several manifests returns to the first (real music) regularly as it grows.
+    """
     from model.training.teacher import Teacher
 
     jobs = read_jobs(manifest, out)
@@ -129,6 +133,10 @@ def run(manifest: Path, out: Path, log=sys.stderr) -> tuple[int, float]:
         print(f"tag_corpus: [{done}/{len(todo)}] {job.source.name}: {seconds / 3600:.2f} h audio "
               f"in {wall / 60:.1f} min ({seconds / max(wall, 1e-9):.1f} audio s / wall s)",
               file=log, flush=True)
+        if max_minutes is not None and wall >= 60 * max_minutes:
+            print(f"tag_corpus: stopping after {max_minutes:g} min; run again to continue",
+                  file=log, flush=True)
+            break
     return done, seconds
 
 
@@ -138,11 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", type=Path, required=True, help="CSV with a relative `path` column")
     parser.add_argument("--out", type=Path, required=True, help="cache folder for this manifest")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--max-minutes", type=float, help="stop after this much wall time")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
-    run(args.manifest, args.out)
+    run(args.manifest, args.out, max_minutes=args.max_minutes)
     return 0
 
 

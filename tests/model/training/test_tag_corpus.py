@@ -46,6 +46,13 @@ def test_tags_every_existing_file_once(teacher_installed, library, tmp_path) -> 
 
 
 @pytest.mark.slow
+def test_time_limit_stops_after_one_file(teacher_installed, library, tmp_path) -> None:
+    out = tmp_path / "tags"
+    assert tag_corpus.run(library / "manifest.csv", out, log=open(os.devnull, "w"), max_minutes=0)[0] == 1
+    assert tag_corpus.run(library / "manifest.csv", out, log=open(os.devnull, "w"))[0] == 1
+
+
+@pytest.mark.slow
 def test_changed_file_is_tagged_again(teacher_installed, library, tmp_path) -> None:
     out = tmp_path / "tags"
     tag_corpus.run(library / "manifest.csv", out, log=open(os.devnull, "w"))
