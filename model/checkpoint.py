@@ -5,7 +5,8 @@ A model file (``.pt``) is a plain dict of tensors, strings, numbers, lists and d
     {"format": "soundalike-model", "version": 1,
      "dims": asdict(ModelDims), "frontend": {sample_rate, n_fft, hop, n_mels, window_samples,
      mean, std}, "dimensions": ["genre", "mood", "instrument", "tempo"],
-     "state_dict": {...}, "card": {...free-form model card: data, epochs, accuracy...}}
+     "state_dict": {...}, "card": {...free-form model card: data, epochs, accuracy...},
+     "tag_head": {...}}   # optional: the auto-tag head (model.tags)
 
 It is read with ``torch.load(weights_only=True)`` only, so a malicious file cannot run code.
 A file whose front end differs from this build's (another sample rate, hop, ...) is refused:
@@ -36,6 +37,8 @@ from model.audio import (
 )
 from model.dimensions import DIMENSIONS
 from model.network import CSNInception, ModelDims
+from model.tags import KEY as TAG_HEAD_KEY
+from model.tags import TagModel
 
 FORMAT = "soundalike-model"
 VERSION = 1
@@ -68,6 +71,7 @@ class ModelFile:
     model_id: str = ""
     dimensions: tuple[str, ...] = DIMENSIONS
     version: int = VERSION
+    tags: TagModel | None = None  # the auto-tag head, when the file has one
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -162,6 +166,10 @@ def load_model(
         raise ModelFileError(f"{path}: weights do not match the architecture") from exc
     network.to(map_location).eval()
     card = payload.get("card") or {}
+    try:
+        tags = TagModel.from_payload(payload[TAG_HEAD_KEY]) if TAG_HEAD_KEY in payload else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: invalid auto-tag head ({exc})") from exc
     info = ModelFile(
         path=path,
         dims=dims,
@@ -169,6 +177,7 @@ def load_model(
         model_id=file_sha256(path)[:16],
         dimensions=tuple(payload["dimensions"]),
         version=int(payload["version"]),
+        tags=tags,
     )
     return network, info
 
