@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from model.dimensions import BLOCK_SIZE, DIMENSIONS
-from model.training.distill import TAG_BLOCKS, BlockHeads, TeacherTargets, block_targets, merge_pairs, track_targets
+from model.training.distill import (
+    TAG_BLOCKS,
+    BlockHeads,
+    TeacherTargets,
+    block_targets,
+    merge_pairs,
+    track_targets,
+)
 from model.training.leakage import leakage_matrix, probe_r2
 from model.training.teacher_tags import MSD_TAGS, MTT_TAGS
 
