@@ -11,7 +11,9 @@ What one run does:
 4. each step: two excerpts (<= 50 % overlap) of each of M tracks -> log-mel -> embeddings;
    ``triplet`` mode: CSN triplet loss on every valid in-batch triplet per dimension plus
    lambda * track triplets on the full space (paper eq. 5); ``label-free`` mode: NT-Xent
-   between two augmented excerpts plus lambda * track triplets;
+   between two augmented excerpts plus lambda * track triplets. With ``teacher`` targets
+   (``model.training.distill``), the teacher's pair calls fill the triplets that labels
+   leave undecided, and per-block heads learn the teacher's tags;
 5. each epoch: validation loss/accuracy on fixed held-out triplets; Adam's lr / 5 after
    ``patience`` epochs without a lower validation loss, at most ``max_reductions`` times, then
    early stop (paper section 3.2); checkpoint ``last.pt`` (and ``best.pt`` when better);
@@ -27,6 +29,7 @@ import time
 from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -39,6 +42,9 @@ from model.losses import csn_loss, nt_xent, track_triplet_loss
 from model.network import CSNInception, ModelDims
 from model.samplers import label_arrays, pair_matrices
 from model.validation import ValidationSet
+
+if TYPE_CHECKING:  # training-only: imported in fit() when distilling (the app's fine-tuning never does)
+    from model.training.distill import TeacherTargets
 
 CHECKPOINT_VERSION = 1
 MODES = ("triplet", "label-free")
@@ -158,6 +164,7 @@ def fit(
     resume: bool = False,
     cache_dir: str | Path | None = None,
     data_description: str = "",
+    teacher: TeacherTargets | None = None,
 ) -> Generator[TrainProgress, None, TrainResult]:
     if config.mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {config.mode!r}")
@@ -198,7 +205,13 @@ def fit(
         network = CSNInception(dims)
     network.to(device)
     logmel = LogMel().to(device)
-    optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
+    heads = None
+    if teacher is not None:
+        from model.training.distill import HEAD_WEIGHT, BlockHeads, merge_pairs
+
+        heads = BlockHeads.for_teacher().to(device)
+    trained = [*network.parameters(), *(heads.parameters() if heads is not None else ())]
+    optimizer = torch.optim.Adam(trained, lr=config.lr)
     schedule = {"bad_epochs": 0, "reductions": 0, "best_val_loss": math.inf, "best_epoch": -1}
     epoch, start_step, history, before = 0, 0, [], {}
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
@@ -215,12 +228,17 @@ def fit(
             "optimizer": optimizer.state_dict(), "scheduler": dict(schedule), "epoch": epoch_,
             "step": step_, "config": asdict(config), "history": list(history),
             "before": before, "best": schedule["best_val_loss"], "data_key": data_key,
+            "heads": heads.state_dict() if heads is not None else {},
         }  # fmt: skip
 
     data_key = cache_key([labels[i].path for i in rows], config.max_seconds)
     if resume and last_path.exists():
         state = torch.load(last_path, map_location=device, weights_only=True)
         added = load_grown(network, state["state_dict"])
+        if heads is not None and state.get("heads"):
+            heads.load_state_dict(state["heads"])
+        elif heads is not None:
+            added.append("heads")  # distillation starts on a network trained without it
         schedule.update(state["scheduler"])
         epoch, start_step, history, before = state["epoch"], state["step"], state["history"], state["before"]
         message = f"resumed from {last_path} (epoch {epoch}, step {start_step})"
@@ -261,9 +279,15 @@ def fit(
             embeddings = embed(batch["waves"])
             track_ids = batch["track_ids"].to(device)
             if config.mode == "triplet":
-                pos, neg = pair_matrices(arrays, batch["rows"].numpy(), batch["track_ids"].numpy())
+                rows_, ids_ = batch["rows"].numpy(), batch["track_ids"].numpy()
+                pos, neg = pair_matrices(arrays, rows_, ids_)
+                if teacher is not None:
+                    pos, neg = merge_pairs((pos, neg), teacher.pair_matrices(rows_, ids_))
                 loss, _parts = csn_loss(embeddings, torch.from_numpy(pos).to(device), torch.from_numpy(neg).to(device),
                                         track_ids, config.margin, config.track_weight)  # fmt: skip
+                if heads is not None and teacher is not None:
+                    known = torch.from_numpy(teacher.known[rows_]).to(device)
+                    loss = loss + HEAD_WEIGHT * heads.loss(embeddings, teacher.batch_targets(rows_), known)
             else:
                 loss = nt_xent(embeddings[0::2], embeddings[1::2], config.temperature)
                 loss = loss + config.track_weight * track_triplet_loss(embeddings, track_ids, config.margin)

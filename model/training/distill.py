@@ -40,6 +40,7 @@ POSITIVE_SHARE = 0.2
 NEGATIVE_SHARE = 0.5
 SILENT_RMS = 0.003  # about -50 dBFS: the taggers guess on silence
 HEAD_WEIGHT = 1.0  # of the block heads' loss, next to the triplet losses
+SEGMENT_SECONDS = 3.0  # what one teacher segment covers
 
 
 def block_targets(msd: np.ndarray, mtt: np.ndarray) -> dict[str, np.ndarray]:
@@ -51,10 +52,15 @@ def block_targets(msd: np.ndarray, mtt: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def track_targets(cache: Path, duration_s: float, max_seconds: float) -> dict[str, np.ndarray] | None:
-    """Mean teacher targets over the middle ``max_seconds`` of a track (None: all silent)."""
+def track_targets(cache: Path, max_seconds: float) -> dict[str, np.ndarray] | None:
+    """Mean teacher targets over the middle ``max_seconds`` of a track (None: all silent).
+
+    The track's duration is taken from the cache (its last segment's end), to within the
+    3-s segment grid, which is all the choice of the middle needs.
+    """
     with np.load(cache) as c:
         start, msd, mtt, rms = c["start_s"], c["msd"], c["mtt"], c["rms"]
+    duration_s = float(start[-1]) + SEGMENT_SECONDS if len(start) else 0.0
     lo = max(0.0, (duration_s - max_seconds) / 2.0)
     keep = (start >= lo - 1.0) & (start <= lo + max_seconds) & (rms >= SILENT_RMS)
     if not keep.any():

@@ -84,12 +84,12 @@ def test_track_targets_use_the_cached_middle_and_drop_silence(tmp_path) -> None:
     msd[20, MSD_TAGS.index("jazz")] = 1.0  # a silent segment's guess
     cache = tmp_path / "t.npz"
     np.savez(cache, msd=msd, mtt=mtt, start_s=np.arange(n) * 2.992, rms=rms)
-    middle = track_targets(cache, duration_s=120.0, max_seconds=60.0)  # 30 s .. 90 s
+    middle = track_targets(cache, max_seconds=60.0)  # 30 s .. 90 s of ~120 s
     genre = block_targets(msd, mtt)["genre"]
     rock = int(np.argmax(genre[0]))
     assert middle["genre"][rock] == pytest.approx(0.0)  # the start is outside the cached middle
     assert middle["genre"].max() == pytest.approx(0.0)  # and the silent jazz guess is dropped
-    whole = track_targets(cache, duration_s=120.0, max_seconds=200.0)
+    whole = track_targets(cache, max_seconds=200.0)
     assert whole["genre"][rock] == pytest.approx(10 / 39, abs=1e-5)
 
 

@@ -91,3 +91,33 @@ def test_resume_into_a_grown_network_starts_a_new_stage(corpus: Path, tmp_path: 
 
     with pytest.raises(RuntimeError, match="lacks"):
         load_grown(CSNInception(ModelDims(**{**TINY, "tempo_lags": 0})), weights)
+
+
+def test_distillation_trains_block_heads_from_teacher_targets_and_resumes(corpus: Path, tmp_path: Path) -> None:
+    """Real music has no genre labels: teacher targets stand in (here one random tag profile
+    per hidden genre); the run uses them, checkpoints its heads, and resumes with them."""
+    import numpy as np
+
+    from model.training.distill import TAG_BLOCKS, BlockHeads, TeacherTargets
+
+    labels = read_labels_csv(corpus)
+    rng = np.random.default_rng(0)
+    sizes = {b: h.out_features for b, h in BlockHeads.for_teacher().heads.items()}
+    profiles = {}
+    per_row = []
+    for t in labels:
+        key = tuple(sorted(t.genre))
+        profiles.setdefault(key, {b: rng.random(n).astype(np.float32) for b, n in sizes.items()})
+        per_row.append(profiles[key])
+    unlabelled = [replace(t, genre=frozenset()) for t in labels]
+    teacher = TeacherTargets.build(per_row)
+    config = replace(CONFIG, max_epochs=1, steps_per_epoch=3, tracks_per_batch=8, val_triplets=20)
+    progress = list(fit(unlabelled, tmp_path / "run", config, cache_dir=tmp_path / "cache", teacher=teacher))
+    assert all(p.loss == p.loss for p in progress if p.loss is not None)
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert {k.split(".")[1] for k in state["heads"]} == set(TAG_BLOCKS)
+    again = fit(unlabelled, tmp_path / "run", replace(config, max_epochs=2), cache_dir=tmp_path / "cache",
+                resume=True, teacher=teacher)
+    resumed = next(p for p in again if "resumed" in p.message)
+    assert "new stage" not in resumed.message  # the heads came back with the weights
+    run_to_end(again)
