@@ -9,6 +9,8 @@ Beyond the contract (the paper's future work):
 - ``--ref tempo=B.wav`` (repeatable): mix-and-match, that dimension's reference is clip B.
 ``--start/--end`` select the region of the QUERY clip(s); ``--ref`` clips are used whole.
 The query's own files are left out of the results unless ``--include-self``.
+``--tags "calm piano"`` ranks by the model's auto-tags (alone, or averaged with the clip's
+similarity when QUERY is given); ``--instrumental`` keeps only tracks tagged instrumental.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ HELP = "find library tracks that sound like a clip, weighted by genre, mood, ins
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("queries", nargs="+", metavar="QUERY", help="audio clip(s) to match")
+    parser.add_argument("queries", nargs="*", metavar="QUERY", help="audio clip(s) to match")
     add_library_options(parser)
     parser.add_argument(
         "--weights", default="", metavar="W",
@@ -50,6 +52,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--exclude-album", action="store_true", help="leave out tracks of the query's album"
     )
+    parser.add_argument("--tags", default="", metavar="WORDS",
+                        help='rank by auto-tags, e.g. "calm piano" (with or without a QUERY clip)')
+    parser.add_argument("--instrumental", action="store_true",
+                        help="only tracks whose auto-tags say instrumental")
 
 
 def _parse_refs(items: list[str]) -> dict[str, str]:
@@ -80,7 +86,8 @@ def _table(results: list) -> str:
     for i, r in enumerate(results, 1):
         minutes, seconds = divmod(int(r.offset_s), 60)
         dims = "  ".join(f"{r.dimensions[d]:5.2f}" for d in DIMENSIONS)
-        lines.append(f"{i:>3}  {r.score:6.2f}  {minutes:3d}:{seconds:02d}  {dims}  {display_path(r.track.path)}")
+        tags = f"  [{', '.join(r.tags)}]" if r.tags else ""
+        lines.append(f"{i:>3}  {r.score:6.2f}  {minutes:3d}:{seconds:02d}  {dims}  {display_path(r.track.path)}{tags}")
     return "\n".join(lines)
 
 
@@ -89,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
     refs = _parse_refs(args.ref)
     if args.k < 1:
         raise CliError("-k must be at least 1")
+    if not args.queries and not args.tags.strip():
+        raise CliError("give a QUERY clip, --tags WORDS, or both")
     for path in [*args.queries, *refs.values()]:
         if not os.path.isfile(path):
             raise CliError(f"cannot read query {display_path(path)}: no such file")
@@ -118,19 +127,24 @@ def _search(args: argparse.Namespace, catalog, weights: SearchWeights, refs: dic
     filters = SearchFilters(
         bpm_min=args.bpm_min, bpm_max=args.bpm_max,
         duration_min_s=args.min_duration, duration_max_s=args.max_duration,
+        instrumental=args.instrumental, tags=args.tags,
     )
+    query = None
     try:
-        queries = [library.prepare_query(p, args.start, args.end) for p in args.queries]
-        query = combine_queries(queries)
-        if refs:
-            query = mix_queries(query, {d: library.prepare_query(p) for d, p in refs.items()})
+        _groups, unknown = library.parse_tags(args.tags)
+        if unknown:
+            print(f"note: no tag matches {', '.join(map(repr, unknown))}; ignored", file=sys.stderr)
+        if args.queries:
+            query = combine_queries([library.prepare_query(p, args.start, args.end) for p in args.queries])
+            if refs:
+                query = mix_queries(query, {d: library.prepare_query(p) for d, p in refs.items()})
         results = library.search(
             query, weights, args.k, filters,
             exclude_query_files=not args.include_self, exclude_query_albums=args.exclude_album,
         )
     except SearchError as exc:
         raise CliError(str(exc)) from None
-    if query.padded:
+    if query is not None and query.padded:
         print("note: a query clip is shorter than one window (2.97 s) and was padded with silence",
               file=sys.stderr)
     if args.json:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from app.core.auto_tags import TagQueryError
 from app.core.catalog import Catalog
 from app.core.fingerprint import fingerprint_or_none
 from app.core.search import Query, SearchEngine, SearchError, query_from_windows
@@ -81,6 +82,7 @@ class Library:
             lambda ids: self.catalog.window_vectors(ids, model_id),
             self.catalog.get_tracks,
             index_cache=f"{self.catalog.path}.{model_id}",
+            tags=self.encoder.info.tags,
             **self._options,
         )
 
@@ -126,7 +128,7 @@ class Library:
 
     def search(
         self,
-        query: Query,
+        query: Query | None,
         weights: SearchWeights | Sequence[float] | None = None,
         k: int = 10,
         filters: SearchFilters | None = None,
@@ -134,12 +136,16 @@ class Library:
         exclude_query_files: bool = True,
         exclude_query_albums: bool = False,
     ) -> list[SearchResult]:
-        """Rank the library for ``query``; the query's own files are left out by default.
+        """Rank the library for ``query`` and/or ``filters.tags`` (tag words; ``query`` may
+        then be None); the query's own files are left out by default.
 
         "Own" is by content: the clip's path, any path to the same file (a symlink, a
         bind mount) and every exact copy of it in the library.
         """
         filters = filters or SearchFilters()
+        tag_groups, _unknown = self.parse_tags(filters.tags)
+        if query is None:
+            return self.engine.search(None, weights or SearchWeights(), k, filters, tag_groups)
         if exclude_query_files and query.paths:
             contents = {self._fingerprint_of(path) for path in query.paths} - {None}
             filters = replace(
@@ -150,7 +156,21 @@ class Library:
         if exclude_query_albums and query.paths:
             albums = {self._album_of(path) for path in query.paths} - {""}
             filters = replace(filters, exclude_albums=filters.exclude_albums | albums)
-        return self.engine.search(query, weights or SearchWeights(), k, filters)
+        return self.engine.search(query, weights or SearchWeights(), k, filters, tag_groups)
+
+    @property
+    def has_tags(self) -> bool:
+        """Whether the model carries an auto-tag head (tags, tag search, instrumental filter)."""
+        return self.encoder.info.tags is not None
+
+    def parse_tags(self, text: str) -> tuple[list[list[int]], list[str]]:
+        """Tag words -> ``tag_groups`` for ``search``, and the words that matched no tag."""
+        if not text.strip():
+            return [], []
+        try:
+            return self.engine.tags.parse(text)
+        except TagQueryError as exc:
+            raise SearchError(str(exc)) from None
 
     def _fingerprint_of(self, path: str) -> str | None:
         if path not in self._query_fingerprints:

@@ -29,6 +29,10 @@ cosine):
    cosines and ``sum_d w_d cos_d`` stay on the result (``raw``, ``score_raw``). Because the
    map is affine per dimension, step 1 ranks with weights ``w_d / (1 - center_d)``, the same
    order as the calibrated sum before clipping.
+4. Tag words (``tag_groups``, see ``app.core.auto_tags``): alone, tracks rank by how well
+   their auto-tags match; with a clip, the score is the mean of the clip similarity and
+   the tag match (the candidate stage ranks by the same mean, at track level; above
+   ``flat_limit`` the tags re-rank the approximate candidate pool only).
 
 Per query the engine caches the ``(N, 4)`` track cosines (above ``flat_limit``: the cosines of
 a candidate pool) and each candidate's ``(offsets, 4)`` segment cosines, so a slider move
@@ -47,12 +51,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.core.auto_tags import LibraryTags, TagQueryError
 from app.core.calibration import LibrarySpread, calibrate, scale
 from app.core.catalog import TrackTable
 from app.core.types import DIMENSIONS, SearchFilters, SearchResult, SearchWeights, TrackInfo
 from app.core.vector_index import VectorIndex
 from model.audio import WINDOW_SECONDS
 from model.dimensions import BLOCK_SIZE, EMBEDDING_SIZE, normalize_blocks
+from model.tags import TagModel
 
 N_DIMS = len(DIMENSIONS)
 
@@ -197,8 +203,10 @@ class SearchEngine:
         candidates: int = 200,
         nprobe: int | None = None,
         index_cache: str | os.PathLike[str] | None = None,
+        tags: TagModel | None = None,
     ) -> None:
         self.table = table
+        self.tags = LibraryTags(tags, table.vectors)
         self._windows = windows
         self._info = tracks_info
         self.candidates = candidates
@@ -241,6 +249,8 @@ class SearchEngine:
         albums = [a for a in filters.exclude_albums if a]
         if albums:
             mask &= ~np.isin(self._albums, albums)
+        if filters.instrumental:
+            mask &= self.tags.instrumental_mask()
         return mask
 
     # ------------------------------------------------------------------ search
@@ -258,12 +268,45 @@ class SearchEngine:
 
     def search(
         self,
-        query: Query,
+        query: Query | None,
         weights: SearchWeights | Sequence[float],
         k: int = 10,
         filters: SearchFilters | None = None,
+        tag_groups: Sequence[Sequence[int]] = (),
     ) -> list[SearchResult]:
-        """The ``k`` best tracks for ``query`` under ``weights`` (thread-safe, serialised)."""
+        """The ``k`` best tracks for ``query`` and/or ``tag_groups`` under ``weights``
+        (thread-safe, serialised)."""
+        try:
+            with self._lock:
+                if query is None:
+                    return self._search_tags(tag_groups, k, filters or SearchFilters())
+                return self._search(query, weights, k, filters, tag_groups)
+        except TagQueryError as exc:
+            raise SearchError(str(exc)) from None
+
+    def _search_tags(self, tag_groups: Sequence[Sequence[int]], k: int, filters: SearchFilters) -> list[SearchResult]:
+        if not tag_groups:
+            raise SearchError("give a query clip or tag words")
+        if len(self.table) == 0:
+            raise SearchError("the library has no indexed tracks")
+        match = self.tags.match(tag_groups)
+        valid = np.flatnonzero(self.filter_mask(filters))
+        rows = valid[np.lexsort((valid, -match[valid]))[:k]]
+        ids = [int(self.table.ids[r]) for r in rows]
+        infos = self._info(ids)
+        zeros = dict.fromkeys(DIMENSIONS, 0.0)
+        return [SearchResult(infos.get(i) or TrackInfo(i, self.table.paths[r]), float(match[r]), 0.0,
+                             dict(zeros), dict(zeros), 0.0, self.tags.labels(int(r)))
+                for r, i in zip(rows, ids, strict=True)]
+
+    def _search(
+        self,
+        query: Query,
+        weights: SearchWeights | Sequence[float],
+        k: int,
+        filters: SearchFilters | None,
+        tag_groups: Sequence[Sequence[int]],
+    ) -> list[SearchResult]:
         w = np.asarray(
             weights.as_tuple() if isinstance(weights, SearchWeights) else weights, np.float32
         )
@@ -273,12 +316,12 @@ class SearchEngine:
             raise SearchError("all weights are zero; give at least one dimension a weight > 0")
         if len(self.table) == 0:
             raise SearchError("the library has no indexed tracks")
-        with self._lock:
-            state = self._state(query)
-            centers = self.spread.centers(query.spans)
-            mask = self.filter_mask(filters or SearchFilters())
-            rows = self._candidate_rows(query, state, w / scale(centers), mask, max(self.candidates, k))
-            return self._rank_segments(query, state, w, centers, rows, k)
+        state = self._state(query)
+        centers = self.spread.centers(query.spans)
+        mask = self.filter_mask(filters or SearchFilters())
+        match = self.tags.match(tag_groups) if tag_groups else None
+        rows = self._candidate_rows(query, state, w, centers, mask, max(self.candidates, k), match)
+        return self._rank_segments(query, state, w, centers, rows, k, match)
 
     @property
     def spread(self) -> LibrarySpread:
@@ -288,12 +331,23 @@ class SearchEngine:
         return self._spread
 
     def _candidate_rows(
-        self, query: Query, state: _QueryState, w: np.ndarray, mask: np.ndarray, n: int
+        self,
+        query: Query,
+        state: _QueryState,
+        weights: np.ndarray,
+        centers: np.ndarray,
+        mask: np.ndarray,
+        n: int,
+        match: np.ndarray | None,
     ) -> np.ndarray:
+        w = weights / scale(centers)  # linear in the cosines: the calibrated order (step 3)
         if self.index.exact:
             if state.track_cosines is None:
                 state.track_cosines = self.index.cosines(query.vector)
-            scores = state.track_cosines @ w
+            if match is None:
+                scores = state.track_cosines @ w
+            else:  # the calibrated track-level similarity, averaged with the tag match
+                scores = (state.track_cosines - centers) @ w / weights.sum() + match
             valid = np.flatnonzero(mask)
             if valid.shape[0] <= n:
                 return valid
@@ -327,6 +381,7 @@ class SearchEngine:
         centers: np.ndarray,
         rows: np.ndarray,
         k: int,
+        match: np.ndarray | None = None,
     ) -> list[SearchResult]:
         if rows.shape[0] == 0:
             return []
@@ -352,6 +407,8 @@ class SearchEngine:
         hits = np.flatnonzero(scores == best[owner])
         _, first = np.unique(owner[hits], return_index=True)
         best_pair = hits[first]  # earliest best offset of each candidate
+        if match is not None:
+            best = (best + match[rows]) / 2.0
         # Score desc; among equal (e.g. all-zero, below-median) scores the unclipped sum; then row.
         order = np.lexsort((rows, -(unclipped[best_pair] @ w), -best))[:k]
         ids = [int(self.table.ids[rows[i]]) for i in order]
@@ -368,6 +425,7 @@ class SearchEngine:
                     dimensions={name: float(calibrated[pair, d]) for d, name in enumerate(DIMENSIONS)},
                     raw={name: float(stacked[pair, d]) for d, name in enumerate(DIMENSIONS)},
                     score_raw=float(stacked[pair] @ w),
+                    tags=self.tags.labels(int(rows[i])),
                 )
             )
         return results

@@ -112,6 +112,8 @@ class SearchFilters:
     exclude_paths: frozenset[str] = field(default_factory=frozenset)
     exclude_fingerprints: frozenset[str] = field(default_factory=frozenset)  # by content
     exclude_albums: frozenset[str] = field(default_factory=frozenset)
+    instrumental: bool = False  # only tracks the auto-tags call instrumental
+    tags: str = ""  # tag words to rank by ("calm piano"; see app.core.auto_tags), with or without a clip
 
 
 @dataclass(frozen=True)
@@ -129,9 +131,10 @@ class SearchResult:
     dimensions: dict[str, float]
     raw: dict[str, float] = field(default_factory=dict)
     score_raw: float = 0.0
+    tags: tuple[str, ...] = ()  # auto-tags above their thresholds, most confident first
 
     def to_json(self) -> dict[str, object]:
-        """The CLI/JSON contract: {path, score, offset_s, dimensions, dimensions_raw, score_raw, bpm}."""
+        """The CLI/JSON contract: {path, score, offset_s, dimensions, dimensions_raw, score_raw, tags, bpm}."""
         return {
             "path": self.track.path,
             "score": round(float(self.score), 6),
@@ -139,6 +142,7 @@ class SearchResult:
             "dimensions": {name: round(float(self.dimensions[name]), 6) for name in DIMENSIONS},
             "dimensions_raw": {name: round(float(self.raw.get(name, 0.0)), 6) for name in DIMENSIONS},
             "score_raw": round(float(self.score_raw), 6),
+            "tags": list(self.tags),
             "bpm": self.track.bpm,
         }
 

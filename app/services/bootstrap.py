@@ -130,6 +130,10 @@ class CoreLibrary:
     def search(self, query: Any, weights: SearchWeights, k: int, filters: SearchFilters) -> list[SearchResult]:
         return self.library.search(query, weights, k, filters)
 
+    @property
+    def tags_available(self) -> bool:
+        return self.library.has_tags
+
 
 class CoreTraining:
     """``model.train.fit`` behind the TrainingBackend protocol, fine-tuning the active model."""

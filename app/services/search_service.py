@@ -38,6 +38,7 @@ class SearchService(QObject):
     results_changed = Signal(list)  # list[SearchResult]
     reference_changed = Signal(str, str)  # dimension, path ('' = the main query)
     busy_changed = Signal(bool)
+    backend_changed = Signal()  # another model or library: what it offers (e.g. tags) may differ
 
     def __init__(
         self,
@@ -74,6 +75,11 @@ class SearchService(QObject):
         return bool(self.backend.available)
 
     @property
+    def tags_available(self) -> bool:
+        """Whether the model has auto-tags (tag words, the instrumental filter, a Tags column)."""
+        return bool(getattr(self.backend, "tags_available", False))
+
+    @property
     def unavailable_reason(self) -> str:
         return self.backend.reason
 
@@ -81,6 +87,7 @@ class SearchService(QObject):
         """Swap the engine (model switched or re-indexed) and re-run the current query."""
         self.backend = backend
         self._prepared, self._references = None, {}
+        self.backend_changed.emit()
         if self.query is not None:
             self.set_region(*self.query.region)
 
@@ -180,15 +187,16 @@ class SearchService(QObject):
         self.rerank()
 
     def rerank(self) -> None:
-        """Search the cached query with the current weights and filters (milliseconds)."""
-        if self._prepared is None or not self.backend.available:
+        """Search the cached query (or, with no query, the tag words) with the current weights
+        and filters (milliseconds)."""
+        if not self.backend.available or (self._prepared is None and not self.filters.tags):
             return
         if self.weights.is_zero:
             self.results = []
             self.results_changed.emit(self.results)
             return
         query = self._prepared
-        if self._references:
+        if query is not None and self._references:
             key = (id(query), tuple((d, id(p)) for d, (_path, p) in sorted(self._references.items())))
             if key != self._effective_key:  # combine once per change, not on every slider tick
                 combined = self.backend.combine(query, {d: p for d, (_path, p) in self._references.items()})

@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, Qt, QUrl, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSlider,
     QToolButton,
@@ -185,7 +187,28 @@ class QueryPane(QWidget):
             row.addWidget(QLabel("to"))
             row.addWidget(hi)
             form.addRow(row_label, row)
+        self.tag_words = QLineEdit()
+        self.tag_words.setPlaceholderText("e.g. calm piano")
+        self.tag_words.setClearButtonEnabled(True)
+        self.tag_words.setToolTip("Rank by the tracks' auto-tags (genre, mood, instrument, vocals); "
+                                  "with a query clip, the score is the mean of both")
+        self.tag_words.editingFinished.connect(self._emit_filters)
+        self.instrumental = QCheckBox("Instrumental only")
+        self.instrumental.setToolTip("Only tracks whose auto-tags say instrumental (no vocals)")
+        self.instrumental.toggled.connect(self._emit_filters)
+        form.addRow("Tags", self.tag_words)
+        form.addRow("", self.instrumental)
+        self.search.backend_changed.connect(self._update_tag_controls)
+        self._update_tag_controls()
         return box
+
+    def _update_tag_controls(self) -> None:
+        """Tag words and the instrumental filter need a model with auto-tags."""
+        available = self.search.tags_available
+        for widget in (self.tag_words, self.instrumental):
+            widget.setEnabled(available)
+        if not available:
+            self.tag_words.setPlaceholderText("the active model has no auto-tags")
 
     def _spin(self, lo: float, hi: float, suffix: str) -> QDoubleSpinBox:
         spin = FilterSpinBox()
@@ -235,7 +258,8 @@ class QueryPane(QWidget):
         def bound(spin: QDoubleSpinBox, scale: float = 1.0) -> float | None:
             return spin.value() * scale if spin.value() > spin.minimum() else None
 
-        return SearchFilters(bound(self.bpm_min), bound(self.bpm_max), bound(self.dur_min, 60), bound(self.dur_max, 60))
+        return SearchFilters(bound(self.bpm_min), bound(self.bpm_max), bound(self.dur_min, 60), bound(self.dur_max, 60),
+                             instrumental=self.instrumental.isChecked(), tags=self.tag_words.text().strip())
 
     def _emit_filters(self) -> None:
         self.search.set_filters(self.filters())

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from app.core.types import DIMENSIONS, SearchResult, display_path
 from app.ui.formatting import fmt_time
 
-COLUMNS = ("#", "Title", "Artist", "Dur", "BPM", "Score", "G  M  I  T", "Match at")
+COLUMNS = ("#", "Title", "Artist", "Dur", "BPM", "Score", "G  M  I  T", "Match at", "Tags")
 BARS_COLUMN = 6
 BAR_FLOOR = 0.04  # a result unrelated in a dimension still shows a sliver of that bar
 BAR_COLOURS = ("#4c8bf5", "#e3a33b", "#41a85f", "#c05bd6")  # genre, mood, instrument, tempo
@@ -75,7 +75,7 @@ class ResultsModel(QAbstractTableModel):
         t = r.track
         return (str(row + 1), t.display_title, t.artist, fmt_time(t.duration_s),
                 "" if t.bpm is None else f"{t.bpm:.0f}", f"{r.score:.2f}", "",
-                fmt_time(r.offset_s))
+                fmt_time(r.offset_s), ", ".join(r.tags))
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else len(self.results)
@@ -174,7 +174,7 @@ class ResultsView(QTableView):
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
         header = self.horizontalHeader()
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 34), (2, 120), (3, 52), (4, 48), (5, 56), (6, 92), (7, 72)):
+        for col, width in ((0, 34), (2, 120), (3, 52), (4, 48), (5, 56), (6, 92), (7, 72), (8, 180)):
             header.resizeSection(col, width)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
 

@@ -59,7 +59,7 @@ def test_search_json_contract_and_offsets(indexed, capsys) -> None:
     results = json.loads(out)
     assert len(results) == 3
     for r in results:
-        assert set(r) == {"path", "score", "offset_s", "dimensions", "dimensions_raw", "score_raw", "bpm"}
+        assert set(r) == {"path", "score", "offset_s", "dimensions", "dimensions_raw", "score_raw", "tags", "bpm"}
         assert set(r["dimensions"]) == set(r["dimensions_raw"]) == {"genre", "mood", "instrument", "tempo"}
         assert r["score"] == pytest.approx(sum(r["dimensions"].values()) / 4, abs=1e-4)
         assert r["score_raw"] == pytest.approx(sum(r["dimensions_raw"].values()), abs=1e-4)
@@ -177,3 +177,39 @@ def test_kill_9_mid_index_then_resume(tmp_path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)  # leave nothing behind if an assert failed
         except ProcessLookupError:
             pass
+
+
+def test_tag_search_and_instrumental_filter_with_a_tagged_model(tmp_path, capsys) -> None:
+    """A model file carrying an auto-tag head: tags in the JSON, --tags without a clip, and
+    --instrumental; the untagged model says plainly that it has no tags."""
+    import numpy as np
+
+    from model.checkpoint import load_model, save_model
+    from model.tags import KEY, TagModel
+
+    plain = make_model(tmp_path / "plain.pt")
+    network, info = load_model(plain)
+    rng = np.random.default_rng(0)
+    head = TagModel(("instrumental", "piano", "rock"), ("vocal", "instrument", "genre"),
+                    np.full(3, 0.5, np.float32), rng.normal(size=(8, 256)).astype(np.float32) * 20,
+                    np.zeros(8, np.float32), rng.normal(size=(3, 8)).astype(np.float32), np.zeros(3, np.float32))
+    tagged = tmp_path / "tagged.pt"
+    save_model(tagged, network, info.dims, info.card, extra={KEY: head.to_payload()})
+    paths = make_library(tmp_path / "music", n=4, seconds=6)
+    db = tmp_path / "lib.db"
+    assert main(["index", str(tmp_path / "music"), "--db", str(db), "--model", str(tagged), "--workers", "0"]) == 0
+    capsys.readouterr()
+    code, out, err = _search(capsys, db, tagged, "--tags", "piano nonsenseword", "--json", "-k", "4")
+    assert code == 0 and "nonsenseword" in err
+    results = json.loads(out)
+    assert len(results) == 4 and all(set(r["tags"]) <= {"instrumental", "piano", "rock"} for r in results)
+    assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)
+    code, out, _ = _search(capsys, db, tagged, str(paths[0]), "--instrumental", "--json", "--include-self")
+    assert code == 0 and all("instrumental" in r["tags"] for r in json.loads(out))
+    code, _, err = _search(capsys, db, tagged)
+    assert code == 2 and "QUERY" in err
+    plain_db = tmp_path / "plain.db"
+    assert main(["index", str(tmp_path / "music"), "--db", str(plain_db), "--model", str(plain), "--workers", "0"]) == 0
+    capsys.readouterr()
+    code, _, err = _search(capsys, plain_db, plain, "--tags", "piano")
+    assert code == 2 and "auto-tags" in err and len(err.strip().splitlines()) == 1

@@ -178,3 +178,32 @@ def test_an_interrupted_training_run_can_be_resumed(qtbot, services: Services, t
     assert requests[0].resume is True and requests[0].mode == "csv"
     assert Path(blocker.args[0].model_path) == tmp_path / "models" / "finetuned-lib.pt"
     assert services.training.interrupted_runs() == []  # finished: nothing left to resume
+
+
+def test_tag_controls_follow_the_model_and_reach_the_search(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    """The fake model has no auto-tags: the controls are off and say why. A backend with tags
+    turns them on, and the words and the instrumental box travel in the search filters."""
+    pane = window.query_pane
+    assert not pane.tag_words.isEnabled() and not pane.instrumental.isEnabled()
+    assert "no auto-tags" in pane.tag_words.placeholderText()
+    search = window.s.search
+    backend = search.backend
+    seen = []
+
+    class Tagged:
+        available, reason, tags_available = True, "", True
+
+        def __getattr__(self, name):
+            return getattr(backend, name)
+
+        def search(self, query, weights, k, filters):
+            seen.append((query, filters))
+            return []
+
+    search.set_backend(Tagged())
+    assert pane.tag_words.isEnabled() and pane.instrumental.isEnabled()
+    pane.tag_words.setText("calm piano")
+    pane.tag_words.editingFinished.emit()
+    assert seen and seen[-1][0] is None and seen[-1][1].tags == "calm piano"  # tags alone, no clip
+    pane.instrumental.setChecked(True)
+    assert seen[-1][1].instrumental
