@@ -17,7 +17,7 @@ complement each other:
 
 Targets are per track: the mean of the teacher's 3-s segments over the part of the track
 the audio cache holds (``model.datasets``: the middle ``max_seconds``), silent segments
-dropped. Leakage (how much each block knows of the others' tags) is measured by
+dropped (``tag_corpus.load_tags``). Leakage (how much each block knows of the others' tags) is measured by
 ``model.training.leakage``.
 """
 
@@ -33,12 +33,12 @@ import torch.nn.functional as F
 
 from model.dimensions import DIMENSIONS
 from model.losses import split_blocks
+from model.training.tag_corpus import load_tags
 from model.training.teacher_tags import BLOCK_GROUPS, block_tag_indices
 
 TAG_BLOCKS: tuple[str, ...] = tuple(BLOCK_GROUPS)  # genre, mood, instrument
 POSITIVE_SHARE = 0.2
 NEGATIVE_SHARE = 0.5
-SILENT_RMS = 0.003  # about -50 dBFS: the taggers guess on silence
 HEAD_WEIGHT = 1.0  # of the block heads' loss, next to the triplet losses
 SEGMENT_SECONDS = 3.0  # what one teacher segment covers
 
@@ -58,14 +58,14 @@ def track_targets(cache: Path, max_seconds: float) -> dict[str, np.ndarray] | No
     The track's duration is taken from the cache (its last segment's end), to within the
     3-s segment grid, which is all the choice of the middle needs.
     """
-    with np.load(cache) as c:
-        start, msd, mtt, rms = c["start_s"], c["msd"], c["mtt"], c["rms"]
+    tags = load_tags(cache)
+    start = tags["start_s"]
     duration_s = float(start[-1]) + SEGMENT_SECONDS if len(start) else 0.0
     lo = max(0.0, (duration_s - max_seconds) / 2.0)
-    keep = (start >= lo - 1.0) & (start <= lo + max_seconds) & (rms >= SILENT_RMS)
+    keep = (start >= lo - 1.0) & (start <= lo + max_seconds)
     if not keep.any():
         return None
-    return {block: t.mean(axis=0) for block, t in block_targets(msd[keep], mtt[keep]).items()}
+    return {block: t.mean(axis=0) for block, t in block_targets(tags["msd"][keep], tags["mtt"][keep]).items()}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@
 2. Training examples are spans of a track's windows (random start and length, so that the
    head sees what it will see at index time: the block-normalised mean of many windows),
    with the mean teacher target (``tag_vocabulary.targets``) of the 3-s teacher segments
-   under them; silent segments are dropped (the taggers answer silence with guesses).
+   under them; silent segments are dropped (``tag_corpus.load_tags``: the taggers answer
+   silence with guesses).
 3. A 256 -> 128 -> n_tags perceptron learns the soft targets (binary cross-entropy).
 4. Thresholds: per tag, the one that maximises F1 against the teacher's yes/no labels
    (``tag_vocabulary.truth``) on the ``val`` tracks of real music; precision and recall
@@ -36,10 +37,10 @@ from model.checkpoint import load_model, save_model
 from model.dimensions import normalize_blocks
 from model.tags import KEY, TagModel
 from model.training import tag_vocabulary as vocab
+from model.training.tag_corpus import load_tags
 
 ROOT = Path(__file__).resolve().parents[2]
 HIDDEN = 128
-SILENT_RMS = 0.003  # about -50 dBFS
 SPANS_PER_TRACK = 8  # per epoch
 
 
@@ -61,14 +62,18 @@ class TaggedTrack:
 
 
 def window_targets(cache: Path, n_windows: int) -> np.ndarray:
-    """Teacher targets aligned to the encoder's windows (the teacher's 2.99-s segment whose
-    start is nearest each window's); silent segments are NaN rows."""
-    with np.load(cache) as c:
-        target = vocab.targets(c["msd"], c["mtt"])
-        target[c["rms"] < SILENT_RMS] = np.nan
-        spacing = float(c["start_s"][1] - c["start_s"][0]) if len(c["start_s"]) > 1 else WINDOW_SECONDS
-    segment = np.minimum(np.round(np.arange(n_windows) * WINDOW_SECONDS / spacing).astype(int), len(target) - 1)
-    return target[segment]
+    """Teacher targets aligned to the encoder's windows: the non-silent teacher segment whose
+    start is nearest each window's, or a NaN row when none starts within half a window."""
+    tags = load_tags(cache)
+    target = vocab.targets(tags["msd"], tags["mtt"])
+    out = np.full((n_windows, len(vocab.NAMES)), np.nan, np.float32)
+    if not len(target):
+        return out
+    starts = np.arange(n_windows) * WINDOW_SECONDS
+    nearest = np.abs(starts[:, None] - tags["start_s"][None, :]).argmin(axis=1)
+    close = np.abs(tags["start_s"][nearest] - starts) <= WINDOW_SECONDS / 2
+    out[close] = target[nearest[close]]
+    return out
 
 
 def load_tracks(model: Path, corpora: list[tuple[Path, Path]], embeddings: Path, log=sys.stderr) -> list[TaggedTrack]:
