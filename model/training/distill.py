@@ -17,7 +17,7 @@ complement each other:
 
 Targets are per track: the mean of the teacher's 3-s segments over the part of the track
 the audio cache holds (``model.datasets``: the middle ``max_seconds``), silent segments
-dropped (``tag_corpus.load_tags``). Leakage (how much each block knows of the others' tags) is measured by
+dropped (``teacher_cache.load_tags``). Leakage (how much each block knows of the others' tags) is measured by
 ``model.training.leakage``.
 """
 
@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from model.dimensions import DIMENSIONS
 from model.losses import split_blocks
-from model.training.tag_corpus import load_tags
+from model.training.teacher_cache import load_tags
 from model.training.teacher_tags import BLOCK_GROUPS, block_tag_indices
 
 TAG_BLOCKS: tuple[str, ...] = tuple(BLOCK_GROUPS)  # genre, mood, instrument

@@ -31,7 +31,6 @@ import numpy as np
 import soundfile as sf
 
 CACHE_VERSION = 1
-SILENCE_RMS = 0.003  # about -50 dBFS: below this a segment's tags are the taggers' default guesses
 
 
 @dataclass(frozen=True)
@@ -66,13 +65,6 @@ def is_current(job: Job) -> bool:
                     and int(cached["source_mtime_ns"]) == stat.st_mtime_ns)
     except (OSError, ValueError, KeyError):  # a damaged cache is redone, never trusted
         return False
-
-
-def load_tags(path: Path, min_rms: float = SILENCE_RMS) -> dict[str, np.ndarray]:
-    """A cache file's ``msd``, ``mtt``, ``start_s`` and ``rms``, without its silent segments."""
-    with np.load(path) as cached:
-        keep = cached["rms"] >= min_rms
-        return {key: cached[key][keep] for key in ("msd", "mtt", "start_s", "rms")}
 
 
 def decode(path: Path) -> tuple[np.ndarray, int]:

@@ -9,7 +9,7 @@
 2. Training examples are spans of a track's windows (random start and length, so that the
    head sees what it will see at index time: the block-normalised mean of many windows),
    with the mean teacher target (``tag_vocabulary.targets``) of the 3-s teacher segments
-   under them; silent segments are dropped (``tag_corpus.load_tags``: the taggers answer
+   under them; silent segments are dropped (``teacher_cache.load_tags``: the taggers answer
    silence with guesses).
 3. A 256 -> 128 -> n_tags perceptron learns the soft targets (binary cross-entropy).
 4. Thresholds: per tag, the one that maximises F1 against the teacher's yes/no labels
@@ -37,7 +37,7 @@ from model.checkpoint import load_model, save_model
 from model.dimensions import normalize_blocks
 from model.tags import KEY, TagModel
 from model.training import tag_vocabulary as vocab
-from model.training.tag_corpus import load_tags
+from model.training.teacher_cache import load_tags
 
 ROOT = Path(__file__).resolve().parents[2]
 HIDDEN = 128

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from model.training import tag_corpus, teacher
+from model.training import tag_corpus, teacher, teacher_cache
 
 
 def _write_manifest(folder, names) -> None:
@@ -39,7 +39,7 @@ def test_tags_every_existing_file_once(teacher_installed, library, tmp_path) -> 
     np.testing.assert_allclose(cached["start_s"], np.arange(3) * teacher.SEGMENT_SECONDS)
     assert cached["rms"][0] > 0.2 and cached["rms"][2] < 0.1 * cached["rms"][0]
     assert not (out / "music" / "not_rendered_yet.npz").exists()
-    audible = tag_corpus.load_tags(out / "music" / "b.npz")
+    audible = teacher_cache.load_tags(out / "music" / "b.npz")
     np.testing.assert_array_equal(audible["start_s"], cached["start_s"][:2])  # silent tail dropped
     assert audible["mtt"].shape == (2, 50)
     assert tag_corpus.run(library / "manifest.csv", out, log=open(os.devnull, "w")) == (0, 0.0)
