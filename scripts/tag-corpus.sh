@@ -6,10 +6,14 @@
 #                                               resampy + the musicnn wheel's weights)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-corpora=(real:data/real/manifest.csv corpus:data/corpus/labels.csv
-         corpus_heldout_sf:data/corpus_heldout_sf/labels.csv)
-for entry in "${corpora[@]}"; do
-  name="${entry%%:*}" manifest="${entry#*:}"
+# Real music: every file converted so far (its manifest is written only when all packages are).
+if [ -d data/real ]; then
+  .venv/bin/python -m model.training.tag_corpus --scan data/real --out data/teacher/real "$@"
+else
+  echo "tag-corpus: data/real does not exist yet; skipped" >&2
+fi
+for name in corpus corpus_heldout_sf; do
+  manifest="data/$name/labels.csv"
   if [ -f "$manifest" ]; then
     .venv/bin/python -m model.training.tag_corpus --manifest "$manifest" --out "data/teacher/$name" "$@"
   else

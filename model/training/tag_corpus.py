@@ -5,6 +5,9 @@
 A manifest is any CSV with a ``path`` column relative to the CSV's folder (the real-music
 manifest, a synthetic corpus's labels.csv). Rows whose file does not exist yet are skipped,
 so a corpus that is still being rendered can be tagged as it grows: run the command again.
+``--scan DIR`` instead tags every audio file under DIR, with paths relative to it: the real
+music is converted package by package and its manifest is written only at the end, and the
+cache keys are the same relative paths, so the manifest later finds them done.
 
 One ``.npz`` per audio file, at the file's relative path under ``--out`` (suffix ``.npz``),
 written atomically and holding:
@@ -31,6 +34,10 @@ import numpy as np
 import soundfile as sf
 
 CACHE_VERSION = 1
+AUDIO_SUFFIXES = frozenset({".ogg", ".opus", ".wav", ".flac", ".mp3"})
+# Kept for held-out evaluation only: never tagged for training, even if found under a scanned folder.
+HELD_OUT_PACKAGES = frozenset({"hyperrogue-music", "singularity-music", "planetblupi-music-ogg",
+                               "drascula-music"})
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,18 @@ def read_jobs(manifest: Path, out: Path) -> list[Job]:
         relative = Path(row["path"])
         source = manifest.parent / relative
         if source.is_file():
+            jobs.append(Job(source, out / relative.with_suffix(".npz")))
+    return jobs
+
+
+def scan_jobs(root: Path, out: Path) -> list[Job]:
+    """Jobs for every audio file under ``root`` (sorted), leaving out dot-files (files still
+    being written) and anything inside a held-out package's folder."""
+    jobs = []
+    for source in sorted(root.rglob("*")):
+        relative = source.relative_to(root)
+        if (source.suffix.lower() in AUDIO_SUFFIXES and source.is_file()
+                and not any(part.startswith(".") or part in HELD_OUT_PACKAGES for part in relative.parts)):
             jobs.append(Job(source, out / relative.with_suffix(".npz")))
     return jobs
 
@@ -96,17 +115,16 @@ def tag_file(teacher, job: Job) -> float:
     return len(samples) / rate
 
 
-def run(manifest: Path, out: Path, log=sys.stderr, max_minutes: float | None = None) -> tuple[int, float]:
-    """Tag what is not cached yet; returns (files tagged, audio seconds tagged).
+def run(jobs: list[Job], log=sys.stderr, max_minutes: float | None = None) -> tuple[int, float]:
+    """Tag the jobs not cached yet; returns (files tagged, audio seconds tagged).
 
     With ``max_minutes`` it stops after the file that crosses that much wall time, so a loop
     over several manifests returns to the first (real music) regularly as it grows.
     """
     from model.training.teacher import Teacher
 
-    jobs = read_jobs(manifest, out)
     todo = [job for job in jobs if not is_current(job)]
-    print(f"tag_corpus: {manifest}: {len(jobs)} files, {len(jobs) - len(todo)} cached, "
+    print(f"tag_corpus: {len(jobs)} files, {len(jobs) - len(todo)} cached, "
           f"{len(todo)} to tag", file=log, flush=True)
     if not todo:
         return 0, 0.0
@@ -135,15 +153,23 @@ def run(manifest: Path, out: Path, log=sys.stderr, max_minutes: float | None = N
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.training.tag_corpus",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--manifest", type=Path, required=True, help="CSV with a relative `path` column")
-    parser.add_argument("--out", type=Path, required=True, help="cache folder for this manifest")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--manifest", type=Path, help="CSV with a relative `path` column")
+    source.add_argument("--scan", type=Path, help="tag every audio file under this folder")
+    parser.add_argument("--out", type=Path, required=True, help="cache folder for this corpus")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--max-minutes", type=float, help="stop after this much wall time")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
-    run(args.manifest, args.out, max_minutes=args.max_minutes)
+    if args.manifest:
+        print(f"tag_corpus: {args.manifest}", file=sys.stderr, flush=True)
+        jobs = read_jobs(args.manifest, args.out)
+    else:
+        print(f"tag_corpus: every audio file under {args.scan}", file=sys.stderr, flush=True)
+        jobs = scan_jobs(args.scan, args.out)
+    run(jobs, max_minutes=args.max_minutes)
     return 0
 
 
