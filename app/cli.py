@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from app import APP_NAME, __version__
+from app.core.types import display_path
 
 # Subcommands in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = ("index", "search", "embed", "bench", "train", "evaluate")
@@ -63,6 +65,26 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"{APP_NAME}: interrupted", file=sys.stderr)
         return 130
+    except _io_errors() as exc:
+        # A full disk, a read-only or vanished catalog, a file we may not read: the catalog
+        # rolled back (it stays intact) and the next run resumes; say why in one line.
+        log.debug("I/O failure", exc_info=True)
+        print(f"{APP_NAME}: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _io_errors() -> tuple[type[BaseException], ...]:
+    """Evaluated only when an exception propagates, so ``--version`` never imports the core."""
+    from app.core.catalog import CatalogError
+
+    return (CatalogError, OSError)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {display_path(os.fsdecode(exc.filename))}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    return str(exc).splitlines()[0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
