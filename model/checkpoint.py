@@ -17,7 +17,6 @@ Trainers may add keys (e.g. "optimizer", "step") for resuming; loading ignores t
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from dataclasses import asdict, dataclass, field
@@ -36,6 +35,7 @@ from model.audio import (
     WINDOW_SAMPLES,
 )
 from model.dimensions import DIMENSIONS
+from model.model_id import model_id_of
 from model.network import CSNInception, ModelDims
 from model.tags import KEY as TAG_HEAD_KEY
 from model.tags import TagModel
@@ -74,15 +74,6 @@ class ModelFile:
     tags: TagModel | None = None  # the auto-tag head, when the file has one
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save_model(
     path: str | os.PathLike[str],
     network: CSNInception,
@@ -114,7 +105,7 @@ def save_model(
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(buffer.getvalue())
     os.replace(tmp, path)
-    return file_sha256(path)[:16]
+    return model_id_of(path)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -174,7 +165,7 @@ def load_model(
         path=path,
         dims=dims,
         card=dict(card) if isinstance(card, dict) else {},
-        model_id=file_sha256(path)[:16],
+        model_id=model_id_of(path),
         dimensions=tuple(payload["dimensions"]),
         version=int(payload["version"]),
         tags=tags,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from app.cli import CliError
-from app.core.resources import default_model_path
 
 
 def add_library_options(parser: argparse.ArgumentParser) -> None:
@@ -14,31 +14,55 @@ def add_library_options(parser: argparse.ArgumentParser) -> None:
         "--db", metavar="PATH", help="library file (default: library.db in the per-user data dir)"
     )
     parser.add_argument(
-        "--model", metavar="M", help="model file (default: the shipped model, or $SOUNDALIKE_MODEL)"
+        "--model", metavar="M",
+        help="model file (default: the one that indexed the library, else $SOUNDALIKE_MODEL or the shipped model)",
     )
     parser.add_argument(
         "--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the encoder runs"
     )
 
 
-def model_path(args: argparse.Namespace) -> Path:
-    if args.model:
-        path = Path(args.model)
-        if not path.is_file():
-            raise CliError(f"no model file at {path}")
-        return path
-    path = default_model_path()
-    if path is None:
-        raise CliError("no model installed (resources/models/default.pt); pass --model PATH")
-    return path
+def model_path(args: argparse.Namespace, catalog=None, reembed_ok: bool = False) -> Path:  # noqa: ANN001
+    """The model for this command: ``--model``, else the one that indexed ``catalog``, ...
+
+    (``app.core.model_registry.resolve_model``, the app's choice too.) When the library's
+    model is not installed, ``search`` says which model to pass; ``index`` (``reembed_ok``)
+    re-embeds the library with the default and says so.
+    """
+    from app.core.model_registry import DEFAULT_MODEL, ModelChoiceError, resolve_model
+    from model.model_id import model_id_of
+
+    indexed, hints = catalog.indexing_models() if catalog is not None else ([], {})
+    try:
+        entry = resolve_model(args.model, indexed=indexed, hints=hints)
+    except ModelChoiceError as exc:
+        raise CliError(str(exc)) from None
+    if entry is None:
+        raise CliError(
+            "no model file: no trained default model is installed yet "
+            f"({DEFAULT_MODEL} is missing); pass --model PATH"
+        )
+    if indexed and not args.model and model_id_of(entry.path) not in indexed:
+        where = hints.get(indexed[0])
+        known = f"last seen at {where}, now gone" if where else "not installed here"
+        if not reembed_ok:
+            raise CliError(
+                f"the library {catalog.path} was indexed with model {indexed[0]} ({known}); pass "
+                f"--model FILE with that model, or run `soundalike index DIR --model {entry.path}` "
+                "to re-embed the library"
+            )
+        print(f"note: the library's model {indexed[0]} is {known}; re-embedding with {entry.path}",
+              file=sys.stderr)
+    return entry.path
 
 
-def load_encoder(args: argparse.Namespace, threads: int | None = None):  # noqa: ANN201
+def load_encoder(args: argparse.Namespace, threads: int | None = None, catalog=None,  # noqa: ANN001
+                 reembed_ok: bool = False):  # noqa: ANN201
     """The encoder (torch is imported here, not at module import); ``threads``: CPU threads."""
     from model.checkpoint import ModelFileError
     from model.encoder import Encoder
 
-    path = model_path(args)
+    path = model_path(args, catalog, reembed_ok)
     try:
         return Encoder.load(path, device=args.device, threads=threads)
     except (ModelFileError, OSError, RuntimeError, ValueError) as exc:  # ValueError: --device cuda, no GPU

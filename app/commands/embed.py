@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from app.cli import CliError
+from app.commands import _library
 
 HELP = "embed audio files into 256-d track vectors (.npz), for scripts and evaluation"
 PROGRESS_EVERY_S = 2.0  # seconds between progress lines when stderr is not a terminal
@@ -42,29 +43,13 @@ def _read_list(path: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
-def _model_path(args: argparse.Namespace) -> Path:
-    from app.core.resources import default_model_path, resource_path
-
-    if args.model is not None:
-        if not args.model.is_file():
-            raise CliError(f"model file not found: {args.model}")
-        return args.model
-    path = default_model_path()
-    if path is None:
-        raise CliError(
-            "no model file: no trained default model is installed yet "
-            f"({resource_path('models', 'default.pt')} is missing); pass --model PATH"
-        )
-    return path
-
-
 def run(args: argparse.Namespace) -> int:
     paths = list(args.files) + (_read_list(args.from_list) if args.from_list else [])
     if not paths:
         raise CliError("no input files (give FILE arguments or --from-list LIST)")
     if args.output.suffix != ".npz":
         raise CliError(f"output must be an .npz file: {args.output}")
-    model_path = _model_path(args)
+    model_path = _library.model_path(args)
 
     import numpy as np
 

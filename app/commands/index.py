@@ -48,9 +48,13 @@ def run(args: argparse.Namespace) -> int:
     # vs 134x with 1 worker + 2 threads and 154x decoding inline with 2 threads).
     cores = os.cpu_count() or 2
     workers = max(1, cores - 1) if args.workers is None else args.workers
-    encoder = load_encoder(args, threads=max(1, cores - workers))
-    print(f"encoder: {describe(encoder)}", file=sys.stderr)  # which device (CUDA or CPU) and precision
     catalog = open_catalog(args, create=True)
+    try:
+        encoder = load_encoder(args, threads=max(1, cores - workers), catalog=catalog, reembed_ok=True)
+    except BaseException:
+        catalog.close()
+        raise
+    print(f"encoder: {describe(encoder)}", file=sys.stderr)  # which device (CUDA or CPU) and precision
     summary = IndexSummary()
     interactive = sys.stderr.isatty()
     last_print = 0.0

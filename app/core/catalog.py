@@ -47,6 +47,7 @@ from app.core.types import TrackInfo, display_path
 from model.dimensions import EMBEDDING_SIZE
 
 DB_FILENAME = "library.db"
+MODEL_PATH_KEY = "model_path:"  # meta key prefix: model id -> the model file's path
 LOW_SPACE_BYTES = 256 * 1024  # less free than this and an I/O error is a full disk
 
 
@@ -302,6 +303,20 @@ class Catalog:
             "WHERE t.status='ok' GROUP BY e.model_id"
         )
         return {str(m): int(n) for m, n in self._rows(sql)}
+
+    def indexing_models(self) -> tuple[list[str], dict[str, str]]:
+        """Model ids with vectors here (most tracks first) and the file each was last seen at."""
+        counts = self.model_counts()
+        hints = {
+            str(key)[len(MODEL_PATH_KEY):]: str(value)
+            for key, value in self._rows("SELECT key, value FROM meta WHERE key LIKE ?", (MODEL_PATH_KEY + "%",))
+        }
+        return sorted(counts, key=lambda m: -counts[m]), hints
+
+    def note_model_path(self, model_id: str, path: str) -> None:
+        """Remember where the model that embeds this library lives (for the CLI's model choice)."""
+        if self.get_meta(MODEL_PATH_KEY + model_id) != path:
+            self.set_meta(MODEL_PATH_KEY + model_id, path)
 
     def errors(self) -> list[tuple[str, str]]:
         """``(path, reason)`` of every file that could not be indexed."""

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import APP_NAME
 from app.core.resources import DEFAULT_MODEL_PARTS, MODEL_ENV, resource_path
+from model.model_id import model_id_of
 
 SHIPPED_MODELS_DIR = resource_path("models")  # checkout or PyInstaller bundle
 DEFAULT_MODEL = resource_path(*DEFAULT_MODEL_PARTS)
@@ -68,24 +70,71 @@ def list_models(user_dir: Path | None = None, shipped_dir: Path | None = None) -
     return entries
 
 
-def resolve_active(saved: str, user_dir: Path | None = None) -> ModelEntry | None:
-    """The model the settings name (a path), else the shipped default, else the newest user model.
+class ModelChoiceError(Exception):
+    """The model asked for cannot be used; ``str(e)`` is one line that says what to pass."""
 
-    None means no trained model is installed: the UI says so and search stays off; a
-    random network is never used silently.
+
+def _entry(path: Path) -> ModelEntry:
+    shipped = path.resolve().parent == SHIPPED_MODELS_DIR.resolve()
+    return ModelEntry(path, path.stem, shipped, _card(path))
+
+
+def resolve_model(
+    explicit: str | os.PathLike[str] | None = None,
+    saved: str = "",
+    indexed: Sequence[str] = (),
+    hints: Mapping[str, str] | None = None,
+    user_dir: Path | None = None,
+    strict: bool = True,
+) -> ModelEntry | None:
+    """The one model choice of the CLI and the app, first match wins:
+
+    1. ``explicit``: the CLI's ``--model``;
+    2. ``$SOUNDALIKE_MODEL`` (either of these not being a file raises ``ModelChoiceError``,
+       or with ``strict=False``, as the app uses it, is skipped);
+    3. ``saved``: the app's active-model setting (the user's last choice in the app);
+    4. the model that indexed the library: ``indexed`` ids (most vectors first), found via
+       ``hints`` (id -> path, recorded by the indexer) or among the installed models;
+    5. the shipped default, else the newest of the user's models.
+    None means no trained model is installed: callers say so, never use a random network.
     """
-    override = os.environ.get(MODEL_ENV)  # the CLI honours it too (explicit, never silent)
-    if override and Path(override).is_file():
-        path = Path(override)
-        return ModelEntry(path, path.stem, path.parent == SHIPPED_MODELS_DIR, _card(path))
+    for given, source in ((explicit, ""), (os.environ.get(MODEL_ENV), f" (${MODEL_ENV})")):
+        if given:
+            path = Path(given).expanduser()
+            if path.is_file():
+                return _entry(path)
+            if strict:
+                raise ModelChoiceError(f"no model file at {path}{source}")
     models = list_models(user_dir)
-    for entry in models:
-        if saved and str(entry.path) == saved:
-            return entry
+    if saved and Path(saved).is_file():
+        return next((e for e in models if str(e.path) == saved), None) or _entry(Path(saved))
+    found = find_model(indexed, models, hints or {})
+    if found is not None:
+        return found
     for entry in models:
         if entry.path == DEFAULT_MODEL:
             return entry
     return models[-1] if models else None
+
+
+def find_model(ids: Sequence[str], models: Sequence[ModelEntry], hints: Mapping[str, str]) -> ModelEntry | None:
+    """The installed model file with one of ``ids`` (in that order), hinted paths first."""
+    for model_id in ids:
+        hint = hints.get(model_id)
+        if hint and Path(hint).is_file() and _id_of(Path(hint)) == model_id:
+            return _entry(Path(hint))
+    for model_id in ids:
+        for entry in models:
+            if _id_of(entry.path) == model_id:
+                return entry
+    return None
+
+
+def _id_of(path: Path) -> str | None:
+    try:
+        return model_id_of(path)
+    except OSError:
+        return None
 
 
 def new_user_model_path(stem: str, user_dir: Path | None = None) -> Path:

@@ -46,10 +46,8 @@ NO_MODEL = (
 class CoreLibrary:
     """Catalog + lazily loaded encoder and ``app.core.library.Library`` (thread-safe loading)."""
 
-    def __init__(self, model_path: Path | None, device: str) -> None:
-        from app.core.catalog import Catalog
-
-        self.catalog = Catalog.open()
+    def __init__(self, model_path: Path | None, device: str, catalog: Any) -> None:
+        self.catalog = catalog
         self.model_path = model_path
         self.device = device
         self._library: Any = None
@@ -257,13 +255,23 @@ def build_services(settings: Settings | None = None) -> Services:
         settings.set("setting/library_folders", [str(model_registry.DEMO_LIBRARY)])
         settings.set("setting/demo_added", True)
     state: dict[str, CoreLibrary] = {}
+    from app.core.catalog import Catalog
+
+    catalog = Catalog.open()
+    if not settings.get("setting/active_model"):
+        # No choice made in the app yet: the model that indexed the library (e.g. from the
+        # CLI), as `soundalike search` would pick it; saved so every part shows the same one.
+        indexed, hints = catalog.indexing_models()
+        entry = model_registry.resolve_model(indexed=indexed, hints=hints, strict=False)
+        if entry is not None:
+            settings.set("setting/active_model", str(entry.path))
 
     def core() -> CoreLibrary:
-        entry = model_registry.resolve_active(settings.get("setting/active_model"))
+        entry = model_registry.resolve_model(saved=settings.get("setting/active_model"), strict=False)
         path = entry.path if entry else None
         device = settings.get("setting/compute_device")
         if "lib" not in state or (state["lib"].model_path, state["lib"].device) != (path, device):
-            state["lib"] = CoreLibrary(path, device)
+            state["lib"] = CoreLibrary(path, device, catalog)
         return state["lib"]
 
     first = core()

@@ -62,7 +62,9 @@ class TrainingService(QObject):
         return model_registry.list_models(self._models_dir)
 
     def active_model(self) -> model_registry.ModelEntry | None:
-        return model_registry.resolve_active(self._settings.get("setting/active_model"), self._models_dir)
+        return model_registry.resolve_model(
+            saved=self._settings.get("setting/active_model"), user_dir=self._models_dir, strict=False
+        )
 
     def summarize(self, source: str, mode: str) -> None:
         backend = self._factory()

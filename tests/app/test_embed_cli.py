@@ -64,7 +64,7 @@ def test_argument_errors_exit_two(tmp_path: Path, model: Path) -> None:
     no_files = _soundalike("embed", "-o", tmp_path / "o.npz", "--model", model)
     assert no_files.returncode == 2 and "no input files" in no_files.stderr
     bad_model = _soundalike("embed", song, "-o", tmp_path / "o.npz", "--model", tmp_path / "x.pt")
-    assert bad_model.returncode == 2 and "model file not found" in bad_model.stderr
+    assert bad_model.returncode == 2 and "no model file at" in bad_model.stderr
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"nope" * 10)
     bad_file = _soundalike("embed", song, "-o", tmp_path / "o.npz", "--model", corrupt)
@@ -75,4 +75,4 @@ def test_missing_default_model_says_so(tmp_path: Path) -> None:
     song = write_audio(tmp_path / "a.wav", music_like(3.0))
     result = _soundalike("embed", song, "-o", tmp_path / "o.npz",
                          env={"SOUNDALIKE_MODEL": str(tmp_path / "absent.pt")})  # fmt: skip
-    assert result.returncode == 2 and "no trained default model" in result.stderr
+    assert result.returncode == 2 and "no model file at" in result.stderr and "SOUNDALIKE_MODEL" in result.stderr

@@ -10,7 +10,6 @@ import torch
 from model.checkpoint import (
     FORMAT,
     ModelFileError,
-    file_sha256,
     frontend_config,
     load_model,
     new_untrained_model,
@@ -18,6 +17,7 @@ from model.checkpoint import (
     untrained_card,
 )
 from model.dimensions import DIMENSIONS
+from model.model_id import file_sha256
 from model.network import ModelDims
 
 SMALL = ModelDims(stem_channels=16, widths=(16, 16, 24, 24, 32, 32))

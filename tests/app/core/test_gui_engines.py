@@ -87,7 +87,7 @@ def test_no_model_resolves_to_none(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("SOUNDALIKE_MODEL", raising=False)
     monkeypatch.setattr(model_registry, "SHIPPED_MODELS_DIR", tmp_path / "none")
     monkeypatch.setattr(model_registry, "DEFAULT_MODEL", tmp_path / "none" / "default.pt")
-    assert model_registry.resolve_active("", tmp_path / "empty") is None
+    assert model_registry.resolve_model(user_dir=tmp_path / "empty") is None
 
 
 def test_export_csv_and_m3u(tmp_path: Path) -> None:
