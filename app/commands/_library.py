@@ -34,7 +34,7 @@ def model_path(args: argparse.Namespace, catalog=None, reembed_ok: bool = False)
 
     indexed, hints = catalog.indexing_models() if catalog is not None else ([], {})
     try:
-        entry = resolve_model(args.model, indexed=indexed, hints=hints)
+        entry = resolve_model(args.model, indexed=indexed, hints=hints, identify=model_id_of)
     except ModelChoiceError as exc:
         raise CliError(str(exc)) from None
     if entry is None:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import APP_NAME
 from app.core.resources import DEFAULT_MODEL_PARTS, MODEL_ENV, resource_path
-from model.model_id import model_id_of
 
 SHIPPED_MODELS_DIR = resource_path("models")  # checkout or PyInstaller bundle
 DEFAULT_MODEL = resource_path(*DEFAULT_MODEL_PARTS)
@@ -86,6 +85,7 @@ def resolve_model(
     hints: Mapping[str, str] | None = None,
     user_dir: Path | None = None,
     strict: bool = True,
+    identify: Callable[[Path], str] | None = None,
 ) -> ModelEntry | None:
     """The one model choice of the CLI and the app, first match wins:
 
@@ -94,7 +94,9 @@ def resolve_model(
        or with ``strict=False``, as the app uses it, is skipped);
     3. ``saved``: the app's active-model setting (the user's last choice in the app);
     4. the model that indexed the library: ``indexed`` ids (most vectors first), found via
-       ``hints`` (id -> path, recorded by the indexer) or among the installed models;
+       ``hints`` (id -> path, recorded by the indexer) or among the installed models, by
+       ``identify`` (``model.model_id.model_id_of``: passed in, because the GUI's import
+       graph must not reach ``model``);
     5. the shipped default, else the newest of the user's models.
     None means no trained model is installed: callers say so, never use a random network.
     """
@@ -108,7 +110,7 @@ def resolve_model(
     models = list_models(user_dir)
     if saved and Path(saved).is_file():
         return next((e for e in models if str(e.path) == saved), None) or _entry(Path(saved))
-    found = find_model(indexed, models, hints or {})
+    found = find_model(indexed, models, hints or {}, identify) if identify is not None else None
     if found is not None:
         return found
     for entry in models:
@@ -117,24 +119,27 @@ def resolve_model(
     return models[-1] if models else None
 
 
-def find_model(ids: Sequence[str], models: Sequence[ModelEntry], hints: Mapping[str, str]) -> ModelEntry | None:
+def find_model(
+    ids: Sequence[str], models: Sequence[ModelEntry], hints: Mapping[str, str],
+    identify: Callable[[Path], str],
+) -> ModelEntry | None:
     """The installed model file with one of ``ids`` (in that order), hinted paths first."""
+
+    def has_id(path: Path, model_id: str) -> bool:
+        try:
+            return path.is_file() and identify(path) == model_id
+        except OSError:
+            return False
+
     for model_id in ids:
         hint = hints.get(model_id)
-        if hint and Path(hint).is_file() and _id_of(Path(hint)) == model_id:
+        if hint and has_id(Path(hint), model_id):
             return _entry(Path(hint))
     for model_id in ids:
         for entry in models:
-            if _id_of(entry.path) == model_id:
+            if has_id(entry.path, model_id):
                 return entry
     return None
-
-
-def _id_of(path: Path) -> str | None:
-    try:
-        return model_id_of(path)
-    except OSError:
-        return None
 
 
 def new_user_model_path(stem: str, user_dir: Path | None = None) -> Path:

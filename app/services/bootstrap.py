@@ -261,8 +261,10 @@ def build_services(settings: Settings | None = None) -> Services:
     if not settings.get("setting/active_model"):
         # No choice made in the app yet: the model that indexed the library (e.g. from the
         # CLI), as `soundalike search` would pick it; saved so every part shows the same one.
+        from model.model_id import model_id_of
+
         indexed, hints = catalog.indexing_models()
-        entry = model_registry.resolve_model(indexed=indexed, hints=hints, strict=False)
+        entry = model_registry.resolve_model(indexed=indexed, hints=hints, strict=False, identify=model_id_of)
         if entry is not None:
             settings.set("setting/active_model", str(entry.path))
 

@@ -7,6 +7,7 @@ import json
 from app.cli import main
 from app.core import model_registry
 from app.core.catalog import Catalog
+from model.model_id import model_id_of
 from tests.app.library_helpers import make_library, make_model
 
 
@@ -21,7 +22,7 @@ def test_bare_search_uses_the_model_that_indexed_the_library(tmp_path, capsys, m
     assert len(json.loads(capsys.readouterr().out)) == 2
     with Catalog.open(db) as catalog:  # the app makes the same choice when nothing is saved
         indexed, hints = catalog.indexing_models()
-    assert model_registry.resolve_model(indexed=indexed, hints=hints).path == tuned
+    assert model_registry.resolve_model(indexed=indexed, hints=hints, identify=model_id_of).path == tuned
     assert model_registry.resolve_model(saved=str(tuned)).path == tuned
 
     tuned.rename(tmp_path / "elsewhere.pt")  # the library's model is gone: say what to pass
