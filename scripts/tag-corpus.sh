@@ -6,9 +6,16 @@
 #                                               resampy + the musicnn wheel's weights)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Real music: every file converted so far (its manifest is written only when all packages are).
+tag_real() { .venv/bin/python -m model.training.tag_corpus --scan data/real --out data/teacher/real "$@"; }
+# Real music first: every file converted so far (its manifest is written only when all packages
+# are), again and again while the conversion adds files and each run makes progress.
 if [ -d data/real ]; then
-  .venv/bin/python -m model.training.tag_corpus --scan data/real --out data/teacher/real "$@"
+  pending=$(tag_real --count-only)
+  while [ "$pending" -gt 0 ]; do
+    tag_real "$@"
+    before=$pending pending=$(tag_real --count-only)
+    [ "$pending" -ne "$before" ] || break
+  done
 else
   echo "tag-corpus: data/real does not exist yet; skipped" >&2
 fi

@@ -159,16 +159,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="cache folder for this corpus")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--max-minutes", type=float, help="stop after this much wall time")
+    parser.add_argument("--count-only", action="store_true",
+                        help="print how many files are not tagged yet, tag nothing")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
-    if args.manifest:
-        print(f"tag_corpus: {args.manifest}", file=sys.stderr, flush=True)
-        jobs = read_jobs(args.manifest, args.out)
-    else:
-        print(f"tag_corpus: every audio file under {args.scan}", file=sys.stderr, flush=True)
-        jobs = scan_jobs(args.scan, args.out)
+    jobs = read_jobs(args.manifest, args.out) if args.manifest else scan_jobs(args.scan, args.out)
+    if args.count_only:
+        print(sum(not is_current(job) for job in jobs))
+        return 0
+    print(f"tag_corpus: {args.manifest or f'every audio file under {args.scan}'}", file=sys.stderr, flush=True)
     run(jobs, max_minutes=args.max_minutes)
     return 0
 
