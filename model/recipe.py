@@ -12,6 +12,12 @@ the real Debian music, then runs this module, which
    soundfont never used in training), (c) the ``test`` split of ``data/real`` (track and tempo
    triplets), each with MFCC-VQ and untrained-network rows;
 3. writes ``resources/models/default.pt``, its ``default.card.json`` and ``MODEL_CARD.md``.
+
+With the musicnn teacher's tags (``scripts/tag-corpus.sh`` -> ``data/teacher/``), training
+distils them into the genre, mood and instrument blocks (``model.training.distill``) and
+evaluation adds teacher agreement and leakage on held-out real music.
+``--no-teacher`` trains the comparison model without them (``data/train-default-noteacher``),
+which shows what the teacher adds; it is never installed.
 """
 
 from __future__ import annotations
@@ -40,27 +46,50 @@ CORPUS = ROOT / "data" / "corpus" / "labels.csv"
 HELDOUT_SF = ROOT / "data" / "corpus_heldout_sf" / "labels.csv"
 REAL = ROOT / "data" / "real" / "manifest.csv"
 WORKDIR = ROOT / "data" / "train-default"
+TEACHER = ROOT / "data" / "teacher"  # <corpus folder name>/<path relative to its manifest>.npz
 SMOKE = {"max_epochs": 1, "steps_per_epoch": 2, "val_triplets": 20, "checkpoint_every": 0,
          "dims": {"stem_channels": 8, "widths": (8, 8, 16, 16, 16, 16)}}  # pipeline check only
 MODELS = ROOT / "resources" / "models"
 CONFIG = TrainConfig(max_epochs=60, steps_per_epoch=100, tracks_per_batch=16, num_workers=1,
-                     decode_workers=2, checkpoint_every=25, max_seconds=60.0, val_triplets=300)  # fmt: skip
+                     decode_workers=2, checkpoint_every=25, max_seconds=60.0, val_triplets=300,
+                     production=True)  # fmt: skip
 
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def train(config: TrainConfig, workdir: Path) -> dict:
+def teacher_cache(path: Path) -> Path | None:
+    """The teacher's tag cache of a corpus or real-music file, if it has been tagged."""
+    for manifest in (CORPUS, HELDOUT_SF, REAL):
+        root = manifest.parent.resolve()
+        if Path(path).resolve().is_relative_to(root):
+            cache = TEACHER / root.name / Path(path).resolve().relative_to(root).with_suffix(".npz")
+            return cache if cache.is_file() else None
+    return None
+
+
+def teacher_targets(labels: list, max_seconds: float):  # -> TeacherTargets
+    from model.training.distill import TeacherTargets, track_targets
+
+    per_row = [track_targets(c, max_seconds) if (c := teacher_cache(t.path)) else None for t in labels]
+    return TeacherTargets.build(per_row)
+
+
+def train(config: TrainConfig, workdir: Path, use_teacher: bool) -> dict:
     corpus = read_labels_csv(CORPUS)
     real = read_labels_csv(REAL) if REAL.exists() else []
     labels = select_split(corpus, "train", "val") + select_split(real, "train", "val")
+    teacher = teacher_targets(labels, config.max_seconds) if use_teacher else None
     data = (f"{len(select_split(corpus, 'train'))} train / {len(select_split(corpus, 'val'))} val synthetic clips "
             f"({CORPUS.relative_to(ROOT)}) + {len(select_split(real, 'train'))} train / "
             f"{len(select_split(real, 'val'))} val real tracks ({REAL.relative_to(ROOT)}, unlabelled except beat-tracker BPM)")  # fmt: skip
+    if teacher is not None:
+        data += (f"; musicnn teacher tags for {int(teacher.known.sum())} of {len(labels)} tracks "
+                 f"({TEACHER.relative_to(ROOT)})")
     log(f"training on {data}")
     job = fit(labels, workdir, config, output=workdir / "trained.pt", resume=True,
-              cache_dir=ROOT / "data" / "cache", data_description=data)  # fmt: skip
+              cache_dir=ROOT / "data" / "cache", data_description=data, teacher=teacher)  # fmt: skip
 
     def report(p) -> None:
         if p.phase != "train" or p.step % 25 == 0:
@@ -95,14 +124,29 @@ def evaluate_sets(model_path: Path, n: int, seed: int = 0) -> dict[str, dict]:
     return reports
 
 
+def teacher_report(model_path: Path) -> str:
+    """Teacher agreement and leakage on the real-music test split (where it has been tagged)."""
+    from model.training.teacher_eval import embed_tagged, evaluate_against_teacher
+
+    if not REAL.exists():
+        return "teacher agreement: no real music collected"
+    vectors, caches = embed_tagged(model_path, REAL, TEACHER / REAL.parent.name, ["test"])
+    return evaluate_against_teacher(vectors, caches)
+
+
 def model_card_markdown(card: dict, reports: dict, command: str, dims: dict, params: int) -> str:
     lines = ["# soundalike default model", "",
              "Trained by a re-runnable recipe; every number below was measured by it.", "",
              "## Command", "", f"    {command}", "",
              "## Data", "", f"- {card['data']}",
-             "- genre, mood, instrument: synthetic labels of the procedural corpus only (model/synth); "
-             "tempo: synthetic BPM plus beat-tracker BPM of the real tracks; track triplets: both.",
-             "- No pseudo-labels from a tagger (musicnn) were used.", "",
+             "- genre, mood, instrument: synthetic labels of the procedural corpus (model/synth)"
+             + (", plus the musicnn teacher's tag probabilities distilled into the genre, mood and "
+                "instrument blocks (model/training/distill.py). The teacher's weights (musicnn 0.1.0, "
+                "ISC licence, MTG/UPF) were trained on the Million Song Dataset with Last.fm tags "
+                "(MSD_musicnn) and on MagnaTagATune (MTT_musicnn, non-commercial audio); this model "
+                "learned from their outputs on the corpus above, not from their audio."
+                if "teacher" in card['data'] else "; no pseudo-labels from a tagger (musicnn) were used.")
+             + " tempo: synthetic BPM plus beat-tracker BPM of the real tracks; track triplets: both.", "",
              "## Training", "",
              f"- network: paper Inception CSN{TEMPO_BRANCH_NOTE if dims.get('tempo_lags') else ''}, dims {json.dumps(dims)}, {params:,} parameters",
              f"- epochs run: {card['epochs']} (best epoch {card['best_epoch']}); training time this "
@@ -114,6 +158,9 @@ def model_card_markdown(card: dict, reports: dict, command: str, dims: dict, par
              "## Evaluation (held-out triplets, paper Tables 1 and 2 layout)", ""]  # fmt: skip
     for name, report in reports.items():
         lines += [f"### {name}", "", "```", report.format_table(), "```", ""]
+    if card.get("teacher_evaluation"):
+        lines += ["### Teacher agreement and leakage (real music, test split)", "", "```",
+                  card["teacher_evaluation"], "```", ""]
     lines += targets_markdown(next(iter(reports.values()))) if reports else []
     lines += ["## On a GPU", "",
               "The recipe runs unchanged with CUDA (device auto, bf16/fp16 autocast, GradScaler). Not measured "
@@ -155,10 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--install", action="store_true", help="write resources/models/default.pt and MODEL_CARD.md")
     parser.add_argument("--smoke", action="store_true", help="tiny network, 2 steps: check the pipeline in minutes")
     parser.add_argument("--skip-training", action="store_true", help="evaluate/install the last trained model only")
+    parser.add_argument("--no-teacher", action="store_true",
+                        help="the comparison model: no teacher distillation (data/train-default-noteacher)")
     args = parser.parse_args(argv)
     if args.smoke and args.install:
         parser.error("--smoke models are never installed")
+    if args.no_teacher and args.install:
+        parser.error("the no-teacher comparison model is never installed")
     workdir = WORKDIR.with_name(WORKDIR.name + "-smoke") if args.smoke else WORKDIR
+    if args.no_teacher:
+        workdir = workdir.with_name(workdir.name + "-noteacher")
     command = "scripts/train-default-model.sh " + shlex.join(sys.argv[1:] if argv is None else argv)
     if not CORPUS.exists():
         log(f"{CORPUS} is missing: run scripts/make-corpus.sh first")
@@ -170,10 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.skip_training:
         card = load_model(trained)[1].card
     else:
-        card = train(config, workdir)
+        card = train(config, workdir, use_teacher=not args.no_teacher)
     reports = evaluate_sets(trained, 20 if args.smoke else args.triplets)
+    teacher_text = teacher_report(trained)
+    log(teacher_text)
     (workdir / "evaluation.json").write_text(json.dumps({k: r.to_json() for k, r in reports.items()}, indent=2))
-    card = {**card, "evaluation": {k: r.to_json() for k, r in reports.items()}, "command": command}
+    card = {**card, "evaluation": {k: r.to_json() for k, r in reports.items()}, "command": command,
+            "teacher_evaluation": teacher_text}
     network, info = load_model(trained)
     markdown = model_card_markdown(card, reports, command, asdict(info.dims), parameter_count(network))
     (workdir / "MODEL_CARD.md").write_text(markdown)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from model.augment import Augment
+from model.augment import Augment, Production
 from model.datasets import PairBatches, cache_key, ensure_cache
 from model.features import LogMel
 from model.labels import TrackLabels, assign_splits
@@ -75,6 +75,7 @@ class TrainConfig:
     checkpoint_every: int = 0  # also checkpoint every N steps within an epoch (0: per epoch)
     max_minutes: float = 0.0  # stop after the epoch that passes this wall-clock budget (0: none)
     dims: dict = field(default_factory=dict)  # ModelDims overrides when training from scratch
+    production: bool = False  # random production chains on training excerpts (model.augment.Production)
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,7 @@ def fit(
         before = {**before, "loss": before_loss}
 
     # 4.-5. epochs
-    augment = Augment() if config.mode == "label-free" else None
+    augment = Augment() if config.mode == "label-free" else Production() if config.production else None
     train_cache_index = [position[r] for r in train_rows]
     steps = config.steps_per_epoch or max(1, math.ceil(len(train_rows) / config.tracks_per_batch))
     stopped = bool(schedule.get("early_stopped"))  # a finished run stays finished on resume

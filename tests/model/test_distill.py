@@ -104,3 +104,17 @@ def test_leakage_probe_separates_own_from_other_blocks() -> None:
     assert matrix["genre"]["genre"] > 0.5 and matrix["mood"]["mood"] > 0.5
     assert matrix["genre"]["mood"] < 0.1 and matrix["mood"]["genre"] < 0.1
     assert probe_r2(rng.normal(size=(n, 8)), rng.normal(size=(n, 2))) < 0.05  # noise predicts nothing
+
+
+def test_teacher_agreement_is_high_for_a_block_that_follows_the_teacher() -> None:
+    from model.training.teacher_eval import teacher_agreement
+
+    rng = np.random.default_rng(3)
+    n = 120
+    targets = {b: rng.random((n, 6)).astype(np.float32) for b in TAG_BLOCKS}
+    vectors = rng.normal(size=(n, 256)).astype(np.float32)
+    genre = DIMENSIONS.index("genre") * BLOCK_SIZE
+    vectors[:, genre : genre + 6] = (targets["genre"] - targets["genre"].mean(0)) * 10  # genre block = teacher
+    agreement = teacher_agreement(vectors, targets, n=600)
+    assert agreement["genre"] > 0.9
+    assert abs(agreement["mood"] - 0.5) < 0.1  # random blocks: chance
