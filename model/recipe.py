@@ -39,6 +39,7 @@ from model.checkpoint import load_model, new_untrained_model, save_model
 from model.evaluate import NetworkEmbedder, VQEmbedder, evaluate, plan_triplets
 from model.labels import read_labels_csv, select_split
 from model.network import parameter_count
+from model.synth.arrange import HELDOUT_PATTERN_FAMILY
 from model.train import TrainConfig, fit, hardware_description, pick_device, run_to_end
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,13 +77,31 @@ def teacher_targets(labels: list, max_seconds: float):  # -> TeacherTargets
     return TeacherTargets.build(per_row)
 
 
+def corpus_family(track) -> int:  # TrackLabels of data/corpus
+    """The clip's comp/bass pattern family (model.synth.arrange), replayed from its labels."""
+    from model.synth.arrange import pattern_family
+
+    seconds = float(json.loads((CORPUS.parent / "corpus.json").read_text())["seconds"])
+    return pattern_family(next(iter(track.genre)), next(iter(track.mood)), next(iter(track.instrument)),
+                          float(track.bpm), int(track.extra["seed"]), seconds)
+
+
+def split_families(tracks: list) -> tuple[list, list]:
+    """(tracks of the trained pattern families, tracks of the held-out one)."""
+    from model.synth.arrange import HELDOUT_PATTERN_FAMILY
+
+    held = [corpus_family(t) == HELDOUT_PATTERN_FAMILY for t in tracks]
+    return [t for t, h in zip(tracks, held, strict=True) if not h], [t for t, h in zip(tracks, held, strict=True) if h]
+
+
 def train(config: TrainConfig, workdir: Path, use_teacher: bool) -> dict:
-    corpus = read_labels_csv(CORPUS)
+    corpus = split_families(read_labels_csv(CORPUS))[0]  # the held-out family is never trained on
     real = read_labels_csv(REAL) if REAL.exists() else []
     labels = select_split(corpus, "train", "val") + select_split(real, "train", "val")
     teacher = teacher_targets(labels, config.max_seconds) if use_teacher else None
     data = (f"{len(select_split(corpus, 'train'))} train / {len(select_split(corpus, 'val'))} val synthetic clips "
-            f"({CORPUS.relative_to(ROOT)}) + {len(select_split(real, 'train'))} train / "
+            f"({CORPUS.relative_to(ROOT)}, without comp/bass pattern family {HELDOUT_PATTERN_FAMILY}) + "
+            f"{len(select_split(real, 'train'))} train / "
             f"{len(select_split(real, 'val'))} val real tracks ({REAL.relative_to(ROOT)}, unlabelled except beat-tracker BPM)")  # fmt: skip
     if teacher is not None:
         data += (f"; musicnn teacher tags for {int(teacher.known.sum())} of {len(labels)} tracks "
@@ -106,7 +125,9 @@ def evaluate_sets(model_path: Path, n: int, seed: int = 0) -> dict[str, dict]:
     device = pick_device("auto")
     corpus = read_labels_csv(CORPUS)
     vq, _ = fit_vq_on_files([t.path for t in select_split(corpus, "train")], seed=seed)
-    sets = {"a: held-out split of the synthetic corpus": select_split(corpus, "test")}
+    trained_families, held_family = split_families(select_split(corpus, "test"))
+    sets = {"a: held-out split of the synthetic corpus": trained_families,
+            f"d: held-out comp/bass pattern family {HELDOUT_PATTERN_FAMILY} (test split, never trained on)": held_family}
     if HELDOUT_SF.exists():
         sets["b: unseen soundfont (MuseScore_General_Lite)"] = read_labels_csv(HELDOUT_SF)
     if REAL.exists():

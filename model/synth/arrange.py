@@ -35,7 +35,11 @@ class Arrangement:
     end_tick: int
     offset_s: float  # start of the labelled excerpt inside the rendered audio
     key: str
+    pattern_family: int = 0  # which of PATTERN_FAMILIES comp/bass rhythm lines the band plays
 
+
+PATTERN_FAMILIES = 3  # comp and bass rhythm lines per style (accomp.py: ``variant % 3``)
+HELDOUT_PATTERN_FAMILY = 2  # never trained on: measures generalisation to unheard arrangements
 
 NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
@@ -139,4 +143,12 @@ def arrange(genre: str, mood_name: str, instrument: str, bpm: float, seed: int,
                           volume=int(rng.integers(35, 66)), pan=int(64 + rng.integers(-30, 31)),
                           reverb=reverb))
     key = f"{NOTE_NAMES[tonic_pc]} {mode}"
-    return Arrangement(parts, float(bpm), beats, (n_bars * beats + 1) * PPQ, offset_s, key)
+    return Arrangement(parts, float(bpm), beats, (n_bars * beats + 1) * PPQ, offset_s, key,
+                       variant % PATTERN_FAMILIES)
+
+
+def pattern_family(genre: str, mood_name: str, instrument: str, bpm: float, seed: int,
+                   seconds: float = 30.0) -> int:
+    """A clip's comp/bass pattern family, replayed from its labels and seed (no rendering:
+    a few milliseconds), so corpora rendered before the family was recorded can be split."""
+    return arrange(genre, mood_name, instrument, bpm, seed, seconds).pattern_family

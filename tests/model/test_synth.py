@@ -184,3 +184,13 @@ def test_real_music_collector_converts_files_and_pk3_members(tmp_path):
     splits = assign_splits("wesnoth-1.16-music", names)
     assert Counter(splits.values()) == {"train": 30, "test": 6, "val": 4}
     assert splits == assign_splits("wesnoth-1.16-music", names[::-1])  # order-independent
+
+
+def test_pattern_family_is_recorded_and_replayable_from_the_labels() -> None:
+    """The family a clip was arranged with comes back from its labels and seed alone, and the
+    corpus spreads over all families (one of them is held out of training)."""
+    from model.synth.arrange import HELDOUT_PATTERN_FAMILY, PATTERN_FAMILIES, pattern_family
+
+    families = [pattern_family("rock", "happy", "piano", 120, seed, 8.0) for seed in range(30)]
+    assert set(families) == set(range(PATTERN_FAMILIES)) and HELDOUT_PATTERN_FAMILY in families
+    assert [arrange("rock", "happy", "piano", 120, seed, 8.0).pattern_family for seed in range(30)] == families
