@@ -136,6 +136,9 @@ def evaluate_sets(model_path: Path, n: int, seed: int = 0) -> dict[str, dict]:
                  NetworkEmbedder("soundalike default", network, device)]  # fmt: skip
     reports = {}
     for name, tracks in sets.items():
+        if len(tracks) < 3:  # e.g. real music not collected yet: no triplets to draw
+            log(f"skipping {name}: {len(tracks)} tracks")
+            continue
         log(f"evaluating {name}: {len(tracks)} tracks")
         plan = plan_triplets(tracks, n, seed)
         if vq.note:
