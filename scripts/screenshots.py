@@ -47,6 +47,8 @@ def main() -> int:
     parser.add_argument("--train-epochs", type=int, default=0,
                         help="run a real (short) fine-tuning in the dialog before its screenshot")
     parser.add_argument("--train-steps", type=int, default=0, help="steps per epoch for that run (0: all)")
+    parser.add_argument("--sliders", help="slider values genre,mood,instrument,tempo (0-100) for main.png")
+    parser.add_argument("--main-only", action="store_true", help="only main.png (no map, no trainer)")
     args = parser.parse_args()
 
     fresh_home("soundalike-shots-", args.model, null_audio=not args.real_audio)
@@ -83,6 +85,8 @@ def main() -> int:
     services.search.results_changed.connect(lambda r: got.__setitem__("results", bool(r)))
     window.load_query(str(query))
     wait(app, lambda: got["results"], 120, "results")
+    if args.sliders:
+        window.query_pane.set_slider_values(tuple(int(v) for v in args.sliders.split(",")))
     window.results.selectRow(0)
     window.results.setFocus()
     started = {"ok": False}
@@ -96,6 +100,10 @@ def main() -> int:
         app.processEvents()
         time.sleep(0.02)
     window.grab().save(str(out / "main.png"))
+    if args.main_only:
+        services.shutdown()
+        window.close()
+        return 0
 
     mapped = {"ok": False}
     services.library.map_ready.connect(lambda _d: mapped.__setitem__("ok", True))

@@ -5,7 +5,12 @@
 # As root it runs apt-get; otherwise it prints the command and, for `test`, fails.
 set -euo pipefail
 
-run_packages=(libportaudio2 libsndfile1)
+# Qt's xcb platform plugin (the app's window on X11) needs these since Qt 6.5; desktop
+# installs usually have them, minimal and server images do not.
+qt_packages=(libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
+             libxcb-render-util0 libxcb-xinerama0 libxcb-shape0 libxcb-randr0 libxcb-xkb1 libegl1
+             libgl1 libfontconfig1 libdbus-1-3)
+run_packages=(libportaudio2 libsndfile1 "${qt_packages[@]}")
 test_packages=(fluidsynth timgm6mb-soundfont xvfb xauth)
 
 case "${1:-run}" in
