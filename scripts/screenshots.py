@@ -72,6 +72,9 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     done = {"indexed": False}
     services.library.indexing_finished.connect(lambda _m: done.__setitem__("indexed", True))
+    for other in services.library.folders():  # show this library alone (first launch adds the demo)
+        if other != str(library):
+            services.library.remove_folder(other)
     if str(library) not in services.library.folders():
         services.library.add_folder(str(library))
     else:
