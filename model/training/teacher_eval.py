@@ -47,6 +47,24 @@ def teacher_agreement(vectors: np.ndarray, targets: dict[str, np.ndarray], n: in
     return out
 
 
+def precision_at_k(vectors: np.ndarray, targets: dict[str, np.ndarray], k: int = 10) -> dict[str, tuple[float, float]]:
+    """Per block: (P@k, chance) where a neighbour is relevant when it shares the query's
+    teacher top tag of that block's group: the proxy for the issue's "one slider up, P@10"."""
+    blocks = normalize_blocks(vectors).reshape(len(vectors), len(DIMENSIONS), BLOCK_SIZE)
+    out = {}
+    for block, t in targets.items():
+        top = t.argmax(axis=1)
+        b = blocks[:, DIMENSIONS.index(block)]
+        cos = b @ b.T
+        np.fill_diagonal(cos, -np.inf)
+        k_eff = min(k, len(t) - 1)
+        neighbours = np.argsort(-cos, axis=1)[:, :k_eff]
+        precision = float(np.mean(top[neighbours] == top[:, None]))
+        shares = np.bincount(top) / len(top)
+        out[block] = (precision, float(np.sum(shares**2)))
+    return out
+
+
 def evaluate_against_teacher(vectors: np.ndarray, caches: Sequence[Path], max_seconds: float = 1e9) -> str:
     """Teacher agreement and leakage of ``vectors`` (one per cache file), as a text report."""
     rows = [(v, track_targets(c, max_seconds)) for v, c in zip(vectors, caches, strict=True)]
@@ -56,8 +74,11 @@ def evaluate_against_teacher(vectors: np.ndarray, caches: Sequence[Path], max_se
     x = np.stack([v for v, _ in rows])
     targets = {b: np.stack([t[b] for _, t in rows]) for b in TAG_BLOCKS}
     agreement = teacher_agreement(x, targets)
+    precision = precision_at_k(x, targets)
     lines = [f"teacher agreement on {len(rows)} held-out tracks (triplet accuracy, chance .5): "
              + ", ".join(f"{b} {a:.3f}" for b, a in agreement.items()),
+             "P@10 by the teacher's top tag of each block's group, that block alone (chance): "
+             + ", ".join(f"{b} {p:.2f} ({c:.2f})" for b, (p, c) in precision.items()),
              "leakage (cross-validated R² of a ridge probe from each block to each block's teacher tags):",
              format_leakage(leakage_matrix(x, targets))]
     return "\n".join(lines)

@@ -118,3 +118,17 @@ def test_teacher_agreement_is_high_for_a_block_that_follows_the_teacher() -> Non
     agreement = teacher_agreement(vectors, targets, n=600)
     assert agreement["genre"] > 0.9
     assert abs(agreement["mood"] - 0.5) < 0.1  # random blocks: chance
+
+
+def test_precision_at_10_against_the_teachers_top_tag() -> None:
+    from model.training.teacher_eval import precision_at_k
+
+    rng = np.random.default_rng(4)
+    n = 60
+    top = np.repeat(np.arange(3), 20)
+    targets = {b: np.eye(3, dtype=np.float32)[top] + 0.01 * rng.random((n, 3)).astype(np.float32) for b in TAG_BLOCKS}
+    vectors = rng.normal(size=(n, 256)).astype(np.float32)
+    vectors[:, :3] += np.eye(3)[top] * 20  # the genre block clusters by the teacher's top genre
+    result = precision_at_k(vectors, targets)
+    assert result["genre"][0] > 0.95 and result["genre"][1] == pytest.approx(1 / 3)
+    assert result["mood"][0] < 0.6
