@@ -335,9 +335,9 @@ def fit(
                             else ("best so far" if improved else ""))  # fmt: skip
 
     # 6. the best weights, with a card
-    best = torch.load(best_path if best_path.exists() else last_path, map_location="cpu", weights_only=True)
-    network.load_state_dict(best["state_dict"])
-    after = dict(history[best["epoch"] - 1]["val_accuracy"], loss=best["best"]) if best["epoch"] else before
+    best = best_state(workdir)
+    assert best is not None  # every epoch checkpoints
+    after = state_accuracy(best)
     card = {
         "data": data_description or f"{len(train_rows)} training / {len(val_rows)} validation tracks",
         "mode": config.mode, "epochs": epoch, "best_epoch": best["epoch"],
@@ -346,12 +346,40 @@ def fit(
         "validation_before": before, "validation_after": after, "history": history,
     }  # fmt: skip
     if output is not None:
-        from model.checkpoint import save_model
-
-        network.to("cpu").eval()
-        save_model(Path(output), network, dims, card)
+        save_state_as_model(best, Path(output), card)
     yield TrainProgress("done", epoch, 0, steps, val_accuracy=after, message=f"best epoch {best['epoch']}")
     return TrainResult(Path(output) if output else None, best_path, epoch, schedule["best_val_loss"], before, after, card)
+
+
+def best_state(workdir: str | Path) -> dict | None:
+    """The best epoch's training state (``best.pt``, else ``last.pt``), as ``fit`` writes it.
+
+    None before the first checkpoint. The one reader of the training-state format outside
+    ``fit`` (a cancelled fine-tune keeps its best epoch through it).
+    """
+    for name in ("best.pt", "last.pt"):
+        path = Path(workdir) / name
+        if path.exists():
+            return torch.load(path, map_location="cpu", weights_only=True)
+    return None
+
+
+def state_accuracy(state: dict) -> dict[str, float]:
+    """Validation accuracy (and loss) of the state's epoch; the starting model's before any."""
+    epoch, history = int(state.get("epoch", 0)), state.get("history") or []
+    if 0 < epoch <= len(history):
+        return dict(history[epoch - 1]["val_accuracy"], loss=state["best"])
+    return dict(state.get("before") or {})
+
+
+def save_state_as_model(state: dict, output: Path, card: dict) -> None:
+    """Write a training state's network as a model file (with ``card``)."""
+    from model.checkpoint import save_model
+
+    dims = ModelDims.from_dict(state["dims"])
+    network = CSNInception(dims)
+    network.load_state_dict(state["state_dict"])
+    save_model(output, network.eval(), dims, card)
 
 
 def run_to_end(job: Generator[TrainProgress, None, TrainResult], on_progress=None) -> TrainResult:

@@ -10,6 +10,8 @@ Training starts from the shipped model (or ``--from MODEL``) and never overwrite
 result goes to ``-o OUT.pt`` or a timestamped file in the per-user models folder, with a
 model card (data, epochs, time, hardware, validation accuracy before and after). Checkpoints
 live next to the output in ``OUT.training/``; ``--resume`` continues an interrupted run.
+Ctrl+C keeps the best epoch so far as OUT.pt, as cancelling does in the app: both run the
+same workflow (``app.core.finetune``).
 """
 
 from __future__ import annotations
@@ -50,57 +52,6 @@ def _is_shipped_default(path: Path) -> bool:
     return path.parent == SHIPPED_MODELS_DIR.resolve() and path.name.startswith("default")
 
 
-def _labels(args: argparse.Namespace) -> tuple[list, str, str]:
-    """(labels, mode, description of the data)."""
-    from model.labels import (
-        find_audio_files,
-        labels_from_folders,
-        labels_from_tags,
-        read_labels_csv,
-    )
-
-    folder = Path(args.folder)
-    if not folder.is_dir():
-        raise CliError(f"{folder}: not a folder")
-    csv_path = Path(args.csv) if args.csv else None
-    if csv_path is None and not (args.tags or args.folders or args.label_free) and (folder / "labels.csv").is_file():
-        csv_path = folder / "labels.csv"
-    if csv_path is not None:
-        try:
-            labels = read_labels_csv(csv_path)
-        except (OSError, ValueError) as exc:
-            raise CliError(f"cannot read labels: {exc}") from None
-        missing = [t for t in labels if not t.path.is_file()]
-        if missing:
-            print(f"train: {len(missing)} files in {csv_path} do not exist (first: {missing[0].path}); skipped", file=sys.stderr)
-        labels = [t for t in labels if t.path.is_file()]
-        source = f"labels from {csv_path}"
-    elif args.folders:
-        labels, source = labels_from_folders(folder), "labels from folder names"
-    else:
-        files = find_audio_files(folder)
-        if args.label_free:
-            labels, source = [labels_from_tags(p) for p in files], "no labels"
-        else:
-            from app.core.tags import read_tags
-
-            labels = []
-            for path in files:
-                tags = read_tags(path)
-                labels.append(labels_from_tags(path, genre=str(tags.get("genre") or ""),
-                                               mood=str(tags.get("mood") or ""), bpm=tags.get("bpm")))  # fmt: skip
-            source = "labels from file tags (genre, mood, BPM)"
-    if len(labels) < 4:
-        raise CliError(f"found {len(labels)} audio files under {folder}; training needs at least 4")
-    labelled = sum(t.has_labels for t in labels)
-    mode = "triplet"
-    if args.label_free or labelled == 0:
-        mode = "label-free"
-        if not args.label_free:
-            print("train: no track has a usable label; training label-free (track + contrastive)", file=sys.stderr)
-    return labels, mode, f"{len(labels)} tracks under {folder} ({labelled} labelled), {source}"
-
-
 def _print_progress(progress, interactive: bool, state: dict) -> None:
     if progress.phase == "train":
         now = time.monotonic()
@@ -120,11 +71,17 @@ def _print_progress(progress, interactive: bool, state: dict) -> None:
         print(progress.message, file=sys.stderr)
 
 
+def _label_source(args: argparse.Namespace) -> str:
+    if args.csv:
+        return "csv"
+    return next((how for how in ("tags", "folders", "label_free") if getattr(args, how)), "auto").replace("_", "-")
+
+
 def run(args: argparse.Namespace) -> int:
-    from app.core.model_registry import new_user_model_path, user_data_dir, write_card
+    from app.core import finetune
+    from app.core.model_registry import new_user_model_path, training_dir
     from app.core.resources import default_model_path
     from model.checkpoint import ModelFileError
-    from model.train import TrainConfig, fit, with_overrides
 
     if args.resume and not args.output:
         raise CliError("--resume needs -o OUT.pt: the run to continue is the one writing OUT.pt")
@@ -138,15 +95,16 @@ def run(args: argparse.Namespace) -> int:
             print("train: no shipped model found (resources/models/default.pt); training from scratch", file=sys.stderr)
         elif not init.is_file():
             raise CliError(f"no model file at {init}")
-    labels, mode, description = _labels(args)
-    # Fine-tuning starts 10x lower than the paper's from-scratch lr so it adapts, not forgets.
-    lr = args.lr if args.lr is not None else (0.001 if init is not None else None)
-    config = with_overrides(TrainConfig(mode=mode, device=args.device, seed=args.seed), max_epochs=args.epochs,
-                            steps_per_epoch=args.steps_per_epoch, lr=lr, num_workers=args.workers)  # fmt: skip
-    workdir = output.with_name(output.stem + ".training")
-    print(f"train: {description}; mode {mode}; from {init or 'scratch'}; writing {output}", file=sys.stderr)
-    job = fit(labels, workdir, config, init_model=init, output=output, resume=args.resume,
-              cache_dir=user_data_dir() / "cache", data_description=description)  # fmt: skip
+    try:
+        found = finetune.gather_labels(args.folder, _label_source(args), csv=args.csv)
+    except finetune.FinetuneError as exc:
+        raise CliError(str(exc)) from None
+    for note in found.notes:
+        print(f"train: {note}", file=sys.stderr)
+    config = finetune.configure(found, fine_tuning=init is not None, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                                lr=args.lr, device=args.device, seed=args.seed, workers=args.workers)  # fmt: skip
+    print(f"train: {found.description}; mode {found.mode}; from {init or 'scratch'}; writing {output}", file=sys.stderr)
+    job = finetune.run(found, config, output, init_model=init, resume=args.resume)
     state: dict = {}
     interactive = sys.stderr.isatty()
     try:
@@ -158,11 +116,12 @@ def run(args: argparse.Namespace) -> int:
                 break
             _print_progress(progress, interactive, state)
     except KeyboardInterrupt:
-        job.close()
-        raise CliError(f"interrupted; checkpoints are in {workdir}; continue with --resume -o {output}") from None
-    except (ValueError, ModelFileError) as exc:
+        job.close()  # keeps the best epoch so far as OUT.pt
+        kept = f"the best epoch so far is saved as {output}; " if output.exists() else ""
+        raise CliError(f"interrupted; {kept}checkpoints are in {training_dir(output)}; "
+                       f"continue with --resume -o {output}") from None  # fmt: skip
+    except (finetune.FinetuneError, ModelFileError) as exc:
         raise CliError(str(exc).splitlines()[0]) from None
-    write_card(output, result.card)
     before, after = result.before, result.after
     print(f"wrote {output} ({result.epochs} epochs)")
     for key in after:

@@ -142,6 +142,11 @@ def find_model(
     return None
 
 
+def training_dir(model_path: Path) -> Path:
+    """Where the run that writes ``model_path`` keeps its checkpoints (resumable)."""
+    return model_path.with_name(model_path.stem + ".training")
+
+
 def new_user_model_path(stem: str, user_dir: Path | None = None) -> Path:
     """A fresh path under the user's models dir (never inside resources/)."""
     directory = user_dir or user_models_dir()
@@ -149,7 +154,7 @@ def new_user_model_path(stem: str, user_dir: Path | None = None) -> Path:
     candidate = directory / f"{stem}{MODEL_SUFFIX}"
     n = 2
     # a checkpoint folder left by an interrupted run reserves its name too (it can be resumed)
-    while candidate.exists() or candidate.with_name(candidate.stem + ".training").exists():
+    while candidate.exists() or training_dir(candidate).exists():
         candidate = directory / f"{stem}-{n}{MODEL_SUFFIX}"
         n += 1
     return candidate

@@ -88,7 +88,7 @@ class PlayerLike(Protocol):
 @dataclass(frozen=True)
 class TrainRequest:
     source: str  # folder or CSV path
-    mode: str  # "tags" (folder with file tags), "csv", "label-free"
+    mode: str  # a label source of app.core.finetune: "tags", "folders", "csv", "label-free", "auto"
     epochs: int = 10
     device: str = "auto"
     output: str = ""  # model path to write (under the user's models dir)

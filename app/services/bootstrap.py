@@ -134,102 +134,47 @@ class CoreLibrary:
 
 
 class CoreTraining:
-    """``model.train.fit`` behind the TrainingBackend protocol, fine-tuning the active model."""
+    """``app.core.finetune`` (the workflow ``soundalike train`` runs too) behind the
+    TrainingBackend protocol, fine-tuning the active model."""
 
     def __init__(self, init_model: Path | None) -> None:
         self.init_model = init_model
         self.keep_best_on_cancel = True  # False when the app quits: the run stays resumable
 
-    def _labels(self, source: str, mode: str) -> list[Any]:
-        """Labels as ``soundalike train`` reads them (CSV rows whose file is missing are dropped)."""
-        from model import labels as L
+    @staticmethod
+    def _labels(source: str, mode: str) -> Any:
+        from app.core import finetune
 
-        if mode == "csv":
-            return [t for t in L.read_labels_csv(source) if t.path.is_file()]
-        files = L.find_audio_files(source)
-        if mode == "label-free":
-            return [L.labels_from_tags(f) for f in files]
-        from app.core.tags import read_tags
-
-        found = []
-        for f in files:
-            tags = read_tags(f)
-            found.append(L.labels_from_tags(f, genre=str(tags.get("genre") or ""),
-                                            mood=str(tags.get("mood") or ""), bpm=tags.get("bpm")))  # type: ignore[arg-type]
-        return found
+        try:
+            return finetune.gather_labels(source, mode)
+        except finetune.FinetuneError as exc:
+            raise UserFacingError(str(exc)) from None
 
     def summarize(self, source: str, mode: str) -> dict[str, dict[str, int]]:
-        counts: dict[str, dict[str, int]] = {"tracks": {"all": 0}}
-        for item in self._labels(source, mode):
-            counts["tracks"]["all"] += 1
-            for dim in ("genre", "mood", "instrument"):
-                for tag in item.tags(dim):
-                    counts.setdefault(dim, {}).setdefault(tag, 0)
-                    counts[dim][tag] += 1
-            if item.bpm is not None:
-                counts.setdefault("tempo", {}).setdefault("with BPM", 0)
-                counts["tempo"]["with BPM"] += 1
-        return counts
+        from app.core import finetune
+
+        return finetune.summarize(self._labels(source, mode).labels)
 
     def fit(self, request: TrainRequest) -> Iterator[TrainUpdate]:
-        from model.train import TrainConfig, fit
+        from app.core import finetune
 
-        labels = self._labels(request.source, request.mode)
-        if len(labels) < 4:
-            raise UserFacingError(f"Found {len(labels)} audio files in {request.source}; training needs at least 4.")
-        labelled = sum(t.has_labels for t in labels)
-        mode = "label-free" if request.mode == "label-free" or labelled == 0 else "triplet"
-        # Same choices as `soundalike train`: fine-tuning starts at lr 0.001 (adapt, don't forget).
-        config = TrainConfig(mode=mode, max_epochs=request.epochs, device=request.device,
-                             steps_per_epoch=request.steps_per_epoch,
-                             lr=0.001 if self.init_model is not None else 0.01)
-        output = Path(request.output)
-        workdir = output.with_name(output.stem + ".training")
-        description = f"{len(labels)} tracks in {request.source} ({labelled} labelled), {request.mode}"
-        job = fit(labels, workdir, config, init_model=self.init_model, output=output, resume=request.resume,
-                  cache_dir=model_registry.user_data_dir() / "cache", data_description=description)
+        found = self._labels(request.source, request.mode)
+        config = finetune.configure(found, fine_tuning=self.init_model is not None, epochs=request.epochs,
+                                    steps_per_epoch=request.steps_per_epoch, device=request.device)  # fmt: skip
+        job = finetune.run(found, config, Path(request.output), init_model=self.init_model,
+                           resume=request.resume, keep_best_on_cancel=self.keep_best_on_cancel)  # fmt: skip
         try:
             while True:
                 try:
-                    p = next(job)
+                    progress = next(job)
                 except StopIteration as done:
                     result = done.value
                     break
-                yield _update(p, request.epochs)
-        except GeneratorExit:  # cancelled: stop training, keep the best epoch as a usable model
-            job.close()
-            if self.keep_best_on_cancel:
-                self._keep_best(workdir, request)
-            raise
-        card = dict(result.card)
-        model_registry.write_card(Path(request.output), card)
-        return TrainOutcome(str(result.output or request.output), dict(result.before), dict(result.after), card)
-
-
-    @staticmethod
-    def _keep_best(workdir: Path, request: TrainRequest) -> None:
-        import torch
-
-        from model.checkpoint import save_model
-        from model.network import CSNInception, ModelDims
-
-        best = workdir / "best.pt"
-        if not best.exists():
-            return
-        state = torch.load(best, map_location="cpu", weights_only=True)
-        dims = ModelDims.from_dict(state["dims"])
-        network = CSNInception(dims)
-        network.load_state_dict(state["state_dict"])
-        history = state.get("history") or []
-        epoch = int(state.get("epoch", 0))
-        after = dict(history[epoch - 1]["val_accuracy"]) if 0 < epoch <= len(history) else {}
-        card = {
-            "data": f"{request.mode}: {request.source}", "mode": request.mode, "epochs": epoch,
-            "cancelled": True, "validation_before": dict(state.get("before") or {}),
-            "validation_after": after,
-        }
-        save_model(Path(request.output), network.eval(), dims, card)
-        model_registry.write_card(Path(request.output), card)
+                yield _update(progress, request.epochs)
+        finally:
+            job.close()  # a cancel (this generator closed) keeps the best epoch; no-op when done
+        return TrainOutcome(str(result.output or request.output), dict(result.before), dict(result.after),
+                            dict(result.card))  # fmt: skip
 
 
 def _update(p: Any, epochs: int) -> TrainUpdate:

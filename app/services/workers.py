@@ -40,7 +40,7 @@ def describe_error(exc: BaseException, task: str) -> str:
     if isinstance(exc, UserFacingError):
         return reason
     name = type(exc).__name__
-    if name in {"AudioError", "CatalogError", "SearchError", "TrainError", "CliError"}:
+    if name in {"AudioError", "CatalogError", "SearchError", "FinetuneError", "CliError"}:
         return f"{task.capitalize()} failed: {reason}"
     return f"{task.capitalize()} failed ({reason}); details are in the log file."
 

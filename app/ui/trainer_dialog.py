@@ -30,7 +30,12 @@ from app.ui.results_view import BAR_COLOURS
 
 SERIES = (*DIMENSIONS, "track")  # "track": same-track retrieval, the only score label-free runs have
 COLOURS = (*BAR_COLOURS, "#7a7f8c")
-MODES = (("Folder with tags (genre, mood, BPM)", "tags"), ("CSV labels file", "csv"), ("No labels (label-free)", "label-free"))
+MODES = (
+    ("Folder with tags (genre, mood, BPM)", "tags"),
+    ("Folder names (Jazz/…, mood=calm/…, bpm=120/…)", "folders"),
+    ("CSV labels file", "csv"),
+    ("No labels (label-free)", "label-free"),
+)
 
 
 class AccuracyPlot(QWidget):

@@ -60,34 +60,3 @@ def test_train_then_evaluate(corpus: Path, tmp_path: Path, capsys: pytest.Captur
         assert report["triplets"]["track"] == 20
     finally:
         torch.set_num_threads(threads)
-
-
-def test_labels_from_tags_and_folders(tmp_path: Path) -> None:
-    import argparse
-
-    import numpy as np
-    import soundfile as sf
-    from mutagen.flac import FLAC
-
-    from app.commands.train import _labels
-
-    for i, (genre, bpm) in enumerate([("Rock", "120"), ("Jazz; Swing", "90"), ("Rock", ""), ("", "")]):
-        path = tmp_path / "lib" / ("rock" if i % 2 == 0 else "jazz") / f"t{i}.flac"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(path, np.zeros(2205, np.float32), 22050)
-        tags = FLAC(path)
-        if genre:
-            tags["genre"] = genre
-        if bpm:
-            tags["bpm"] = bpm
-        tags.save()
-    base = dict(csv=None, tags=False, folders=False, label_free=False, folder=str(tmp_path / "lib"))
-    labels, mode, description = _labels(argparse.Namespace(**{**base, "tags": True}))
-    by_name = {t.path.name: t for t in labels}
-    assert mode == "triplet" and "file tags" in description
-    assert by_name["t0.flac"].genre == {"rock"} and by_name["t0.flac"].bpm == 120.0
-    assert by_name["t1.flac"].genre == {"jazz", "swing"} and not by_name["t3.flac"].has_labels
-    labels, _, _ = _labels(argparse.Namespace(**{**base, "folders": True}))
-    assert {t.path.name: t.genre for t in labels}["t1.flac"] == {"jazz"}
-    labels, mode, _ = _labels(argparse.Namespace(**{**base, "label_free": True}))
-    assert mode == "label-free" and not any(t.has_labels for t in labels)

@@ -126,29 +126,6 @@ def test_trainer_progress_becomes_one_based_epochs_with_a_whole_run_eta() -> Non
     assert done.val_accuracy == {} and done.message == "best epoch 2"
 
 
-def test_cancelled_real_training_keeps_best_checkpoint_as_a_loadable_model(tmp_path: Path) -> None:
-    from dataclasses import asdict
-
-    import torch
-
-    from app.services.backends import TrainRequest
-    from app.services.bootstrap import CoreTraining
-    from model.checkpoint import load_model, new_untrained_model
-    from model.network import ModelDims
-
-    network = new_untrained_model(0)
-    acc = {"genre": 0.6, "mood": 0.5, "instrument": 0.7, "tempo": 0.8}
-    torch.save({"dims": asdict(ModelDims()), "state_dict": network.state_dict(), "epoch": 1,
-                "history": [{"epoch": 1, "val_accuracy": acc}], "before": {"genre": 0.4}}, tmp_path / "best.pt")
-    output = tmp_path / "models" / "finetuned.pt"
-    CoreTraining._keep_best(tmp_path, TrainRequest(str(tmp_path), "csv", 5, "cpu", str(output)))
-    loaded, info = load_model(output, map_location="cpu")
-    assert info.card["cancelled"] is True and info.card["validation_after"] == acc
-    assert (output.with_suffix(".card.json")).exists()
-    for name, tensor in network.state_dict().items():
-        assert torch.equal(loaded.state_dict()[name], tensor)
-
-
 def test_prefetch_decodes_each_upcoming_track_once(qtbot, services: Services, tmp_path: Path) -> None:
     paths = [str(tmp_path / "lib" / f"{n}.wav") for n in ("genre_twin", "tempo_twin", "mood_twin")]
     loads: list[str] = []
