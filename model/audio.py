@@ -33,10 +33,10 @@ import soundfile as sf
 import soxr
 
 from model import ffmpeg_decode
+from model.constants import SAMPLE_RATE  # Hz: every file is resampled to this
 from model.truncation import truncation_reason
 
 # Front-end constants (the paper's, made exact). Kept in one block, whisper style.
-SAMPLE_RATE = 22050  # Hz: every file is resampled to this
 N_FFT = 1024  # samples per STFT frame: 46 ms at 22 050 Hz
 HOP_LENGTH = 512  # samples between frames: 23 ms, 50 % overlap
 N_MELS = 128  # mel bands

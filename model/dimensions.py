@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-DIMENSIONS: tuple[str, ...] = ("genre", "mood", "instrument", "tempo")
+from model.constants import DIMENSIONS  # noqa: F401 - re-exported: the model side imports it from here
+
 BLOCK_SIZE = 64
 EMBEDDING_SIZE = BLOCK_SIZE * len(DIMENSIONS)  # 256
 

@@ -31,6 +31,7 @@ import torch
 
 from model.audio import AudioError, iter_windows, split_windows
 from model.checkpoint import ModelFile, load_model
+from model.device import choose_precision, first_line, resolve_device
 from model.dimensions import normalize_blocks
 from model.features import LogMel
 from model.network import CSNInception
@@ -84,39 +85,6 @@ def pipeline_threads(cores: int) -> tuple[int, int]:
     return max(1, cores - decode_workers), decode_workers
 
 
-def cpu_supports_bf16() -> bool:
-    """True when the CPU computes bfloat16 natively (otherwise bf16 is slower than fp32)."""
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # an older or newer torch without these helpers
-        return False
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """"auto" -> CUDA when usable else CPU; "cuda" without a GPU raises ``ValueError``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda requested but no CUDA GPU is available")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ValueError(f"unknown device {device!r} (use auto, cpu or cuda)")
-    return torch.device(device)
-
-
-def choose_precision(device: torch.device, precision: str = "auto") -> torch.dtype:
-    """The autocast dtype: bf16/fp16 where fast and accurate enough, else float32."""
-    forced = os.environ.get("SOUNDALIKE_PRECISION", "").lower()
-    precision = forced or precision
-    table = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-    if precision in table:
-        return table[precision]
-    if precision != "auto":
-        raise ValueError(f"unknown precision {precision!r} (auto, fp32, bf16, fp16)")
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if cpu_supports_bf16() else torch.float32
-
-
 class Encoder:
     """A loaded model ready to embed audio. Not thread-safe: use one per worker thread."""
 
@@ -159,8 +127,8 @@ class Encoder:
                 return cls(network, info, torch_device, choose_precision(torch_device, precision), batch_windows)
             except (RuntimeError, AssertionError) as exc:  # driver/init/OOM; CPU-only torch asserts
                 if device != "auto":
-                    raise ValueError(f"CUDA failed: {_first_line(exc)}") from exc
-                log.warning("CUDA failed (%s); falling back to CPU", _first_line(exc))
+                    raise ValueError(f"CUDA failed: {first_line(exc)}") from exc
+                log.warning("CUDA failed (%s); falling back to CPU", first_line(exc))
                 torch_device = torch.device("cpu")
         torch.set_num_threads(threads or available_cores())
         network, info = load_model(path, map_location=torch_device)
@@ -192,7 +160,7 @@ class Encoder:
 
     def _fall_back_to_cpu(self, exc: BaseException) -> None:
         """A CUDA error mid-run (out of memory, device lost): go on, on the CPU, from here."""
-        log.warning("CUDA failed (%s); continuing on CPU", _first_line(exc))
+        log.warning("CUDA failed (%s); continuing on CPU", first_line(exc))
         self.device = torch.device("cpu")
         self.dtype = choose_precision(self.device)
         self.batch_windows = CPU_BATCH_WINDOWS
@@ -278,10 +246,6 @@ class Encoder:
                 yield batch.path, TrackEmbedding(
                     vectors, track_vector(vectors), padded.pop(batch.index)
                 )
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def describe(encoder: Encoder) -> str:

@@ -36,11 +36,12 @@ import torch
 
 from model.baselines import fit_vq_on_files
 from model.checkpoint import load_model, new_untrained_model, save_model
+from model.device import resolve_device
 from model.evaluate import NetworkEmbedder, VQEmbedder, evaluate, plan_triplets
 from model.labels import read_labels_csv, select_split
 from model.network import parameter_count
 from model.synth.arrange import HELDOUT_PATTERN_FAMILY
-from model.train import TrainConfig, fit, hardware_description, pick_device, run_to_end
+from model.train import TrainConfig, fit, hardware_description, run_to_end
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "data" / "corpus" / "labels.csv"
@@ -122,7 +123,7 @@ def train(config: TrainConfig, workdir: Path, use_teacher: bool) -> dict:
 
 def evaluate_sets(model_path: Path, n: int, seed: int = 0) -> dict[str, dict]:
     network, info = load_model(model_path)
-    device = pick_device("auto")
+    device = resolve_device("auto")
     corpus = read_labels_csv(CORPUS)
     vq, _ = fit_vq_on_files([t.path for t in select_split(corpus, "train")], seed=seed)
     trained_families, held_family = split_families(select_split(corpus, "test"))
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     config = TrainConfig(**{**asdict(CONFIG), "max_epochs": args.epochs, "max_minutes": args.max_minutes,
                             **(SMOKE if args.smoke else {})})  # fmt: skip
-    log(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()}, {hardware_description(pick_device('auto'))}")
+    log(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()}, {hardware_description(resolve_device('auto'))}")
     trained = workdir / "trained.pt"
     if args.skip_training:
         card = load_model(trained)[1].card

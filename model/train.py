@@ -22,7 +22,6 @@ What one run does:
 
 from __future__ import annotations
 
-import logging
 import math
 import platform
 import time
@@ -36,6 +35,7 @@ import torch
 
 from model.augment import Augment, Production
 from model.datasets import PairBatches, cache_key, ensure_cache
+from model.device import choose_precision, resolve_device
 from model.features import LogMel
 from model.labels import TrackLabels, assign_splits
 from model.losses import csn_loss, nt_xent, track_triplet_loss
@@ -104,31 +104,6 @@ class TrainResult:
     card: dict
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        if not torch.cuda.is_available():
-            return torch.device("cpu")
-        try:  # torch can list a GPU whose driver then fails: probe once, fall back to CPU
-            torch.zeros(1, device="cuda")
-        except (RuntimeError, AssertionError) as exc:
-            logging.getLogger(__name__).warning("CUDA failed (%s); training on CPU", (str(exc).strip() or type(exc).__name__).splitlines()[0])
-            return torch.device("cpu")
-        return torch.device("cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("CUDA was asked for but torch sees no CUDA device")
-    return torch.device(name)
-
-
-def autocast_dtype(device: torch.device, amp: str) -> torch.dtype | None:
-    """Mixed precision: bf16 where the hardware has it natively, fp16 on older GPUs."""
-    if amp == "off":
-        return None
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    supported = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
-    return torch.bfloat16 if (supported or amp == "bf16") else None
-
-
 def load_grown(network: torch.nn.Module, state_dict: dict[str, torch.Tensor]) -> list[str]:
     """Load a checkpoint into a network that may have gained modules since it was written.
 
@@ -173,8 +148,9 @@ def fit(
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     torch.manual_seed(config.seed)
-    device = pick_device(config.device)
-    amp_dtype = autocast_dtype(device, config.amp)
+    device = resolve_device(config.device)
+    precision = choose_precision(device, "fp32" if config.amp == "off" else config.amp)
+    amp_dtype = None if precision == torch.float32 else precision
 
     # 1. splits and label arrays (rows of ``labels`` are the index every batch refers to)
     labels = assign_splits(labels, val_fraction=config.val_fraction)

@@ -36,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
     from app.core.resources import default_model_path
     from model.audio import AudioError
     from model.checkpoint import ModelFileError, load_model, new_untrained_model
+    from model.device import resolve_device
     from model.evaluate import NetworkEmbedder, VQEmbedder, evaluate, held_out, plan_triplets
     from model.labels import read_labels_csv
-    from model.train import pick_device
 
     try:
         labels = read_labels_csv(args.data)
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         models = [default]
     if not models and not args.baselines:
         raise CliError("no model to evaluate: pass --model M or --baselines")
-    device = pick_device(args.device)
+    device = resolve_device(args.device)
     embedders, dims = [], None
     for path in models:
         try:

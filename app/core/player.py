@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-SAMPLE_RATE = 22050  # Hz; the rate model/audio.py decodes to, so buffers are shared
+from model.constants import SAMPLE_RATE  # the rate model.audio decodes to, so buffers are shared
+
 BLOCK_FRAMES = 1024  # frames per callback (46 ms at 22.05 kHz): low latency, no underruns
 FIX_PORTAUDIO = "install PortAudio (sudo apt-get install libportaudio2) and restart"
 

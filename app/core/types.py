@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 
-DIMENSIONS: tuple[str, ...] = ("genre", "mood", "instrument", "tempo")  # == model.dimensions
+from model.constants import DIMENSIONS  # noqa: F401 - re-exported for the ui (it may not import model)
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,10 @@ class SearchWeights:
     @property
     def is_zero(self) -> bool:
         return not any(self.as_tuple())
+
+    def to_text(self) -> str:
+        """``"genre=1,mood=0.5,..."``: what ``parse`` reads back."""
+        return ",".join(f"{name}={value:g}" for name, value in zip(DIMENSIONS, self.as_tuple(), strict=True))
 
     @classmethod
     def parse(cls, text: str) -> SearchWeights:

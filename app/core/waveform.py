@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_RATE = 22050  # Hz, as decoded by model/audio.py
+from model.constants import SAMPLE_RATE  # the rate model.audio decodes to
+
 FRAME_S = 0.25  # s per analysis frame for region picking (coarse is enough, and fast)
 MIN_REGION_S = 15.0  # s, shortest preselected region
 MAX_REGION_S = 30.0  # s, longest preselected region

@@ -215,8 +215,7 @@ class MainWindow(QMainWindow):
         st = self.s.settings
         st.set("persist/geometry", bytes(self.saveGeometry().data()))
         st.set("persist/splitter", bytes(self.splitter.saveState().data()))
-        st.set("persist/weights", ",".join(f"{k}={v:g}" for k, v in zip(
-            ("genre", "mood", "instrument", "tempo"), self.query_pane.weights().as_tuple(), strict=False)))
+        st.set("persist/weights", self.query_pane.weights().to_text())
         st.set("setting/audio_device", self.audition.device.currentText() if self.audition.device.currentIndex() > 0 else "")
         st.sync()
         super().closeEvent(event)

@@ -23,9 +23,9 @@ from app.benchmarks.encode import bound_by
 from app.cli import main
 from model.audio import split_windows
 from model.checkpoint import new_untrained_model, save_model, untrained_card
-from model.encoder import Encoder, choose_precision, resolve_device
+from model.device import choose_precision, resolve_device
+from model.encoder import Encoder
 from model.network import ModelDims
-from model.train import autocast_dtype, pick_device
 from tests.synth_audio import music_like, write_audio
 
 SMALL = ModelDims(stem_channels=8, widths=(8,) * 6)
@@ -60,8 +60,7 @@ def phantom_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_auto_falls_back_to_cpu_with_a_warning(
     model_path: Path, phantom_gpu: None, restore_threads: None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert resolve_device("auto").type == "cuda"  # torch says a GPU is there...
-    with caplog.at_level(logging.WARNING, logger="model.encoder"):
+    with caplog.at_level(logging.WARNING, logger="model.device"):  # torch says a GPU is there...
         encoder = Encoder.load(model_path, device="auto", threads=1)  # ...and it fails
     assert encoder.device.type == "cpu"
     assert [r.getMessage() for r in caplog.records if "falling back to CPU" in r.getMessage()]
@@ -112,28 +111,19 @@ def test_cuda_precision_is_bf16_else_fp16(monkeypatch: pytest.MonkeyPatch) -> No
     cuda = torch.device("cuda")
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     assert choose_precision(cuda) == torch.bfloat16
-    assert autocast_dtype(cuda, "auto") == torch.bfloat16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     assert choose_precision(cuda) == torch.float16  # pre-Ampere GPUs: fp16 (+ GradScaler in training)
-    assert autocast_dtype(cuda, "auto") == torch.float16
     assert choose_precision(cuda, "fp32") == torch.float32
 
 
 @no_gpu
-def test_trainer_device_choice() -> None:
-    assert pick_device("auto").type == "cpu"
-    assert pick_device("cpu").type == "cpu"
-    with pytest.raises(ValueError, match="CUDA"):
-        pick_device("cuda")
+def test_one_device_rule_for_encoder_and_trainer(phantom_gpu: None, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="model.device"):
+        assert resolve_device("auto").type == "cpu"  # the phantom GPU fails its first allocation
+    assert any("falling back to CPU" in r.getMessage() for r in caplog.records)
+    import model.train
 
-
-@no_gpu
-def test_trainer_auto_falls_back_when_the_gpu_fails(
-    phantom_gpu: None, caplog: pytest.LogCaptureFixture
-) -> None:
-    with caplog.at_level(logging.WARNING, logger="model.train"):
-        assert pick_device("auto").type == "cpu"
-    assert any("training on CPU" in r.getMessage() for r in caplog.records)
+    assert model.train.resolve_device is resolve_device  # the trainer uses the same rule
 
 
 def test_bench_names_the_stage_that_bounds_the_pipeline() -> None:

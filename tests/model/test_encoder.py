@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -95,9 +96,15 @@ def test_embed_files_overlaps_decoding_and_skips_bad_files(encoder: Encoder, tmp
 
 def test_closing_embed_files_early_stops_cleanly(encoder: Encoder, tmp_path: Path) -> None:
     paths = [write_audio(tmp_path / f"{i}.wav", noise(4.0, seed=i)) for i in range(4)]
+    threads = torch.get_num_threads()
     iterator = encoder.embed_files(paths, decode_workers=1)
-    next(iterator)
+    first_path, first = next(iterator)
+    assert first_path == str(paths[0]) and isinstance(first, TrackEmbedding)
     iterator.close()  # must join the decoder thread without hanging
+    assert not [t for t in threading.enumerate() if t.name.startswith("decode-") and t.is_alive()]
+    assert torch.get_num_threads() == threads  # the CPU split is undone
+    with pytest.raises(StopIteration):
+        next(iterator)
 
 
 def test_bf16_path_matches_fp32(model_path: Path) -> None:
@@ -113,7 +120,7 @@ def test_bf16_path_matches_fp32(model_path: Path) -> None:
 
 
 def test_device_choice_and_thread_split() -> None:
-    from model.encoder import resolve_device
+    from model.device import resolve_device
 
     assert resolve_device("cpu").type == "cpu"
     if not torch.cuda.is_available():
@@ -133,11 +140,11 @@ def test_windows_must_be_two_dimensional(encoder: Encoder) -> None:
 
 
 def test_cpu_without_bf16_falls_back_to_fp32(model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import model.encoder as encoder_module
+    import model.device as device_module
 
-    monkeypatch.setattr(encoder_module, "cpu_supports_bf16", lambda: False)
+    monkeypatch.setattr(device_module, "cpu_supports_bf16", lambda: False)
     assert Encoder.load(model_path, device="cpu", threads=1).precision == "fp32"
-    monkeypatch.setattr(encoder_module, "cpu_supports_bf16", lambda: True)
+    monkeypatch.setattr(device_module, "cpu_supports_bf16", lambda: True)
     assert Encoder.load(model_path, device="cpu", threads=1).precision == "bf16"
     monkeypatch.setenv("SOUNDALIKE_PRECISION", "fp32")
     assert Encoder.load(model_path, device="cpu", threads=1).precision == "fp32"
