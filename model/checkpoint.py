@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from model.atomic import write_bytes_atomic
 from model.audio import (
     HOP_LENGTH,
     MEL_MEAN,
@@ -102,9 +103,7 @@ def save_model(
     # the model id (a hash of the bytes) should not depend on the file's name.
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buffer.getvalue())
-    os.replace(tmp, path)
+    write_bytes_atomic(path, buffer.getvalue())
     return model_id_of(path)
 
 

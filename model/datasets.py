@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model.atomic import write_text_atomic
 from model.audio import SAMPLE_RATE, WINDOW_SAMPLES, AudioError, audio_duration, load_audio
 from model.samplers import MAX_EXCERPT_OVERLAP, excerpt_pair
 
@@ -126,9 +127,8 @@ def build_cache(
     if pool is not None:
         pool.shutdown()
     partial.replace(root / "samples.i16")
-    tmp = root / "index.json.partial"
-    tmp.write_text(json.dumps({"version": CACHE_VERSION, "total": offset, "tracks": tracks}))
-    tmp.replace(root / "index.json")  # written last: its presence marks a complete cache
+    # written last: its presence marks a complete cache
+    write_text_atomic(root / "index.json", json.dumps({"version": CACHE_VERSION, "total": offset, "tracks": tracks}))
     return AudioCache(root)
 
 

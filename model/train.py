@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from model.atomic import atomic_path
 from model.augment import Augment, Production
 from model.datasets import PairBatches, cache_key, ensure_cache
 from model.device import choose_precision, resolve_device
@@ -126,9 +127,8 @@ def hardware_description(device: torch.device) -> str:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)  # atomic: a crash never leaves half a checkpoint
+    with atomic_path(path) as tmp:  # a crash never leaves half a checkpoint
+        torch.save(state, tmp)
 
 
 def fit(

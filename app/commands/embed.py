@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from model.atomic import atomic_path
     from model.audio import WINDOW_SECONDS
     from model.checkpoint import ModelFileError
     from model.dimensions import DIMENSIONS
@@ -88,14 +89,13 @@ def run(args: argparse.Namespace) -> int:
         return 1
     kept = [p for p in paths if p in vectors]  # input order, whatever order decoding finished
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.output.with_name(f".{args.output.stem}.tmp.npz")
-    np.savez(
-        tmp,
-        paths=np.array(kept, dtype=str),
-        embeddings=np.stack([vectors[p] for p in kept]).astype(np.float32),
-        dimensions=np.array(DIMENSIONS, dtype=str),
-    )
-    tmp.replace(args.output)
+    with atomic_path(args.output) as tmp:
+        np.savez(
+            tmp,
+            paths=np.array(kept, dtype=str),
+            embeddings=np.stack([vectors[p] for p in kept]).astype(np.float32),
+            dimensions=np.array(DIMENSIONS, dtype=str),
+        )
     if failed:
         print(f"wrote {len(kept)} of {len(paths)} files to {args.output} ({failed} skipped)",
               file=sys.stderr)  # fmt: skip

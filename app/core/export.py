@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.core.types import DIMENSIONS, SearchResult
+from model.atomic import write_text_atomic
 
 
 def to_csv(results: Sequence[SearchResult]) -> str:
@@ -37,7 +38,5 @@ def write(results: Sequence[SearchResult], path: str | Path) -> Path:
     """Write by extension (.csv or .m3u/.m3u8) atomically (temp file + rename)."""
     path = Path(path)
     text = to_csv(results) if path.suffix.lower() == ".csv" else to_m3u(results)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, text)
     return path

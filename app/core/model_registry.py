@@ -17,6 +17,7 @@ from pathlib import Path
 
 from app import APP_NAME
 from app.core.resources import DEFAULT_MODEL_PARTS, MODEL_ENV, resource_path
+from model.atomic import write_text_atomic
 
 SHIPPED_MODELS_DIR = resource_path("models")  # checkout or PyInstaller bundle
 DEFAULT_MODEL = resource_path(*DEFAULT_MODEL_PARTS)
@@ -163,7 +164,5 @@ def new_user_model_path(stem: str, user_dir: Path | None = None) -> Path:
 def write_card(model_path: Path, card: dict[str, object]) -> Path:
     """Save a model's card as a JSON sidecar (atomic), so listings need no torch."""
     sidecar = model_path.with_suffix(".card.json")
-    tmp = sidecar.with_name(sidecar.name + ".tmp")
-    tmp.write_text(json.dumps(card, indent=2, default=str))
-    tmp.replace(sidecar)
+    write_text_atomic(sidecar, json.dumps(card, indent=2, default=str))
     return sidecar

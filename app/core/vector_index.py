@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.atomic import atomic_path
 from model.dimensions import BLOCK_SIZE, DIMENSIONS, EMBEDDING_SIZE
 
 N_DIMS = len(DIMENSIONS)
@@ -162,12 +163,11 @@ def _write_ivf(index, path: Path) -> None:  # noqa: ANN001
 
     for old in path.parent.glob(f"{path.name.rsplit('.', 2)[0]}.*.faiss"):
         old.unlink(missing_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        faiss.write_index(index, str(tmp))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            faiss.write_index(index, str(tmp))
     except (OSError, RuntimeError):
-        tmp.unlink(missing_ok=True)  # a read-only folder only costs the next rebuild
+        pass  # a read-only or full disk only costs the next rebuild
 
 
 def _build_ivf(vectors: np.ndarray, nlist: int, seed: int):  # noqa: ANN202

@@ -1,0 +1,42 @@
+"""Atomic file writes: readers see the old file or the new one, never half of one.
+
+Public API::
+
+    with atomic_path(path) as tmp:      # write tmp however you like (torch.save, faiss, np.savez)
+        ...                             # on success tmp replaces path; on error tmp is removed
+    write_bytes_atomic(path, data); write_text_atomic(path, text)
+
+The temporary file sits in the target's folder (a rename is atomic only within one file
+system), is hidden (``.name``), and keeps the target's suffix (``np.savez`` appends
+``.npz`` to a name without it). Quod Libet's ``util/atomic.py`` does the same.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path next to ``path`` that replaces it when the block ends without error."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
