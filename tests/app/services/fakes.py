@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from app.core.catalog import TrackTable
 from app.core.model_registry import write_card
 from app.core.player import DecodeCache, Player
 from app.core.projection import project
+from app.core.search import Query, SearchEngine, mix_queries, query_from_windows
 from app.core.types import (
     DIMENSIONS,
     Progress,
@@ -28,6 +30,8 @@ from app.core.types import (
     TrackInfo,
 )
 from app.services.backends import MapData, TrainOutcome, TrainRequest, TrainUpdate
+from model.audio import WINDOW_SECONDS
+from model.dimensions import BLOCK_SIZE, EMBEDDING_SIZE, normalize_blocks
 
 SR = 22050
 
@@ -56,45 +60,79 @@ def read_audio(path: str) -> np.ndarray:
 class FakeQuery:
     path: str
     region: tuple[float, float] | None
+    query: Query  # the real search reference (a unit vector per block)
     references: tuple[str, ...] = ()
 
 
+N_WINDOWS = 12  # windows per synthetic track (35.7 s)
+
+
+def _synthetic_vectors(cosines: Sequence[float], track: int, best_window: int) -> np.ndarray:
+    """``(N_WINDOWS, 256)`` block-normalised windows whose block ``d`` has cosine
+    ``cosines[d]`` with the query (``e_0`` in every block) at ``best_window``, less elsewhere.
+
+    The rest of each block points along a direction of its own per track, so tracks are
+    never parallel and the real engine ranks exactly by the given cosines.
+    """
+    windows = np.zeros((N_WINDOWS, len(DIMENSIONS), BLOCK_SIZE), np.float32)
+    for j in range(N_WINDOWS):
+        for d, c in enumerate(cosines):
+            c = c if j == best_window else max(-1.0, c - 0.3)
+            windows[j, d, 0] = c
+            windows[j, d, 1 + track] = np.sqrt(1.0 - c * c)
+    return windows.reshape(N_WINDOWS, EMBEDDING_SIZE)
+
+
 class FakeSearch:
-    """A library whose per-dimension similarities are given, so rankings are predictable."""
+    """The real ``SearchEngine`` over synthetic vectors with given per-dimension cosines.
+
+    Only decoding and embedding are faked (a query is the unit vector ``e_0`` per block):
+    ranking, weights, filters and offsets are the engine's own, so service and UI tests
+    check real search behaviour. Track ``i`` matches best at window ``i + 1``.
+    """
 
     def __init__(self, tracks: dict[str, dict[str, float]], root: Path, delay_s: float = 0.0) -> None:
         self.available, self.reason = True, ""
         self.delay_s = delay_s
         self.prepared: list[FakeQuery] = []
         self.tracks = [
-            (TrackInfo(i + 1, str(root / f"{name}.wav"), title=name, artist="Fake", duration_s=120.0,
-                       bpm=90.0 + 10 * i), dims)
+            (TrackInfo(i + 1, str(root / f"{name}.wav"), title=name, artist="Fake",
+                       duration_s=N_WINDOWS * WINDOW_SECONDS, bpm=90.0 + 10 * i), dims)
             for i, (name, dims) in enumerate(tracks.items())
-        ]
+        ]  # fmt: skip
+        windows = {
+            info.track_id: _synthetic_vectors([dims[d] for d in DIMENSIONS], i, i + 1).astype(np.float16)
+            for i, (info, dims) in enumerate(self.tracks)
+        }
+        infos = {info.track_id: info for info, _ in self.tracks}
+        n = len(self.tracks)
+        table = TrackTable(
+            ids=np.array(list(infos), np.int64),
+            vectors=np.stack([normalize_blocks(w.astype(np.float32).mean(0)) for w in windows.values()]).astype(np.float16),
+            n_windows=np.full(n, N_WINDOWS, np.int32),
+            duration_s=np.array([i.duration_s for i in infos.values()], np.float32),
+            bpm=np.array([i.bpm for i in infos.values()], np.float32),
+            paths=[i.path for i in infos.values()],
+            albums=[i.album for i in infos.values()],
+        )
+        self.engine = SearchEngine(
+            table, lambda ids: {i: windows[i] for i in ids}, lambda ids: {i: infos[i] for i in ids}
+        )
 
     def prepare_query(self, path: str, region: tuple[float, float] | None) -> FakeQuery:
         time.sleep(self.delay_s)
-        query = FakeQuery(path, region)
+        unit = np.zeros((1, len(DIMENSIONS), BLOCK_SIZE), np.float32)
+        unit[:, :, 0] = 1.0
+        query = FakeQuery(path, region, query_from_windows(unit.reshape(1, EMBEDDING_SIZE), path))
         self.prepared.append(query)
         return query
 
     def combine(self, base: FakeQuery, references: dict[str, Any]) -> FakeQuery:
-        return FakeQuery(base.path, base.region, tuple(sorted(references)))
+        mixed = mix_queries(base.query, {d: r.query for d, r in references.items()})
+        return FakeQuery(base.path, base.region, mixed, tuple(sorted(references)))
 
     def search(self, query: FakeQuery, weights: SearchWeights, k: int, filters: SearchFilters) -> list[SearchResult]:
-        w = weights.as_tuple()
-        out = []
-        for info, dims in self.tracks:
-            if info.path in filters.exclude_paths:
-                continue
-            if filters.bpm_min is not None and (info.bpm or 0) < filters.bpm_min:
-                continue
-            if filters.bpm_max is not None and (info.bpm or 0) > filters.bpm_max:
-                continue
-            score = sum(wi * dims[d] for wi, d in zip(w, DIMENSIONS, strict=True))
-            out.append(SearchResult(info, score, 12.5 + info.track_id, dict(dims)))
-        out.sort(key=lambda r: -r.score)
-        return out[:k]
+        return self.engine.search(query.query, weights, k, filters)
 
 
 class FakeLibrary:
