@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.audio import AudioError, iter_windows, split_windows
+from model.audio import AudioError, split_windows, stream_windows, windows_rate
 from model.checkpoint import ModelFile, load_model
 from model.device import choose_precision, first_line, resolve_device
 from model.dimensions import normalize_blocks
@@ -174,12 +174,15 @@ class Encoder:
             x = x.pin_memory()  # page-locked: the copy below is a DMA that overlaps the GPU
         x = x.to(self.device, non_blocking=True)
         with self._autocast():
-            mel = self.frontend(x).contiguous(memory_format=torch.channels_last)
+            mel = self.frontend(x, windows_rate(windows)).contiguous(memory_format=torch.channels_last)
             out = self.network(mel)
         return out.float().cpu().numpy()
 
     def embed_windows(self, windows: np.ndarray) -> np.ndarray:
-        """``(n, WINDOW_SAMPLES)`` waveforms -> ``(n, 256)`` float32, block-normalised."""
+        """``(n, WINDOW_SAMPLES)`` waveforms -> ``(n, 256)`` float32, block-normalised.
+
+        44.1 kHz windows (``2 * WINDOW_SAMPLES`` wide, see ``NATIVE_RATES``) are taken too.
+        """
         windows = np.asarray(windows, dtype=np.float32)
         if windows.ndim != 2:
             raise ValueError("embed_windows expects (n, WINDOW_SAMPLES) windows")
@@ -200,9 +203,9 @@ class Encoder:
     def embed_file(self, path: str | os.PathLike[str]) -> TrackEmbedding:
         """Decode (streaming, bounded memory) and embed one file; raises ``AudioError``."""
         parts, padded = [], False
-        for windows, was_padded in iter_windows(path, self.batch_windows):
-            parts.append(self.embed_windows(windows))
-            padded = padded or was_padded
+        for batch in stream_windows(path, self.batch_windows, native=True):
+            parts.append(self.embed_windows(batch.samples))
+            padded = padded or batch.padded
         vectors = np.concatenate(parts)
         return TrackEmbedding(vectors, track_vector(vectors), padded)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.audio import AudioError, iter_windows
+from model.audio import AudioError, stream_windows
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,11 @@ def prefetch_windows(
     batch_windows: int = 32,
     workers: int = 1,
     queue_batches: int = 4,
+    native: bool = True,
 ) -> Iterator[WindowBatch]:
     """Yield ``WindowBatch`` items for ``paths``; each file's batches arrive in order.
+
+    ``native`` keeps 44.1 kHz files at their rate (``model.audio.stream_windows``).
 
     With ``workers > 1`` batches of different files interleave; use ``index``/``path``.
     Unexpected exceptions in a worker are re-raised in the consumer.
@@ -72,15 +75,9 @@ def prefetch_windows(
                     return
                 path = str(paths[i])
                 try:
-                    pending: WindowBatch | None = None
-                    for windows, padded in iter_windows(path, batch_windows):
-                        if pending is not None and not put(pending):
+                    for batch in stream_windows(path, batch_windows, native=native):
+                        if not put(WindowBatch(i, path, batch.samples, batch.padded, batch.last)):
                             return
-                        pending = WindowBatch(i, path, windows, padded, last=False)
-                    assert pending is not None  # iter_windows yields or raises
-                    final = WindowBatch(i, path, pending.windows, pending.padded, last=True)
-                    if not put(final):
-                        return
                 except AudioError as exc:
                     if not put(WindowBatch(i, path, None, False, last=True, error=exc)):
                         return

@@ -88,23 +88,21 @@ class Decoded:
 def decode_file(file: ScannedFile) -> Decoded:
     """Decode one file into network windows and read its tags (runs in a worker process)."""
     from app.core.tags import read_tags
-    from model.audio import SAMPLE_RATE, AudioError, load_audio, split_windows
+    from model.audio import AudioError, stream_windows
 
     if file.fingerprint is None:
         file = replace(file, fingerprint=fingerprint_or_none(file.path))
     tags = read_tags(file.path)
     try:
-        samples = load_audio(file.path)
-        if samples.size == 0:
-            raise AudioError(f"{file.path}: no audio data")
-        windows, padded = split_windows(samples)
+        batches = list(stream_windows(file.path, 64, native=True))
+        windows = np.concatenate([b.samples for b in batches])
     except AudioError as exc:
         return Decoded(file, None, False, 0.0, tags, str(exc) or "cannot decode")
     except MemoryError:
         return Decoded(file, None, False, 0.0, tags, f"{file.path}: too long to decode in memory")
     except Exception as exc:  # noqa: BLE001 - one bad file never stops a run; keep the reason
         return Decoded(file, None, False, 0.0, tags, f"{file.path}: {type(exc).__name__}: {exc}")
-    return Decoded(file, windows, padded, samples.size / SAMPLE_RATE, tags)
+    return Decoded(file, windows, batches[-1].padded, batches[-1].decoded_s, tags)
 
 
 def _watch_parent(pid: int) -> None:
@@ -288,9 +286,10 @@ def _embed_all(
 
 def _embed_batch(ready: list[Decoded], encoder: Encoder, model_id: str) -> list[TrackRecord]:
     """One encoder call for all windows of ``ready``; records for the good and the bad."""
-    good = [d for d in ready if d.windows is not None]
     records: list[TrackRecord] = []
-    if good:
+    widths = sorted({d.windows.shape[1] for d in ready if d.windows is not None})
+    for width in widths:  # one call per sample rate (22.05 / 44.1 kHz windows differ in width)
+        good = [d for d in ready if d.windows is not None and d.windows.shape[1] == width]
         stacked = np.concatenate([d.windows for d in good])  # type: ignore[misc]
         vectors = np.asarray(encoder.embed_windows(stacked), dtype=np.float32)
         start = 0
