@@ -8,6 +8,9 @@ therefore never needs its whole decoded source in memory; ``stream_audio`` and
 (22 050 float32 samples per second: 635 MB for 2 hours, so long files should be streamed).
 Measured peak RSS above the interpreter's for a 2-hour 44.1 kHz stereo FLAC: ``iter_windows``
 +32 MB, ``Encoder.embed_file`` +177 MB (torch activations included), ``load_audio`` +620 MB.
+``soundalike index`` streams too (app.core.indexer): a 2-hour FLAC peaked at 394 MiB in the
+indexer and 97 MiB in its decoder, against 373 and 87 MiB for a 3-minute one (1533 and 1818
+MiB before it streamed).
 Formats libsndfile cannot open (e.g. .m4a) are decoded by an ``ffmpeg`` subprocess when
 ffmpeg is installed (``model/ffmpeg_decode.py``).
 

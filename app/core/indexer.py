@@ -15,7 +15,9 @@ What a run does:
    missing; files that failed before and did not change are not retried.
 2. Decodes in worker processes (``workers``, default ``cpu_count - 1``, at least 1), which
    also read the tags, while this process runs the batched encoder: on 2 cores one decodes
-   while the other embeds. ``workers=0`` decodes inline.
+   while the other embeds. ``workers=0`` decodes inline. Files stream back in pieces of
+   ``PIECE_WINDOWS`` windows (model.decode_pool), so a 2-hour file needs no more memory
+   than a 3-minute one; 44.1 kHz files are not resampled (model.features).
 3. Writes each batch of finished files in ONE transaction (app.core.catalog), so ``kill -9``
    loses at most the batch in flight and the next run completes it without duplicates.
    A file that cannot be decoded is stored with its reason and skipped.
@@ -28,13 +30,10 @@ the worker processes are shut down before the generator returns.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -45,6 +44,7 @@ from app.core.fingerprint import fingerprint_or_none
 from app.core.index_plan import apply_plan, make_plan
 from app.core.scanner import ScannedFile, scan
 from app.core.types import Progress
+from model.decode_pool import Crashed, decode_in_processes
 from model.dimensions import normalize_blocks
 
 if TYPE_CHECKING:
@@ -75,18 +75,26 @@ class IndexSummary:
 
 @dataclass(frozen=True)
 class Decoded:
-    """What a worker sends back for one file."""
+    """A piece of one file sent back by a decoder: its next batch of windows, in order.
+
+    The ``last`` piece also carries the file's duration and tags. A failed file ends with a
+    piece that has ``error`` set and no windows (pieces sent before it are dropped).
+    """
 
     file: ScannedFile
-    windows: np.ndarray | None  # (n, WINDOW_SAMPLES) float32
+    windows: np.ndarray | None  # (n, samples per window) float32, 22.05 or 44.1 kHz
     padded: bool
     duration_s: float
     tags: dict[str, object]
     error: str = ""
+    last: bool = True
 
 
-def decode_file(file: ScannedFile) -> Decoded:
-    """Decode one file into network windows and read its tags (runs in a worker process)."""
+PIECE_WINDOWS = 16  # windows per piece (47 s of audio, 8 MB at 44.1 kHz): bounds memory
+
+
+def decode_file(file: ScannedFile) -> Iterator[Decoded]:
+    """Decode one file into pieces of network windows, and read its tags (in a worker)."""
     from app.core.tags import read_tags
     from model.audio import AudioError, stream_windows
 
@@ -94,34 +102,15 @@ def decode_file(file: ScannedFile) -> Decoded:
         file = replace(file, fingerprint=fingerprint_or_none(file.path))
     tags = read_tags(file.path)
     try:
-        batches = list(stream_windows(file.path, 64, native=True))
-        windows = np.concatenate([b.samples for b in batches])
+        for batch in stream_windows(file.path, PIECE_WINDOWS, native=True):
+            yield Decoded(file, batch.samples, batch.padded, batch.decoded_s,
+                          tags if batch.last else {}, last=batch.last)  # fmt: skip
     except AudioError as exc:
-        return Decoded(file, None, False, 0.0, tags, str(exc) or "cannot decode")
+        yield Decoded(file, None, False, 0.0, tags, str(exc) or "cannot decode")
     except MemoryError:
-        return Decoded(file, None, False, 0.0, tags, f"{file.path}: too long to decode in memory")
+        yield Decoded(file, None, False, 0.0, tags, f"{file.path}: too long to decode in memory")
     except Exception as exc:  # noqa: BLE001 - one bad file never stops a run; keep the reason
-        return Decoded(file, None, False, 0.0, tags, f"{file.path}: {type(exc).__name__}: {exc}")
-    return Decoded(file, windows, batches[-1].padded, batches[-1].decoded_s, tags)
-
-
-def _watch_parent(pid: int) -> None:
-    """Worker initializer: exit when the indexing process is gone (e.g. killed with -9).
-
-    A forkserver worker is not the indexer's child, so nothing else would stop it.
-    """
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                os._exit(0)
-            except PermissionError:  # pid reused by another user's process: ours is gone
-                os._exit(0)
-
-    threading.Thread(target=watch, name="watch-indexer", daemon=True).start()
+        yield Decoded(file, None, False, 0.0, tags, f"{file.path}: {type(exc).__name__}: {exc}")
 
 
 def _cancelled(cancel: Cancel) -> bool:
@@ -168,67 +157,16 @@ def index_folders(
                           max_batch_tracks, summary)
 
 
-class _Decoders:
-    """Worker processes that decode files; survives a worker dying on a malicious file.
-
-    When a worker dies (a decoder crash kills the process, and with it every future in
-    flight), the files in flight are retried one at a time in a fresh pool; a file that
-    kills its worker alone is recorded as failed.
-    """
-
-    def __init__(self, n_workers: int, job: Callable[[ScannedFile], Decoded] = decode_file) -> None:
-        self.n_workers = n_workers
-        self.job = job  # a module-level function (it is pickled to the workers)
-        self.pool: ProcessPoolExecutor | None = None
-        self.in_flight: dict[Future[Decoded], ScannedFile] = {}
-        self.suspects: list[ScannedFile] = []
-        self.retried: set[str] = set()
-
-    def _pool(self) -> ProcessPoolExecutor:
-        if self.pool is None:
-            # forkserver: workers never inherit torch's thread pools (fork after torch can hang).
-            context = multiprocessing.get_context("forkserver")
-            self.pool = ProcessPoolExecutor(
-                self.n_workers, mp_context=context, initializer=_watch_parent, initargs=(os.getpid(),)
-            )
-        return self.pool
-
-    def fill(self, queue: list[ScannedFile]) -> None:
-        if self.suspects:
-            if not self.in_flight:
-                file = self.suspects.pop()
-                self.in_flight[self._pool().submit(self.job, file)] = file
-            return
-        while queue and len(self.in_flight) < 2 * self.n_workers + 1:
-            file = queue.pop()
-            self.in_flight[self._pool().submit(self.job, file)] = file
-
-    def collect(self, timeout: float) -> list[Decoded]:
-        finished, _ = wait(list(self.in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
-        out: list[Decoded] = []
-        broken = False
-        for future in finished:
-            file = self.in_flight.pop(future)
-            try:
-                out.append(future.result())
-            except BrokenProcessPool:
-                broken = True
-                if file.path in self.retried:
-                    out.append(Decoded(file, None, False, 0.0, {}, f"{file.path}: the decoder crashed on this file"))
-                else:
-                    self.retried.add(file.path)
-                    self.suspects.append(file)
-        if broken:
-            self.suspects.extend(f for f in self.in_flight.values() if f.path not in self.retried)
-            self.retried.update(f.path for f in self.in_flight.values())
-            self.in_flight.clear()
-            self.close()
-        return out
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+def _pieces(
+    todo: list[ScannedFile], workers: int
+) -> Iterator[tuple[ScannedFile, Decoded | Crashed] | None]:
+    """Every file's pieces: decoded in ``workers`` processes, or inline when 0."""
+    if workers > 0:
+        yield from decode_in_processes(todo, decode_file, workers)  # type: ignore[misc]
+        return
+    for file in todo:
+        for piece in decode_file(file):
+            yield file, piece
 
 
 def _embed_all(
@@ -237,77 +175,85 @@ def _embed_all(
 ) -> Iterator[Progress]:
     model_id = str(encoder.model_id)
     n_workers = max(1, (os.cpu_count() or 2) - 1) if workers is None else workers
-    decoders = _Decoders(n_workers) if n_workers > 0 else None
-    queue = list(reversed(todo))
     ready: list[Decoded] = []
+    partial: dict[str, list[np.ndarray]] = {}  # window vectors of files still being decoded
     done, total = 0, len(todo)
     started = time.monotonic()
+    pieces = _pieces(todo, n_workers)
 
-    def busy() -> bool:
-        return decoders is not None and bool(decoders.in_flight or decoders.suspects)
+    def flush() -> Progress:
+        nonlocal done, ready
+        records = _embed_batch(ready, encoder, model_id, partial)
+        ready = []
+        if records:
+            catalog.write_batch(records)
+        for rec in records:
+            if rec.error:
+                summary.failed.append((rec.path, rec.error))
+            else:
+                summary.audio_seconds += rec.duration_s or 0.0
+        done += len(records)
+        rate = summary.audio_seconds / max(time.monotonic() - started, 1e-6)
+        mean_s = summary.audio_seconds / max(1, done - len(summary.failed))
+        eta = (total - done) * mean_s / rate if rate > 0 else None
+        return Progress(
+            done, total, f"indexed {done}/{total} files, {rate:.0f}x real time on {encoder.device.type.upper()}",
+            rate=rate, eta_s=eta,
+        )
 
     try:
-        while queue or busy() or ready:
+        for item in pieces:
             if _cancelled(cancel):
                 summary.cancelled = True
                 return
-            n_ready = sum(len(d.windows) for d in ready if d.windows is not None)
-            if decoders is None:
-                if queue:
-                    ready.append(decode_file(queue.pop()))
-            else:
-                decoders.fill(queue)
-                if busy() and n_ready < batch_windows and len(ready) < max_batch_tracks:
-                    ready.extend(decoders.collect(timeout=0.5))
-            n_ready = sum(len(d.windows) for d in ready if d.windows is not None)
-            flush = n_ready >= batch_windows or len(ready) >= max_batch_tracks
-            if not ready or not (flush or (not queue and not busy())):
+            if item is None:
                 continue
-            records = _embed_batch(ready, encoder, model_id)
-            catalog.write_batch(records)
-            for rec in records:
-                if rec.error:
-                    summary.failed.append((rec.path, rec.error))
-                else:
-                    summary.audio_seconds += rec.duration_s or 0.0
-            done += len(records)
-            ready = []
-            rate = summary.audio_seconds / max(time.monotonic() - started, 1e-6)
-            mean_s = summary.audio_seconds / max(1, done - len(summary.failed))
-            eta = (total - done) * mean_s / rate if rate > 0 else None
-            yield Progress(
-                done, total, f"indexed {done}/{total} files, {rate:.0f}x real time on {encoder.device.type.upper()}",
-                rate=rate, eta_s=eta,
-            )
+            file, piece = item
+            if isinstance(piece, Crashed):
+                piece = Decoded(file, None, False, 0.0, {}, f"{file.path}: {piece.reason}")
+            ready.append(piece)
+            n_ready = sum(len(d.windows) for d in ready if d.windows is not None)
+            if n_ready >= batch_windows or sum(d.last for d in ready) >= max_batch_tracks:
+                yield flush()
+        if _cancelled(cancel):
+            summary.cancelled = True
+        elif ready:
+            yield flush()
     finally:
-        if decoders is not None:
-            decoders.close()
+        pieces.close()
 
 
-def _embed_batch(ready: list[Decoded], encoder: Encoder, model_id: str) -> list[TrackRecord]:
-    """One encoder call for all windows of ``ready``; records for the good and the bad."""
-    records: list[TrackRecord] = []
-    widths = sorted({d.windows.shape[1] for d in ready if d.windows is not None})
-    for width in widths:  # one call per sample rate (22.05 / 44.1 kHz windows differ in width)
+def _embed_batch(
+    ready: list[Decoded], encoder: Encoder, model_id: str, partial: dict[str, list[np.ndarray]]
+) -> list[TrackRecord]:
+    """Embed the windows of ``ready`` (one encoder call per sample rate) into ``partial``;
+    records for the files whose last piece is among them, good and bad."""
+    for width in sorted({d.windows.shape[1] for d in ready if d.windows is not None}):
         good = [d for d in ready if d.windows is not None and d.windows.shape[1] == width]
         stacked = np.concatenate([d.windows for d in good])  # type: ignore[misc]
         vectors = np.asarray(encoder.embed_windows(stacked), dtype=np.float32)
         start = 0
         for d in good:
             n = len(d.windows)  # type: ignore[arg-type]
-            windows = vectors[start : start + n]
+            partial.setdefault(d.file.path, []).append(vectors[start : start + n])
             start += n
-            records.append(
-                TrackRecord(
-                    d.file.path, d.file.size, d.file.mtime_ns, d.duration_s, d.tags, model_id,
-                    track=normalize_blocks(windows.mean(axis=0)), windows=windows, padded=d.padded,
-                    fingerprint=d.file.fingerprint,
-                )
-            )
+    records: list[TrackRecord] = []
     for d in ready:
+        if not d.last:
+            continue
+        parts = partial.pop(d.file.path, [])
         if d.windows is None:
             records.append(
                 TrackRecord(d.file.path, d.file.size, d.file.mtime_ns, None, d.tags, error=d.error,
                             fingerprint=d.file.fingerprint)
             )
+            continue
+        windows = np.concatenate(parts)
+        records.append(
+            TrackRecord(
+                d.file.path, d.file.size, d.file.mtime_ns, d.duration_s, d.tags, model_id,
+                track=normalize_blocks(windows.mean(axis=0)), windows=windows, padded=d.padded,
+                fingerprint=d.file.fingerprint,
+            )
+        )
     return records

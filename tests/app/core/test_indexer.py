@@ -151,24 +151,43 @@ def crash_on_bomb(file):
 
     if "bomb" in file.path:
         os._exit(1)
-    return Decoded(file, np.zeros((1, 4), np.float32), False, 1.0, {})
+    yield Decoded(file, np.zeros((1, 4), np.float32), False, 1.0, {}, last=False)
+    yield Decoded(file, np.zeros((1, 4), np.float32), False, 2.0, {})
 
 
 def test_a_file_that_kills_its_decoder_is_recorded_and_the_rest_survive() -> None:
-    from app.core.indexer import _Decoders
     from app.core.scanner import ScannedFile
+    from model.decode_pool import Crashed, decode_in_processes
 
     files = [ScannedFile(f"/m/{name}.wav", 1, 1) for name in ("a", "b", "bomb", "c", "d")]
-    decoders = _Decoders(1, job=crash_on_bomb)
-    queue = list(reversed(files))
-    results = []
-    try:
-        while queue or decoders.in_flight or decoders.suspects:
-            decoders.fill(queue)
-            results.extend(decoders.collect(timeout=5))
-    finally:
-        decoders.close()
-    by_path = {d.file.path: d for d in results}
-    assert sorted(by_path) == sorted(f.path for f in files)
-    assert "crashed" in by_path["/m/bomb.wav"].error
-    assert all(not by_path[f"/m/{n}.wav"].error for n in ("a", "b", "c", "d"))
+    pieces: dict[str, list] = {}
+    for item in decode_in_processes(files, crash_on_bomb, workers=1):
+        if item is not None:
+            pieces.setdefault(item[0].path, []).append(item[1])
+    assert sorted(pieces) == sorted(f.path for f in files)
+    assert [type(p) for p in pieces["/m/bomb.wav"]] == [Crashed]
+    assert "crashed" in pieces["/m/bomb.wav"][0].reason
+    for name in ("a", "b", "c", "d"):
+        assert [p.last for p in pieces[f"/m/{name}.wav"]] == [False, True]
+
+
+def test_long_files_stream_in_pieces_and_index_as_one(tmp_path, encoder, monkeypatch) -> None:
+    """A file crosses from its decoder in bounded pieces; its record is the same as whole."""
+    import app.core.indexer as indexer
+    from app.core.scanner import ScannedFile
+
+    (tmp_path / "music").mkdir()
+    path = write_audio(tmp_path / "music" / "long.flac", music_like(20.0, seed=3, sr=44100), 44100)
+    _run(Catalog.open(tmp_path / "whole.db"), [tmp_path / "music"], encoder, workers=1)
+    monkeypatch.setattr(indexer, "PIECE_WINDOWS", 2)
+    pieces = list(indexer.decode_file(ScannedFile(str(path), 1, 1)))
+    assert [len(p.windows) for p in pieces] == [2, 2, 2] and pieces[0].windows.shape[1] == 2 * 65536
+    assert [p.last for p in pieces] == [False, False, True] and pieces[-1].duration_s == pytest.approx(20.0)
+    streamed = Catalog.open(tmp_path / "streamed.db")
+    summary, _ = _run(streamed, [tmp_path / "music"], encoder, workers=0, batch_windows=3)
+    assert summary.added == 1 and not summary.failed
+    whole = Catalog.open(tmp_path / "whole.db")
+    a, b = (c.window_vectors([c.find_track(str(path)).track_id], encoder.model_id).popitem()[1]
+            for c in (whole, streamed))  # fmt: skip
+    assert a.shape == b.shape == (6, 256)
+    np.testing.assert_allclose(a, b, atol=1e-3)

@@ -1,0 +1,131 @@
+"""Decode files in worker processes that stream each file back in bounded pieces.
+
+Why processes: decoding (libsndfile, soxr), down-mixing and tag reading keep the GIL often
+enough that threads next to torch's own leave a core idle. Why one pipe per worker rather
+than a process pool: a pool returns a job's result whole, so a 2-hour file would cross as
+1.3 GB of windows; here a worker sends each piece (a batch of windows) as it is decoded and
+blocks while the pipe is full, so memory stays bounded by a few pieces whatever the files'
+lengths. A decoder that crashes (a malicious file can kill libsndfile) takes down only its
+own worker, and the pool knows which item it was on: that item is reported as ``Crashed``,
+a fresh worker takes over the others, nothing is retried.
+
+Workers start through ``forkserver`` (never a fork of a process whose torch threads are
+running, which can hang) and leave when the parent goes: their pipe ends.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+
+AHEAD = 2  # items queued per worker, so it never waits for the parent between files
+POLL_S = 0.5  # longest wait for a piece before yielding ``None`` (a cancellation point)
+
+
+@dataclass(frozen=True)
+class Crashed:
+    """The job died on this item: its worker crashed, or it raised (``reason`` says which)."""
+
+    reason: str
+
+
+class _End:
+    """Sent by a worker after an item's last piece."""
+
+
+def _serve(conn: Connection, job: Callable[[object], Iterable[object]]) -> None:
+    """A worker's loop: items in, pieces out, until told to stop or the parent is gone."""
+    try:
+        while (item := conn.recv()) is not None:
+            try:
+                for piece in job(item):
+                    conn.send(piece)
+            except Exception as exc:  # noqa: BLE001 - reported to the parent as the item's failure
+                traceback.print_exc()
+                conn.send(Crashed(f"{type(exc).__name__}: {exc}"))
+            conn.send(_End())
+    except (EOFError, BrokenPipeError, ConnectionResetError, KeyboardInterrupt):
+        pass  # the parent has gone or is stopping us
+
+
+class _Worker(Generic[Item]):
+    def __init__(self, job: Callable[[Item], Iterable[object]]) -> None:
+        context = multiprocessing.get_context("forkserver")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, job), name="decoder", daemon=True)
+        self.process.start()
+        child.close()
+        self.items: deque[Item] = deque()  # sent, not finished; the first is being decoded
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except (BrokenPipeError, OSError):
+            pass
+        self.conn.close()
+        self.process.join(timeout=2.0)
+        if self.process.is_alive():  # stuck in a decoder: no file is worth waiting for
+            self.process.kill()
+            self.process.join()
+
+
+def decode_in_processes(
+    items: Iterable[Item], job: Callable[[Item], Iterable[object]], workers: int
+) -> Iterator[tuple[Item, object] | None]:
+    """Run ``job(item)`` in ``workers`` processes; yield ``(item, piece)`` as pieces arrive.
+
+    ``job`` must be a module-level function (it is pickled). Each item's pieces arrive in
+    order; items interleave. An item whose job crashed ends with ``(item, Crashed(...))``.
+    ``None`` is yielded after ``POLL_S`` without a piece, so the caller can check for
+    cancellation. Closing the generator stops the workers.
+    """
+    todo = iter(items)
+    exhausted = False
+    pool: list[_Worker[Item]] = []
+    try:
+        pool = [_Worker(job) for _ in range(max(1, workers))]
+        while True:
+            for worker in pool:
+                while not exhausted and len(worker.items) < AHEAD:
+                    item = next(todo, None)
+                    if item is None:
+                        exhausted = True
+                        break
+                    worker.items.append(item)
+                    worker.conn.send(item)
+            busy = [w for w in pool if w.items]
+            if not busy:
+                return
+            ready = wait([w.conn for w in busy], timeout=POLL_S)
+            if not ready:
+                yield None
+            for worker in busy:
+                if worker.conn not in ready:
+                    continue
+                try:
+                    piece = worker.conn.recv()
+                except (EOFError, ConnectionResetError, OSError):
+                    crashed = worker.items.popleft()
+                    requeue = list(worker.items)
+                    worker.items.clear()
+                    worker.stop()
+                    pool[pool.index(worker)] = replacement = _Worker(job)
+                    for item in requeue:
+                        replacement.items.append(item)
+                        replacement.conn.send(item)
+                    yield crashed, Crashed("the decoder crashed on this file")
+                    continue
+                if isinstance(piece, _End):
+                    worker.items.popleft()
+                else:
+                    yield worker.items[0], piece
+    finally:
+        for worker in pool:
+            worker.stop()
