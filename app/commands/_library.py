@@ -57,16 +57,28 @@ def model_path(args: argparse.Namespace, catalog=None, reembed_ok: bool = False)
 
 
 def load_encoder(args: argparse.Namespace, threads: int | None = None, catalog=None,  # noqa: ANN001
-                 reembed_ok: bool = False):  # noqa: ANN201
-    """The encoder (torch is imported here, not at module import); ``threads``: CPU threads."""
-    from model.checkpoint import ModelFileError
-    from model.encoder import Encoder
+                 reembed_ok: bool = False, lazy: bool = False, announce: bool = False):  # noqa: ANN201
+    """The encoder (torch is imported here, not at module import); ``threads``: CPU threads.
+
+    ``lazy``: loaded on first use (``app.core.lazy_encoder``), so a run that embeds nothing
+    never imports torch. ``announce``: say on stderr which device and precision it uses.
+    """
+    from app.core.lazy_encoder import LazyEncoder
+
+    def load(path: Path):  # noqa: ANN202
+        from model.checkpoint import ModelFileError
+        from model.encoder import Encoder, describe
+
+        try:
+            encoder = Encoder.load(path, device=args.device, threads=threads)
+        except (ModelFileError, OSError, RuntimeError, ValueError) as exc:  # ValueError: --device cuda, no GPU
+            raise CliError(f"cannot load model {path}: {str(exc).splitlines()[0]}") from None
+        if announce:
+            print(f"encoder: {describe(encoder)}", file=sys.stderr)  # which device (CUDA or CPU) and precision
+        return encoder
 
     path = model_path(args, catalog, reembed_ok)
-    try:
-        return Encoder.load(path, device=args.device, threads=threads)
-    except (ModelFileError, OSError, RuntimeError, ValueError) as exc:  # ValueError: --device cuda, no GPU
-        raise CliError(f"cannot load model {path}: {str(exc).splitlines()[0]}") from None
+    return LazyEncoder(path, load) if lazy else load(path)
 
 
 def open_catalog(args: argparse.Namespace, create: bool):  # noqa: ANN201

@@ -41,7 +41,6 @@ def _format_eta(seconds: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from app.core.indexer import IndexSummary, index_folders
-    from model.encoder import describe
 
     # Decoding workers and torch share the cores: torch gets the cores the workers leave
     # (measured on 2 busy cores: 1 worker + 1 torch thread indexed fastest, 170x realtime,
@@ -50,11 +49,11 @@ def run(args: argparse.Namespace) -> int:
     workers = max(1, cores - 1) if args.workers is None else args.workers
     catalog = open_catalog(args, create=True)
     try:
-        encoder = load_encoder(args, threads=max(1, cores - workers), catalog=catalog, reembed_ok=True)
+        encoder = load_encoder(args, threads=max(1, cores - workers), catalog=catalog, reembed_ok=True,
+                               lazy=True, announce=True)
     except BaseException:
         catalog.close()
         raise
-    print(f"encoder: {describe(encoder)}", file=sys.stderr)  # which device (CUDA or CPU) and precision
     summary = IndexSummary()
     interactive = sys.stderr.isatty()
     last_print = 0.0

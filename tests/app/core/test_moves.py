@@ -100,3 +100,25 @@ def test_a_file_rewritten_in_place_is_decoded_again(tmp_path, encoder) -> None:
         summary, decoded = _index(catalog, music, encoder)
         assert catalog.track_count("ok") == 3 and catalog.integrity_check() == "ok"
         assert (decoded, summary.added, summary.updated, summary.moved) == (3, 1, 2, 0)
+
+
+def test_a_run_with_nothing_to_embed_never_loads_the_encoder(tmp_path, encoder) -> None:
+    from app.core.lazy_encoder import LazyEncoder
+
+    music = tmp_path / "music"
+    paths = make_library(music, n=2, seconds=6)
+    loads = []
+
+    def load(path):
+        loads.append(path)
+        return encoder
+
+    with Catalog.open(tmp_path / "lib.db") as catalog:
+        lazy = LazyEncoder(encoder.info.path, load)
+        assert lazy.model_id == encoder.model_id
+        _index(catalog, music, lazy)
+        assert len(loads) == 1  # new files: loaded once
+        lazy = LazyEncoder(encoder.info.path, load)
+        paths[0].rename(music / "moved.flac")
+        summary, decoded = _index(catalog, music, lazy)
+        assert (summary.moved, decoded, lazy.loaded, len(loads)) == (1, 0, False, 1)
