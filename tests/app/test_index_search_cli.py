@@ -213,3 +213,33 @@ def test_tag_search_and_instrumental_filter_with_a_tagged_model(tmp_path, capsys
     capsys.readouterr()
     code, _, err = _search(capsys, plain_db, plain, "--tags", "piano")
     assert code == 2 and "auto-tags" in err and len(err.strip().splitlines()) == 1
+
+
+def test_searches_succeed_while_another_process_indexes(tmp_path, capsys) -> None:
+    model = make_model(tmp_path / "m.pt")
+    music = tmp_path / "music"
+    music.mkdir()
+    for i in range(40):  # enough batches that the searches overlap the run on a fast machine
+        write_audio(music / f"t{i:02d}.wav", music_like(6.0, seed=i))
+    db = tmp_path / "lib.db"
+    proc = subprocess.Popen([sys.executable, "-m", "app", "index", str(music), "--db", str(db), "--model", str(model),
+                             "--batch-windows", "2"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while _count_ok(db) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        searched = 0
+        while proc.poll() is None and searched < 3:  # the indexer commits between these reads
+            code, out, err = _search(capsys, db, model, str(music / "t00.wav"), "--json", "--include-self")
+            assert code == 0, err
+            assert json.loads(out) and "Traceback" not in err
+            searched += 1
+        assert searched > 0, "the index run ended before a search could overlap it"
+        assert proc.wait(120) == 0
+    finally:
+        proc.kill()
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("SELECT count(*) FROM tracks WHERE status='ok'").fetchone()[0] == 40
+    con.close()
