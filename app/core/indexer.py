@@ -186,7 +186,9 @@ def _embed_all(
         records = _embed_batch(ready, encoder, model_id, partial)
         ready = []
         if records:
-            catalog.write_batch(records)
+            # A file gone since the scan (a drive unplugged mid-run) is not an error of the
+            # file: its row stays pending, so the next run tries it again.
+            catalog.write_batch([r for r in records if not r.error or os.path.lexists(r.path)])
         for rec in records:
             if rec.error:
                 summary.failed.append((rec.path, rec.error))

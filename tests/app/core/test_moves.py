@@ -122,3 +122,18 @@ def test_a_run_with_nothing_to_embed_never_loads_the_encoder(tmp_path, encoder) 
         paths[0].rename(music / "moved.flac")
         summary, decoded = _index(catalog, music, lazy)
         assert (summary.moved, decoded, lazy.loaded, len(loads)) == (1, 0, False, 1)
+
+
+def test_a_file_that_vanishes_mid_run_is_tried_again_next_run(tmp_path, encoder) -> None:
+    music = tmp_path / "music"
+    paths = make_library(music, n=3, seconds=6)
+    with Catalog.open(tmp_path / "lib.db") as catalog:
+        summary = IndexSummary()
+        for progress in index_folders(catalog, [music], encoder, summary=summary, workers=0):
+            if progress.done == 0 and progress.total:  # planned: now the drive goes away
+                paths[2].rename(tmp_path / "away.wav")
+        assert [p for p, _ in summary.failed] == [str(paths[2])]
+        assert catalog.find_track(str(paths[2])).status == "pending"  # not recorded as broken
+        (tmp_path / "away.wav").rename(paths[2])
+        summary, decoded = _index(catalog, music, encoder)
+        assert (decoded, catalog.track_count("ok")) == (1, 3)
