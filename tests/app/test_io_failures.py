@@ -99,3 +99,41 @@ def test_catalog_on_a_vanished_drive_is_one_line(tmp_path, capsys) -> None:
     assert main(["index", str(tmp_path / "music"), "--db", str(gone / "lib.db"), "--model", str(model)]) != 0
     err = capsys.readouterr().err
     assert "cannot create library" in err and "Traceback" not in err
+
+
+def test_permission_denied_as_another_user_is_one_line(tmp_path_factory) -> None:
+    """Run as ``nobody`` (root reads everything, so permissions are only real for another user)."""
+    import shutil
+    import sys
+    import tempfile
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run the CLI as another user")
+    base = Path(tempfile.mkdtemp(prefix="soundalike-perm-"))
+    try:
+        base.chmod(0o755)
+        model = make_model(base / "m.pt")
+        paths = make_library(base / "music", n=3, seconds=5)
+        db = base / "lib.db"
+        assert main(["index", str(base / "music"), "--db", str(db), "--model", str(model), "--workers", "0"]) == 0
+        (base / "music" / "private").mkdir(mode=0o700)
+        make_library(base / "music" / "private", n=1, seconds=4)
+        paths[0].chmod(0o600)  # a file only root may read
+        make_library(base / "music" / "new", n=1, seconds=4)  # something to write: the catalog is not ours
+
+        def as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
+            env = {"PATH": os.environ.get("PATH", ""), "HOME": str(base), "SOUNDALIKE_DATA_DIR": str(base / "data")}
+            return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
+                                   "-m", "app", *args], capture_output=True, text=True, timeout=180, env=env,
+                                  cwd=Path(__file__).resolve().parents[2], check=False)  # fmt: skip
+
+        index = as_nobody("index", str(base / "music"), "--db", str(db), "--model", str(model), "--workers", "0")
+        assert index.returncode == 1 and "Traceback" not in index.stderr, index.stderr
+        assert "read-only" in index.stderr.splitlines()[-1]
+        assert [line for line in index.stderr.splitlines() if line.startswith("soundalike:")] == index.stderr.splitlines()[-1:]
+        search = as_nobody("search", str(paths[1]), "--db", str(db), "--model", str(model), "--json")
+        assert search.returncode == 0 and str(paths[2]) in search.stdout, search.stderr
+        assert _integrity(db) == "ok"
+    finally:
+        subprocess.run(["chmod", "-R", "u+rwX", str(base)], check=False)
+        shutil.rmtree(base, ignore_errors=True)
