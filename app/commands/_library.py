@@ -78,7 +78,8 @@ def load_encoder(args: argparse.Namespace, threads: int | None = None, catalog=N
         return encoder
 
     path = model_path(args, catalog, reembed_ok)
-    return LazyEncoder(path, load) if lazy else load(path)
+    # An explicit GPU request is checked at once: asking for the impossible fails before any work.
+    return LazyEncoder(path, load) if lazy and args.device != "cuda" else load(path)
 
 
 def open_catalog(args: argparse.Namespace, create: bool):  # noqa: ANN201
