@@ -204,7 +204,7 @@ def train_and_write(model: Path, corpora: list[tuple[Path, Path]], output: Path,
     head = TagModel(head.names, head.groups, thresholds, head.w1, head.b1, head.w2, head.b2)
     report = {"train_tracks": len(train), "val_real_tracks": len(val), "test_real_tracks": len(test),
               "fit_seconds": round(time.time() - started, 1), "precision_recall_test": precision_recall(head, test),
-              "truth": f"teacher top tags per group {vocab.TOP_PER_GROUP}, probability >= {vocab.MIN_TRUTH}"}
+              "truth": f"teacher top tags per group {vocab.TOP_PER_GROUP}, target >= {vocab.MIN_TRUTH}"}
     print(format_report(report["precision_recall_test"]), file=log)
     card = {**info.card, "auto_tags": report}
     save_model(output, network, info.dims, card, extra={KEY: head.to_payload()})
