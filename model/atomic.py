@@ -38,5 +38,6 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    """UTF-8; file names held as surrogate escapes (``os.fsdecode``) are written as their
+    original bytes, so a playlist entry opens the file whatever its name's encoding."""
+    write_bytes_atomic(path, text.encode("utf-8", "surrogateescape"))

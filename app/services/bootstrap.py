@@ -88,7 +88,8 @@ class CoreLibrary:
         return self.catalog.track_count("ok")
 
     def failed_tracks(self) -> list[tuple[str, str]]:
-        return self.catalog.errors()
+        missing = [(t.path, "missing: not found at its path (kept until it is back)") for t in self.catalog.tracks("missing")]
+        return self.catalog.errors() + missing
 
     def track_map(self, dimension: str, query: Any = None) -> MapData:
         from app.core.projection import project

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.types import Progress
+from app.core.types import Progress, display_path
 from app.services.library_service import LibraryService
 from app.ui.formatting import fmt_eta
 
@@ -125,7 +125,7 @@ class LibraryPane(QWidget):
         table = QTableWidget(len(self.failed), 2)
         table.setHorizontalHeaderLabels(["File", "Reason"])
         for row, (path, reason) in enumerate(self.failed):
-            table.setItem(row, 0, QTableWidgetItem(path))
+            table.setItem(row, 0, QTableWidgetItem(display_path(path)))
             table.setItem(row, 1, QTableWidgetItem(reason))
         table.horizontalHeader().setStretchLastSection(True)
         table.resizeColumnToContents(0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +101,9 @@ def test_export_csv_and_m3u(tmp_path: Path) -> None:
     assert csv_text.splitlines()[1] == "1,/m/a b.flac,A,Art,61.4,120,0.9000,12.50,0.9000,0.8000,0.7000,0.6000"
     m3u = export.write(results, tmp_path / "r.m3u").read_text().splitlines()
     assert m3u == ["#EXTM3U", "#EXTINF:61,Art - A", "/m/a b.flac", "#EXTINF:0,c", "/m/c.mp3"]
+    latin1 = os.fsdecode(b"/m/caf\xe9.wav")  # a name that is not UTF-8 goes out as its own bytes
+    only = [SearchResult(TrackInfo(3, latin1), 0.5, 0.0, dict.fromkeys(("genre", "mood", "instrument", "tempo"), 0.1))]
+    assert b"/m/caf\xe9.wav\n" in export.write(only, tmp_path / "l.m3u").read_bytes()
 
 
 def test_decode_cache_evicts_least_recently_used() -> None:

@@ -72,5 +72,9 @@ def test_real_services_index_search_and_map(qtbot, real_env: Path) -> None:
             s.library.request_map("tempo", s.search.prepared_query)
         data = mapped.args[0]
         assert len(data.tracks) == 5 and data.xy.shape == (5, 2) and data.query_xy is not None
+        (real_env / "lib" / "t4.wav").rename(real_env / "away.wav")  # a file goes missing
+        with qtbot.waitSignal(s.library.indexing_finished, timeout=120_000):
+            s.library.rescan()
+        assert [(Path(p).name, reason.split(":")[0]) for p, reason in s.library.refresh()[1]] == [("t4.wav", "missing")]
     finally:
         s.shutdown()
