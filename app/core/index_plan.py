@@ -2,7 +2,7 @@
 
 Public API::
 
-    plan = make_plan(catalog, files, roots, model_id, summary)   # reads the catalog only
+    plan = yield from make_plan(catalog, files, roots, model_id, summary)  # reads the catalog only
     apply_plan(catalog, plan)                                    # the writes that need no decoding
     plan.todo                                                    # files to decode and embed
 
@@ -23,16 +23,20 @@ Folders that could not be listed this time keep their tracks as they are.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from app.core.catalog import Catalog, FileState, Relink
 from app.core.fingerprint import fingerprint_or_none
 from app.core.scanner import ScannedFile
+from app.core.types import Progress
 
 if TYPE_CHECKING:
     from app.core.indexer import IndexSummary
+
+
+PROGRESS_EVERY = 200  # new paths fingerprinted between progress reports
 
 
 @dataclass
@@ -54,8 +58,12 @@ def _under(path: str, roots: Iterable[str]) -> bool:
 def make_plan(
     catalog: Catalog, files: list[ScannedFile], roots: list[str], model_id: str,
     summary: IndexSummary,
-) -> Plan:
-    """Decide what this run does (see the module doc); counts go to ``summary``."""
+) -> Generator[Progress, None, Plan]:
+    """Decide what this run does (see the module doc); counts go to ``summary``.
+
+    Yields progress while it fingerprints new paths (a moved library reads 192 KiB of each
+    file); each yield is a cancellation point. Returns the plan.
+    """
     plan = Plan()
     states = catalog.file_states()
     seen = {f.path for f in files}
@@ -82,7 +90,9 @@ def make_plan(
         if state.fingerprint and state.model_id == model_id and state.status in ("ok", "missing"):
             donors.setdefault(state.fingerprint, []).append((path, state))
     moved_away: set[str] = set()
-    for f, state in changed:
+    for i, (f, state) in enumerate(changed):
+        if donors and i % PROGRESS_EVERY == 0 and i:
+            yield Progress(i, len(changed), f"looking for moved and copied files: {i}/{len(changed)}")
         # With no vectors to reuse (a first run) the decode workers fingerprint the files.
         fp = fingerprint_or_none(f.path) if donors else None
         # Only a path without vectors takes a relinked row; a file rewritten in place is

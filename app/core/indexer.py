@@ -146,7 +146,7 @@ def index_folders(
     summary.scanned = len(files)
     existing_roots = [r for r in roots if os.path.exists(r)]
     catalog.note_model_path(str(encoder.model_id), os.path.abspath(encoder.info.path))
-    plan = make_plan(catalog, files, existing_roots, str(encoder.model_id), summary)
+    plan = yield from make_plan(catalog, files, existing_roots, str(encoder.model_id), summary)
     summary.removed = apply_plan(catalog, plan)
     todo = plan.todo
     total = len(todo)
