@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Collects free game music from Debian packages into data/real/ with manifest.csv (one command;
-# resumable; apt-get runs only for packages not yet installed, so nothing downloads twice).
-#   scripts/prepare-real-music.sh        (as root: installs wesnoth-1.16-music, warzone2100-music,
-#                                         nexuiz-music, ufoai-music and ffmpeg; ~530 MB download)
+# Collects the free music of Debian packages (game soundtracks, music packs) into data/real/ with
+# manifest.csv; one command, resumable: .deb files are cached in data/debs/ (downloaded once with
+# apt-get download, unpacked without installing), finished tracks are skipped.
+#   scripts/prepare-real-music.sh [--tempo] [--packages P ...]
+# --tempo adds beat-tracker BPM as a last pass (slow). ~2.5 GB of downloads, ~45 h of music.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v ffmpeg >/dev/null; then
   [ "$(id -u)" -eq 0 ] || { echo "prepare-real-music: sudo apt-get install ffmpeg" >&2; exit 1; }
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg
 fi
-nice -n 10 .venv/bin/python -m model.synth.real_music --out data/real --tempo "$@"
+exec nice -n 15 .venv/bin/python -m model.corpus.real_music --out data/real --debs data/debs "$@"

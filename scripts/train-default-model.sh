@@ -15,5 +15,5 @@ wait_for() {  # a render started by someone else: wait instead of racing it
 wait_for data/make-corpus.pid
 scripts/make-corpus.sh "${JOBS:-2}"
 wait_for data/prepare-real-music.pid
-scripts/prepare-real-music.sh || echo "train-default-model: no real music; track triplets from the corpus only" >&2
+scripts/prepare-real-music.sh --tempo || echo "train-default-model: no real music; track triplets from the corpus only" >&2
 exec nice -n 10 .venv/bin/python -m model.recipe "$@"

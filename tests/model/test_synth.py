@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -156,34 +155,6 @@ def test_demo_library_is_the_generator_output_its_readme_describes():
     assert {r["mood"] for r in rows} == set(MOOD_NAMES)
     assert {r["instrument"] for r in rows} == set(INSTRUMENTS)
     assert sum(p.stat().st_size for p in demo.glob("*.ogg")) < 6_000_000
-
-
-def test_real_music_collector_converts_files_and_pk3_members(tmp_path):
-    from model.synth.real_music import HELDOUT_PACKAGE, assign_splits, collect_package
-
-    rate = 44100
-    t = np.arange(int(25 * rate)) / rate
-    tone = (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
-    sf.write(tmp_path / "theme.ogg", np.stack([tone, tone], axis=1), rate)
-    sf.write(tmp_path / "jingle.wav", tone[: 3 * rate], rate)
-    sf.write(tmp_path / "inner.ogg", tone, rate)
-    with zipfile.ZipFile(tmp_path / "music.pk3", "w") as archive:
-        archive.write(tmp_path / "inner.ogg", "sound/cdtracks/battle theme.ogg")
-        archive.writestr("readme.txt", "not audio")
-    paths = [tmp_path / "theme.ogg", tmp_path / "jingle.wav", tmp_path / "music.pk3"]
-    out = tmp_path / "real"
-    rows = collect_package(out, "some-music", paths, tempo=False)
-    assert [r["path"] for r in rows] == ["some-music/theme.ogg", "some-music/battle_theme.ogg"]
-    for row in rows:  # the jingle (< 20 s) is converted but left out of the manifest
-        info = sf.info(out / row["path"])
-        assert info.samplerate == 22050 and info.channels == 1
-        assert float(row["duration"]) == pytest.approx(25.0, abs=0.1)
-    assert collect_package(out, "some-music", paths, tempo=False) == rows  # resumes
-    assert set(assign_splits(HELDOUT_PACKAGE, ["a", "b"]).values()) == {"test"}
-    names = [f"track{i}" for i in range(40)]
-    splits = assign_splits("wesnoth-1.16-music", names)
-    assert Counter(splits.values()) == {"train": 30, "test": 6, "val": 4}
-    assert splits == assign_splits("wesnoth-1.16-music", names[::-1])  # order-independent
 
 
 def test_pattern_family_is_recorded_and_replayable_from_the_labels() -> None:
