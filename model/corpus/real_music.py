@@ -268,8 +268,9 @@ def collect(out: Path, debs: Path, packages: tuple[Package, ...]) -> list[dict[s
         start = time.monotonic()
         try:
             tree = unpack(fetch(package.name, debs), debs / package.name)
-        except subprocess.CalledProcessError as error:
-            log(f"{package.name}: skipped ({error})")
+        except subprocess.CalledProcessError as error:  # e.g. gone from the archive
+            log(f"{package.name}: skipped, earlier rows kept ({error})")
+            rows += [r for r in old_rows if r["source"] == package.name]
             continue
         sources = find_sources(tree, package.music)
         text = copyright_text(tree, package.name)
