@@ -19,7 +19,7 @@ class LibraryService(QObject):
     progress_changed = Signal(object)  # Progress
     indexing_changed = Signal(bool)
     summary_changed = Signal(int, list)  # track count, [(path, reason)] of failed files
-    indexing_finished = Signal(str)  # one sentence ("Indexed 120 tracks; 3 could not be read.")
+    indexing_finished = Signal(str)  # one sentence ("Indexed 120 tracks; 3 unreadable or missing.")
     map_ready = Signal(object)  # MapData
     folders_changed = Signal(list)
 
@@ -116,7 +116,7 @@ class LibraryService(QObject):
         self.indexing_changed.emit(False)
         count, failed = self.refresh()
         if outcome == "finished":
-            tail = f"; {len(failed)} could not be read" if failed else ""
+            tail = f"; {len(failed)} unreadable or missing" if failed else ""
             self.indexing_finished.emit(f"Library up to date: {count} tracks{tail}.")
         elif outcome == "cancelled":
             self.indexing_finished.emit(f"Indexing cancelled: {count} tracks so far; Rescan resumes it.")

@@ -117,11 +117,11 @@ class LibraryPane(QWidget):
         self.count.setText(f"{count:,} tracks".replace(",", " "))
         self.failed_button.setVisible(bool(failed))
         n = len(failed)
-        self.failed_button.setText(f"{n} file{'s' if n != 1 else ''} could not be read — show them")
+        self.failed_button.setText(f"{n} file{'s' if n != 1 else ''} unreadable or missing — show them")
 
     def show_failed(self) -> None:
         dialog = QDialog(self)
-        dialog.setWindowTitle("Files that could not be read")
+        dialog.setWindowTitle("Files that could not be read or are missing")
         table = QTableWidget(len(self.failed), 2)
         table.setHorizontalHeaderLabels(["File", "Reason"])
         for row, (path, reason) in enumerate(self.failed):

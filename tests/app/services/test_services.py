@@ -79,7 +79,7 @@ def test_indexing_to_the_end_reports_count_and_failures(qtbot, services: Service
     services.library.summary_changed.connect(lambda n, failed: summaries.append((n, failed)))
     with qtbot.waitSignal(services.library.indexing_finished, timeout=10000) as blocker:
         services.library.rescan()
-    assert blocker.args[0] == "Library up to date: 4 tracks; 1 could not be read."
+    assert blocker.args[0] == "Library up to date: 4 tracks; 1 unreadable or missing."
     assert summaries[-1][0] == 4 and summaries[-1][1][0][0] == "/music/broken.mp3"
 
 

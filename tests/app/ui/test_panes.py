@@ -32,7 +32,7 @@ def test_cancel_indexing_from_the_library_pane(qtbot, tmp_path: Path, qapp) -> N
         assert not pane.cancel.isVisible()
         assert pane.status.text().startswith("Indexing cancelled")
         assert pane.folders.count() == 1
-        assert "could not be read — show them" in pane.failed_button.text()
+        assert "unreadable or missing — show them" in pane.failed_button.text()
     finally:
         s.shutdown()
 
