@@ -137,3 +137,25 @@ def test_a_file_that_vanishes_mid_run_is_tried_again_next_run(tmp_path, encoder)
         (tmp_path / "away.wav").rename(paths[2])
         summary, decoded = _index(catalog, music, encoder)
         assert (decoded, catalog.track_count("ok")) == (1, 3)
+
+
+def test_tracks_under_a_folder_that_could_not_be_listed_are_not_missing(tmp_path) -> None:
+    import numpy as np
+
+    from app.core.catalog import TrackRecord
+    from app.core.index_plan import make_plan
+    from app.core.scanner import ScannedFile
+    from model.dimensions import normalize_blocks
+
+    windows = normalize_blocks(np.ones((1, 256), np.float32))
+    records = [TrackRecord(f"/lib/{d}/t.wav", 1, 1, 3.0, {}, "m", track=windows[0], windows=windows, fingerprint=d)
+               for d in ("locked", "gone", "here")]  # fmt: skip
+    with Catalog.open(tmp_path / "lib.db") as catalog:
+        catalog.write_batch(records)
+        summary = IndexSummary(problems=[("/lib/locked", "cannot list folder: Permission denied")])
+        job = make_plan(catalog, [ScannedFile("/lib/here/t.wav", 1, 1)], ["/lib"], "m", summary)
+        with pytest.raises(StopIteration) as done:  # no progress to report for so few files
+            next(job)
+        gone = catalog.find_track("/lib/gone/t.wav").track_id
+    plan = done.value.value
+    assert plan.missing == [gone] and summary.unchanged == 1 and plan.forget == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,17 +43,55 @@ def test_scan_reports_missing_folders_and_accepts_single_files(tmp_path) -> None
     assert problems and "cannot open folder" in problems[0][1]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads everything; permissions cannot deny")
-def test_scan_reports_unreadable_folders(tmp_path) -> None:
-    locked = tmp_path / "locked"
-    _touch(locked / "x.wav")
-    locked.chmod(0)
+def _as_nobody(work):  # noqa: ANN001, ANN202
+    """``work()`` in a forked child without root's rights (root reads everything); its result."""
+    import json
+
+    if os.geteuid() != 0:
+        return work()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop to nobody, run, report, exit without pytest's teardown
+        try:
+            os.setgroups([])
+            os.setresgid(65534, 65534, 65534)
+            os.setresuid(65534, 65534, 65534)
+            os.write(write, json.dumps(work()).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        text = pipe.read()
+    os.waitpid(pid, 0)
+    return json.loads(text)
+
+
+def test_scan_reports_unreadable_folders_and_files() -> None:
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="soundalike-scan-"))  # not under root's private tmp
     try:
-        problems: list = []
-        assert list(scan([tmp_path], problems)) == []
-        assert problems[0][0] == str(locked)
+        base.chmod(0o755)
+        locked = base / "locked"
+        _touch(locked / "x.wav")
+        locked.chmod(0)
+        _touch(base / "secret.flac").chmod(0)
+        readable = _touch(base / "ok.ogg")
+        readable.chmod(0o644)
+
+        def work():  # noqa: ANN202
+            problems: list = []
+            return [f.path for f in scan([base], problems)], problems
+
+        found, problems = _as_nobody(work)
+        assert found == [str(readable)]
+        assert sorted(tuple(p) for p in problems) == [
+            (str(locked), "cannot list folder: Permission denied"), (str(base / "secret.flac"), "permission denied"),
+        ]  # fmt: skip
     finally:
-        locked.chmod(0o755)
+        (base / "locked").chmod(0o755)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_read_tags_from_flac(tmp_path) -> None:
