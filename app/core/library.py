@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from app.core.alignment import split_phases
 from app.core.auto_tags import TagQueryError
 from app.core.catalog import Catalog
 from app.core.fingerprint import fingerprint_or_none
@@ -123,8 +124,14 @@ class Library:
                 raise SearchError(f"cannot read query: {exc}") from None
         if samples.size == 0:
             raise SearchError("the query region holds no audio")
-        embedding = self.encoder.embed_samples(samples)
-        return query_from_windows(embedding.windows, path, bool(embedding.padded))
+        phases = split_phases(samples)
+        if not phases:  # shorter than one window: padded, nothing to align
+            embedding = self.encoder.embed_samples(samples)
+            return query_from_windows(embedding.windows, path, bool(embedding.padded))
+        # One encoder call for every phase; phase 0 is the clip's own window grid.
+        vectors = self.encoder.embed_windows(np.concatenate(phases))
+        parts = np.split(vectors, np.cumsum([len(p) for p in phases])[:-1])
+        return query_from_windows(parts[0], path, False, parts)
 
     def search(
         self,

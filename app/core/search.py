@@ -33,6 +33,14 @@ cosine):
    their auto-tags match; with a clip, the score is the mean of the clip similarity and
    the tag match (the candidate stage ranks by the same mean, at track level; above
    ``flat_limit`` the tags re-rank the approximate candidate pool only).
+5. Length must not decide the rank: the evidence per dimension blends the best segment
+   with the whole track, ``(1 - track_weight) * cos_d(segment) + track_weight * cos_d(track)``
+   (the best of many offsets favours long tracks, a whole-track mean short ones;
+   tests/app/core/test_length_bias.py), and is then calibrated as in 3.
+6. A query from one clip also carries its windows at sub-window phases: the best
+   ``RERANK_FACTOR * k`` candidates are aligned window by window (app.core.alignment),
+   which replaces their segment evidence and places ``offset_s`` within a fraction of a
+   window (scripts/bench_offsets.py measures it on real music).
 
 Per query the engine caches the ``(N, 4)`` track cosines (above ``flat_limit``: the cosines of
 a candidate pool) and each candidate's ``(offsets, 4)`` segment cosines, so a slider move
@@ -51,6 +59,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.core.alignment import align, phase_hop_s
 from app.core.auto_tags import LibraryTags, TagQueryError
 from app.core.calibration import LibrarySpread, calibrate, scale
 from app.core.catalog import TrackTable
@@ -61,6 +70,8 @@ from model.dimensions import BLOCK_SIZE, EMBEDDING_SIZE, normalize_blocks
 from model.tags import TagModel
 
 N_DIMS = len(DIMENSIONS)
+TRACK_WEIGHT = 0.5  # share of whole-track evidence in a result's score (the rest: best segment)
+RERANK_FACTOR = 3  # with phase windows, the best 3k candidates are aligned and re-ranked
 
 WindowSource = Callable[[Sequence[int]], Mapping[int, np.ndarray]]  # ids -> (n, 256) each
 InfoSource = Callable[[Sequence[int]], Mapping[int, TrackInfo]]
@@ -82,15 +93,24 @@ class Query:
     paths: tuple[str, ...] = ()  # the clips it came from (to exclude them from results)
     padded: bool = False  # True when a clip was shorter than one window
     sources: dict[str, str] = field(default_factory=dict)  # dimension -> clip it came from
+    # Window vectors of the clip at sub-window phases (app.core.alignment): they place the
+    # reported offset precisely. Empty for combined queries (no single clip to align).
+    phases: tuple[np.ndarray, ...] = ()
 
 
-def query_from_windows(windows: np.ndarray, path: str = "", padded: bool = False) -> Query:
+def query_from_windows(
+    windows: np.ndarray, path: str = "", padded: bool = False,
+    phases: Sequence[np.ndarray] = (),
+) -> Query:
     windows = np.asarray(windows, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
     if windows.shape[0] == 0:
         raise SearchError("the query has no audio windows")
     vector = normalize_blocks(windows.mean(axis=0))
     paths = (path,) if path else ()
-    return Query(vector, (windows.shape[0],) * N_DIMS, paths, padded, dict.fromkeys(DIMENSIONS, path))
+    return Query(
+        vector, (windows.shape[0],) * N_DIMS, paths, padded, dict.fromkeys(DIMENSIONS, path),
+        tuple(phases),
+    )
 
 
 def combine_queries(queries: Sequence[Query]) -> Query:
@@ -120,7 +140,7 @@ def mix_queries(base: Query, references: Mapping[str, Query]) -> Query:
         sources[name] = ref.sources.get(name, "")
     paths = tuple(dict.fromkeys([*base.paths, *(p for r in references.values() for p in r.paths)]))
     padded = base.padded or any(r.padded for r in references.values())
-    return Query(vector, tuple(spans), paths, padded, sources)
+    return Query(vector, tuple(spans), paths, padded, sources, base.phases)
 
 
 def _sliding_sum(x: np.ndarray, m: int) -> np.ndarray:
@@ -204,9 +224,11 @@ class SearchEngine:
         nprobe: int | None = None,
         index_cache: str | os.PathLike[str] | None = None,
         tags: TagModel | None = None,
+        track_weight: float = TRACK_WEIGHT,
     ) -> None:
         self.table = table
         self.tags = LibraryTags(tags, table.vectors)
+        self.track_weight = track_weight
         self._windows = windows
         self._info = tracks_info
         self.candidates = candidates
@@ -407,25 +429,60 @@ class SearchEngine:
         hits = np.flatnonzero(scores == best[owner])
         _, first = np.unique(owner[hits], return_index=True)
         best_pair = hits[first]  # earliest best offset of each candidate
-        if match is not None:
-            best = (best + match[rows]) / 2.0
-        # Score desc; among equal (e.g. all-zero, below-median) scores the unclipped sum; then row.
-        order = np.lexsort((rows, -(unclipped[best_pair] @ w), -best))[:k]
+        # Evidence per dimension: best segment blended with the whole track (module doc, 5).
+        tracks = self._track_cosines(state, rows)
+        raw = (1.0 - self.track_weight) * stacked[best_pair] + self.track_weight * tracks
+        offsets = (best_pair - bounds) * WINDOW_SECONDS
+        order = _ranking(raw, centers, w, rows, match)
+        if query.phases:  # module doc, 6
+            order = order[: RERANK_FACTOR * k]
+            ids = [int(self.table.ids[rows[i]]) for i in order]
+            found = self._windows(ids)
+            for i, track_id in zip(order, ids, strict=True):
+                if track_id in found:
+                    offsets[i], aligned = align(query.phases, found[track_id], w, phase_hop_s())
+                    raw[i] = (1.0 - self.track_weight) * aligned + self.track_weight * tracks[i]
+            order = order[_ranking(raw[order], centers, w, rows[order], match)]
+        order = order[:k]
+        calibrated = calibrate(raw, centers)
         ids = [int(self.table.ids[rows[i]]) for i in order]
         infos = self._info(ids)
         results = []
         for i, track_id in zip(order, ids, strict=True):
-            pair = best_pair[i]
             info = infos.get(track_id) or TrackInfo(track_id, self.table.paths[rows[i]])
             results.append(
                 SearchResult(
                     track=info,
-                    score=float(best[i]),
-                    offset_s=float((pair - bounds[i]) * WINDOW_SECONDS),
-                    dimensions={name: float(calibrated[pair, d]) for d, name in enumerate(DIMENSIONS)},
-                    raw={name: float(stacked[pair, d]) for d, name in enumerate(DIMENSIONS)},
-                    score_raw=float(stacked[pair] @ w),
+                    score=float(_scores(calibrated[i : i + 1], w, rows[i : i + 1], match)[0]),
+                    offset_s=float(offsets[i]),
+                    dimensions={name: float(calibrated[i, d]) for d, name in enumerate(DIMENSIONS)},
+                    raw={name: float(raw[i, d]) for d, name in enumerate(DIMENSIONS)},
+                    score_raw=float(raw[i] @ w),
                     tags=self.tags.labels(int(rows[i])),
                 )
             )
         return results
+
+    def _track_cosines(self, state: _QueryState, rows: np.ndarray) -> np.ndarray:
+        """``(len(rows), 4)`` whole-track cosines of the query (cached by ``_candidate_rows``)."""
+        if state.track_cosines is not None:
+            return state.track_cosines[rows]
+        assert state.pool is not None
+        pool_rows, cosines = state.pool
+        order = np.argsort(pool_rows)
+        return cosines[order[np.searchsorted(pool_rows, rows, sorter=order)]]
+
+
+def _scores(calibrated: np.ndarray, w: np.ndarray, rows: np.ndarray, match: np.ndarray | None) -> np.ndarray:
+    """Slider-weighted mean of calibrated dimensions, averaged with the tag match when given."""
+    score = calibrated @ (w / w.sum())
+    return score if match is None else (score + match[rows]) / 2.0
+
+
+def _ranking(
+    raw: np.ndarray, centers: np.ndarray, w: np.ndarray, rows: np.ndarray, match: np.ndarray | None
+) -> np.ndarray:
+    """Order of ``raw`` (n, 4) cosines: score desc, then the unclipped sum, then row."""
+    unclipped = calibrate(raw, centers, clip=False)
+    score = _scores(np.clip(unclipped, 0.0, 1.0), w, rows, match)
+    return np.lexsort((rows, -(unclipped @ w), -score))

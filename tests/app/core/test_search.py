@@ -61,6 +61,12 @@ class CountingWindows:
 
 
 def _engine(catalog: Catalog, **options) -> tuple[SearchEngine, CountingWindows]:
+    """An engine scoring by segments alone (``track_weight`` 0), unless told otherwise.
+
+    The algebra below is the segment score's; the blend with track evidence is tested in
+    test_length_bias.py.
+    """
+    options.setdefault("track_weight", 0.0)
     source = CountingWindows(catalog)
     table = catalog.load_track_vectors(MODEL)
     return SearchEngine(table, source, catalog.get_tracks, **options), source

@@ -1,0 +1,85 @@
+"""Where in a library track a query clip matches: window-sequence alignment at sub-window phase.
+
+Library tracks are embedded on a fixed grid of non-overlapping windows (2.97 s). A query
+cut at an arbitrary time is off that grid by up to half a window, and comparing one mean
+vector per span cannot tell which offset of a long, repetitive track is the right one. So
+the query is also embedded at ``PHASES`` phases: phase ``p`` is the clip's sequence of
+non-overlapping windows starting ``p * WINDOW_SECONDS / PHASES`` into the clip. One phase
+lines up with the library grid to within ``WINDOW_SECONDS / (2 * PHASES)`` (0.37 s for 4).
+For every phase ``p`` and library window ``o`` the score is the mean, over the query's
+windows ``i``, of ``sum_d w_d cos_d(query_p[i], track[o + i])``: the whole sequence must
+line up, window by window, not just its average. The best ``(p, o)`` gives the clip's start
+in the track, ``o * WINDOW_SECONDS - p * hop``.
+
+Cost: ``PHASES`` times the query's windows to embed (once per query), and for each result
+shown a ``(m, n)`` product per phase (tens of microseconds for a 3-minute track).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from model.audio import WINDOW_SAMPLES, WINDOW_SECONDS
+from model.dimensions import BLOCK_SIZE
+
+PHASES = 4  # query phases per window: offsets resolve to WINDOW_SECONDS / PHASES = 0.74 s
+N_DIMS = 4
+
+
+def phase_hop_s(phases: int = PHASES) -> float:
+    """Seconds between two query phases."""
+    return (WINDOW_SAMPLES // phases) / (WINDOW_SAMPLES / WINDOW_SECONDS)
+
+
+def split_phases(samples: np.ndarray, phases: int = PHASES) -> list[np.ndarray]:
+    """Mono samples -> per phase, ``(m_p, WINDOW_SAMPLES)`` non-overlapping windows.
+
+    Phase 0 is ``split_windows`` of the clip; a phase whose start leaves less than one window
+    is left out (so a clip shorter than one window has no phases).
+    """
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    hop = WINDOW_SAMPLES // phases
+    out = []
+    for p in range(phases):
+        part = samples[p * hop :]
+        n = part.size // WINDOW_SAMPLES
+        if n == 0:
+            break
+        out.append(part[: n * WINDOW_SAMPLES].reshape(n, WINDOW_SAMPLES))
+    return out
+
+
+def align(
+    phases: Sequence[np.ndarray], track: np.ndarray, weights: np.ndarray, hop_s: float
+) -> tuple[float, np.ndarray]:
+    """Best ``(offset_s, cosines)`` of the query's phase windows against a track's windows.
+
+    ``phases[p]`` is ``(m_p, 256)`` block-normalised window vectors, ``track`` is
+    ``(n, 256)``; ``cosines`` are the four per-dimension cosines averaged over the aligned
+    window pairs where ``weights @ cosines`` is highest. A track shorter than a phase's
+    sequence is compared with the sequence's first ``n`` windows at offset 0. Offsets before
+    the track's start are clamped to 0.
+    """
+    x = np.asarray(track, dtype=np.float32).reshape(track.shape[0], N_DIMS, BLOCK_SIZE)
+    w = np.asarray(weights, dtype=np.float32)
+    n = x.shape[0]
+    best_score, best_offset, best_dims = -np.inf, 0.0, np.zeros(N_DIMS, np.float32)
+    for p, q in enumerate(phases):
+        m = q.shape[0]
+        if m == 0 or n == 0:
+            continue
+        qb = np.asarray(q, dtype=np.float32).reshape(m, N_DIMS, BLOCK_SIZE)
+        pair = np.einsum("idk,jdk->ijd", qb, x)  # (m, n, 4): cosines of window pairs
+        if n < m:
+            dims = np.einsum("iid->d", pair[:n, :n])[None, :] / n
+        else:
+            starts = np.arange(n - m + 1)
+            dims = pair[np.arange(m)[None, :], starts[:, None] + np.arange(m)[None, :]].mean(axis=1)
+        scores = dims @ w
+        o = int(np.argmax(scores))
+        if scores[o] > best_score:
+            best_score, best_dims = float(scores[o]), dims[o]
+            best_offset = max(0.0, o * WINDOW_SECONDS - p * hop_s)
+    return best_offset, best_dims

@@ -1,0 +1,163 @@
+"""How precisely ``search`` places an excerpt in its source track, and whether length biases rank.
+
+    .venv/bin/python scripts/bench_offsets.py --music DIR [--work W] [--excerpts 40] [--seconds 15]
+
+Offsets: the library is DIR's audio (indexed once into W/offsets.db with the shipped model).
+Random excerpts of random tracks are cut in four conditions: clean, re-encoded (44.1 kHz
+Ogg Vorbis at low quality), noisy (white noise at 10 dB SNR) and +1 semitone
+(librosa's pitch shift). Each is searched with equal weights; reported per condition: how
+often the source track is first, how often its offset is within 1 s and 3 s of the cut
+(misses count as wrong), the median and 90th-percentile error, for the aligned offset
+(what search reports) and for the window-grid offset alone (``--grid`` column: phases off).
+
+Length bias (``--lengths``): DIR's tracks are cut into pieces of 15-20 s or 60 s (into
+W/lengths/), indexed, and every short piece is a query with the genre slider alone; the
+share of short pieces among each query's top 10 (other tracks' pieces only) is reported for
+segment-only, track-only and the blended score, next to their share of the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.core.catalog import Catalog  # noqa: E402
+from app.core.indexer import index_folders  # noqa: E402
+from app.core.library import Library  # noqa: E402
+from app.core.resources import default_model_path  # noqa: E402
+from app.core.search import TRACK_WEIGHT  # noqa: E402
+from app.core.types import SearchWeights  # noqa: E402
+from model.audio import SAMPLE_RATE, load_audio  # noqa: E402
+from model.encoder import Encoder  # noqa: E402
+
+CONDITIONS = ("clean", "re-encoded", "noisy", "+1 semitone")
+
+
+def _index(catalog: Catalog, folder: Path, encoder: Encoder) -> None:
+    for progress in index_folders(catalog, [folder], encoder):
+        print(f"\r{progress.message}", end="", file=sys.stderr)
+    print(file=sys.stderr)
+
+
+def _degrade(samples: np.ndarray, condition: str, rng: np.random.Generator, tmp: Path) -> np.ndarray:
+    if condition == "re-encoded":
+        import soxr
+
+        path = tmp / "re.ogg"
+        sf.write(path, soxr.resample(samples, SAMPLE_RATE, 44100), 44100, format="OGG",
+                 subtype="VORBIS", compression_level=0.9)
+        return load_audio(path)
+    if condition == "noisy":
+        power = float(np.mean(samples**2)) or 1e-6
+        return samples + rng.normal(scale=np.sqrt(power / 10.0), size=samples.size).astype(np.float32)
+    if condition == "+1 semitone":
+        import librosa
+
+        return librosa.effects.pitch_shift(samples, sr=SAMPLE_RATE, n_steps=1).astype(np.float32)
+    return samples
+
+
+def _summary(errors: list[float]) -> str:
+    e = np.array(errors)
+    return (f"±1 s {np.mean(e <= 1):4.0%}  ±3 s {np.mean(e <= 3):4.0%}  "
+            f"median {np.median(e):5.2f} s  p90 {np.percentile(e, 90):6.2f} s")
+
+
+def bench_offsets(library: Library, args: argparse.Namespace, tmp: Path) -> None:
+    rng = np.random.default_rng(args.seed)
+    tracks = [t for t in library.catalog.tracks("ok") if t.duration_s > args.seconds + 3]
+    cuts = []
+    for _ in range(args.excerpts):
+        track = tracks[int(rng.integers(len(tracks)))]
+        cuts.append((track, float(rng.uniform(0, track.duration_s - args.seconds - 0.5))))
+    print(f"{len(cuts)} excerpts of {args.seconds:g} s from {len(tracks)} tracks")
+    for condition in CONDITIONS:
+        first, errors, grid_errors = 0, [], []
+        for track, start in cuts:
+            clip = load_audio(track.path, offset_s=start, duration_s=args.seconds)
+            query = library.prepare_query(_degrade(clip, condition, rng, tmp))
+            for q, out in ((query, errors), (replace(query, phases=()), grid_errors)):
+                results = library.search(q, SearchWeights(), k=10)
+                hit = next((r for r in results if r.track.path == track.path), None)
+                out.append(abs(hit.offset_s - start) if hit else np.inf)
+            first += results[0].track.path == track.path
+        print(f"{condition:12s} source first {first / len(cuts):4.0%}  aligned {_summary(errors)}"
+              f"   | grid {_summary(grid_errors)}")
+
+
+def _cut_pieces(folder: Path, out: Path, rng: np.random.Generator) -> dict[str, str]:
+    """Pieces of 15-20 s or 60 s from each track; returns piece path -> source track."""
+    source_of: dict[str, str] = {}
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(folder.rglob("*.ogg")):
+        samples = load_audio(path)
+        at, n = 0, 0
+        while True:
+            seconds = 60.0 if rng.random() < 0.5 else float(rng.uniform(15, 20))
+            piece = samples[at : at + int(seconds * SAMPLE_RATE)]
+            if piece.size < int(seconds * SAMPLE_RATE):
+                break
+            target = out / f"{path.stem}_{n:02d}_{int(seconds)}s.wav"
+            if not target.exists():
+                sf.write(target, piece, SAMPLE_RATE, subtype="PCM_16")
+            source_of[str(target)] = path.stem
+            at += piece.size
+            n += 1
+    return source_of
+
+
+def bench_lengths(encoder: Encoder, args: argparse.Namespace) -> None:
+    rng = np.random.default_rng(args.seed)
+    source_of = _cut_pieces(args.music, args.work / "lengths", rng)
+    catalog = Catalog.open(args.work / "lengths.db")
+    _index(catalog, args.work / "lengths", encoder)
+    library = Library(catalog, encoder)
+    tracks = {t.path: t for t in catalog.tracks("ok")}
+    short = {p for p, t in tracks.items() if t.duration_s < 30}
+    print(f"library: {len(tracks)} pieces, {len(short) / len(tracks):.0%} short (15-20 s)")
+    genre = SearchWeights(1, 0, 0, 0)
+    for label, weight in (("segment only", 0.0), ("track only", 1.0), ("blend", None)):
+        library.engine.track_weight = TRACK_WEIGHT if weight is None else weight
+        shares = []
+        for path in sorted(short):
+            query = library.prepare_query(path)
+            results = library.search(query, genre, k=40)
+            others = [r for r in results if source_of[r.track.path] != source_of[path]][:10]
+            shares.append(np.mean([r.track.path in short for r in others]))
+        print(f"{label:13s} (track weight {library.engine.track_weight:.2f}): "
+              f"short pieces in a short query's top 10: {np.mean(shares):.0%}")
+    catalog.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--music", type=Path, required=True, help="folder of library audio")
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bench_offsets")
+    parser.add_argument("--excerpts", type=int, default=40)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", type=Path, default=default_model_path())
+    parser.add_argument("--lengths", action="store_true", help="also measure the length bias")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    encoder = Encoder.load(args.model, device="cpu", threads=max(1, (os.cpu_count() or 2) - 1))
+    catalog = Catalog.open(args.work / "offsets.db")
+    _index(catalog, args.music, encoder)
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_offsets(Library(catalog, encoder), args, Path(tmp))
+    catalog.close()
+    if args.lengths:
+        bench_lengths(encoder, args)
+
+
+if __name__ == "__main__":
+    main()

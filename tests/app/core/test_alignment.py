@@ -1,0 +1,77 @@
+"""Offsets placed by aligning the query's phase windows with a track's window sequence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.core.alignment import PHASES, align, phase_hop_s, split_phases
+from app.core.catalog import Catalog, TrackRecord
+from app.core.search import SearchEngine, query_from_windows
+from app.core.types import SearchWeights
+from model.audio import WINDOW_SAMPLES, WINDOW_SECONDS
+from model.dimensions import normalize_blocks
+
+MODEL = "testmodel0000000"
+EQUAL = np.ones(4, np.float32)
+
+
+def _windows(rng: np.random.Generator, n: int) -> np.ndarray:
+    return normalize_blocks(rng.normal(size=(n, 256)).astype(np.float32))
+
+
+def test_split_phases_starts_each_phase_a_hop_later() -> None:
+    samples = np.arange(3 * WINDOW_SAMPLES + 100, dtype=np.float32)
+    phases = split_phases(samples)
+    hop = WINDOW_SAMPLES // PHASES
+    assert len(phases) == PHASES
+    assert [len(p) for p in phases] == [3, 2, 2, 2]
+    for p, windows in enumerate(phases):
+        assert windows[0, 0] == p * hop and windows[-1, -1] == p * hop + len(windows) * WINDOW_SAMPLES - 1
+    assert split_phases(samples[: WINDOW_SAMPLES - 1]) == []
+
+
+def test_align_finds_the_phase_and_window_where_the_sequence_lines_up() -> None:
+    rng = np.random.default_rng(3)
+    track = _windows(rng, 30)
+    phases = [_windows(rng, 4) for _ in range(PHASES)]
+    # Phase 2 of the clip lines up with track windows 11..14, with some noise on top.
+    phases[2] = normalize_blocks(track[11:15] + 0.3 * rng.normal(size=(4, 256)).astype(np.float32))
+    offset, cosines = align(phases, track, EQUAL, phase_hop_s())
+    assert offset == pytest.approx(11 * WINDOW_SECONDS - 2 * phase_hop_s())
+    assert np.all(cosines > 0.25)  # cos ~0.4 in each dimension; unrelated window pairs ~0
+
+
+def test_align_uses_the_weighted_dimensions_only() -> None:
+    """A match in the tempo block alone wins only when tempo has weight."""
+    rng = np.random.default_rng(4)
+    track = _windows(rng, 20)
+    phases = [_windows(rng, 3) for _ in range(PHASES)]
+    phases[0][:, :64] = track[2:5, :64]  # genre block lines up at window 2
+    phases[1][:, 192:] = track[9:12, 192:]  # tempo block lines up at window 9
+    assert align(phases, track, np.array([1, 0, 0, 0], np.float32), phase_hop_s())[0] == pytest.approx(
+        2 * WINDOW_SECONDS)
+    assert align(phases, track, np.array([0, 0, 0, 1], np.float32), phase_hop_s())[0] == pytest.approx(
+        9 * WINDOW_SECONDS - phase_hop_s())
+
+
+def test_search_reports_the_aligned_offset(tmp_path) -> None:
+    rng = np.random.default_rng(5)
+    catalog = Catalog.open(tmp_path / "lib.db")
+    tracks = {f"/m/{i}.wav": _windows(rng, 25) for i in range(12)}
+    catalog.write_batch([
+        TrackRecord(p, 1, 1, 75.0, {}, MODEL, track=normalize_blocks(w.mean(0)), windows=w)
+        for p, w in tracks.items()
+    ])
+    source = tracks["/m/4.wav"]
+    phases = [_windows(rng, 4) for _ in range(PHASES)]
+    phases[3] = source[6:10]
+    grid = query_from_windows(source[6:10])
+    aligned = query_from_windows(source[6:10], phases=phases)
+    engine = SearchEngine(catalog.load_track_vectors(MODEL),
+                          lambda ids: catalog.window_vectors(ids, MODEL), catalog.get_tracks)
+    assert engine.search(grid, SearchWeights(), k=1)[0].offset_s == pytest.approx(6 * WINDOW_SECONDS)
+    best = engine.search(aligned, SearchWeights(), k=1)[0]
+    assert best.track.path == "/m/4.wav"
+    assert best.offset_s == pytest.approx(6 * WINDOW_SECONDS - 3 * phase_hop_s())
+    catalog.close()
