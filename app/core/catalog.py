@@ -95,13 +95,18 @@ def _dec(blob: object) -> str:
     return os.fsdecode(bytes(blob))  # type: ignore[arg-type]
 
 
-_TRACK_COLUMNS = "id, path, title, artist, album, duration_s, bpm, genre, mood, status, error"
+_TRACK_COLUMNS = (
+    "id, path, title, artist, album, duration_s, bpm, genre, mood, status, error, loudness_lufs"
+)
 # Every tracks column but id and the file's identity (path, size, mtime, fingerprint).
-_CONTENT_COLUMNS = "duration_s, title, artist, album, genre, mood, bpm, status, error, model_id"
+_CONTENT_COLUMNS = (
+    "duration_s, title, artist, album, genre, mood, bpm, bpm_source, loudness_lufs, status, error, "
+    "model_id"
+)
 
 
 def _track_info(row: Sequence[object]) -> TrackInfo:
-    tid, path, title, artist, album, duration, bpm, genre, mood, status, error = row
+    tid, path, title, artist, album, duration, bpm, genre, mood, status, error, lufs = row
     return TrackInfo(
         track_id=int(tid),  # type: ignore[arg-type]
         path=_dec(path),
@@ -114,6 +119,7 @@ def _track_info(row: Sequence[object]) -> TrackInfo:
         mood=str(mood),
         status=str(status),
         error=str(error),
+        loudness_lufs=None if lufs is None else float(lufs),  # type: ignore[arg-type]
     )
 
 
@@ -379,15 +385,17 @@ class Catalog:
         with self.transaction() as db:
             for rec in records:
                 tags = rec.tags or {}
-                bpm = tags.get("bpm")
+                bpm, bpm_source = rec.bpm()
                 status = "error" if rec.error else "ok"
                 row = db.execute(
                     "INSERT INTO tracks(path, size, mtime_ns, duration_s, title, artist, album, "
-                    "genre, mood, bpm, status, error, model_id, updated_at, fingerprint) "
-                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+                    "genre, mood, bpm, status, error, model_id, updated_at, fingerprint, "
+                    "bpm_source, loudness_lufs) "
+                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
                     "size=excluded.size, mtime_ns=excluded.mtime_ns, duration_s=excluded.duration_s, "
                     "title=excluded.title, artist=excluded.artist, album=excluded.album, "
                     "genre=excluded.genre, mood=excluded.mood, bpm=excluded.bpm, "
+                    "bpm_source=excluded.bpm_source, loudness_lufs=excluded.loudness_lufs, "
                     "status=excluded.status, error=excluded.error, model_id=excluded.model_id, "
                     "updated_at=excluded.updated_at, "
                     "fingerprint=coalesce(excluded.fingerprint, tracks.fingerprint) RETURNING id",
@@ -395,8 +403,9 @@ class Catalog:
                         _enc(rec.path), rec.size, rec.mtime_ns, rec.duration_s,
                         str(tags.get("title") or ""), str(tags.get("artist") or ""),
                         str(tags.get("album") or ""), str(tags.get("genre") or ""),
-                        str(tags.get("mood") or ""), None if bpm is None else float(bpm),  # type: ignore[arg-type]
+                        str(tags.get("mood") or ""), bpm,
                         status, display_path(rec.error), None if rec.error else rec.model_id, now, rec.fingerprint,
+                        bpm_source, rec.loudness_lufs,
                     ),
                 ).fetchone()
                 track_id = int(row[0])

@@ -38,6 +38,15 @@ class TrackRecord:
     padded: bool = False
     error: str = ""
     fingerprint: str | None = None
+    measured_bpm: float | None = None  # from the audio (model.measure); wins over a tag BPM
+    loudness_lufs: float | None = None
+
+    def bpm(self) -> tuple[float | None, str]:
+        """The BPM to store and where it came from: the audio's, else the tag's."""
+        if self.measured_bpm is not None:
+            return self.measured_bpm, "audio"
+        tag = (self.tags or {}).get("bpm")
+        return (None, "") if tag is None else (float(tag), "tag")  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,14 @@ Version history:
    ``fingerprint`` identifies the content (app.core.fingerprint), so a moved or copied
    file keeps its vectors; status ``missing`` keeps the vectors of a file that vanished.
    Migrated rows get their fingerprint on the next index run.
+3. BPM and loudness measured from the audio at index time: ``loudness_lufs``, and
+   ``bpm_source`` ('audio', 'tag' or '' for none) saying where ``bpm`` (the BPM the app
+   shows and filters on) came from: measured when the audio gives one, else the tag's.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V0_TO_V1 = """
 CREATE TABLE tracks (
@@ -84,4 +87,10 @@ CREATE INDEX tracks_status ON tracks(status);
 CREATE INDEX tracks_fingerprint ON tracks(fingerprint);
 """
 
-MIGRATIONS: dict[int, str] = {0: _V0_TO_V1, 1: _V1_TO_V2}
+_V2_TO_V3 = """
+ALTER TABLE tracks ADD COLUMN loudness_lufs REAL;
+ALTER TABLE tracks ADD COLUMN bpm_source TEXT NOT NULL DEFAULT '';
+UPDATE tracks SET bpm_source = 'tag' WHERE bpm IS NOT NULL;
+"""
+
+MIGRATIONS: dict[int, str] = {0: _V0_TO_V1, 1: _V1_TO_V2, 2: _V2_TO_V3}

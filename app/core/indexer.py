@@ -77,7 +77,8 @@ class IndexSummary:
 class Decoded:
     """A piece of one file sent back by a decoder: its next batch of windows, in order.
 
-    The ``last`` piece also carries the file's duration and tags. A failed file ends with a
+    The ``last`` piece also carries the file's duration, tags, and the BPM and loudness
+    measured from its audio (model.measure, fed piece by piece). A failed file ends with a
     piece that has ``error`` set and no windows (pieces sent before it are dropped).
     """
 
@@ -88,6 +89,8 @@ class Decoded:
     tags: dict[str, object]
     error: str = ""
     last: bool = True
+    bpm: float | None = None
+    loudness_lufs: float | None = None
 
 
 PIECE_WINDOWS = 16  # windows per piece (47 s of audio, 8 MB at 44.1 kHz): bounds memory
@@ -97,14 +100,21 @@ def decode_file(file: ScannedFile) -> Iterator[Decoded]:
     """Decode one file into pieces of network windows, and read its tags (in a worker)."""
     from app.core.tags import read_tags
     from model.audio import AudioError, stream_windows
+    from model.measure import TrackMeter
 
     if file.fingerprint is None:
         file = replace(file, fingerprint=fingerprint_or_none(file.path))
     tags = read_tags(file.path)
     try:
+        meter: TrackMeter | None = None
         for batch in stream_windows(file.path, PIECE_WINDOWS, native=True):
-            yield Decoded(file, batch.samples, batch.padded, batch.decoded_s,
-                          tags if batch.last else {}, last=batch.last)  # fmt: skip
+            meter = meter or TrackMeter(batch.rate)
+            meter.update(batch.samples.reshape(-1))  # consecutive windows: the audio in order
+            if not batch.last:
+                yield Decoded(file, batch.samples, batch.padded, batch.decoded_s, {}, last=False)
+                continue
+            yield Decoded(file, batch.samples, batch.padded, batch.decoded_s, tags,
+                          bpm=meter.bpm(), loudness_lufs=meter.loudness_lufs())  # fmt: skip
     except AudioError as exc:
         yield Decoded(file, None, False, 0.0, tags, str(exc) or "cannot decode")
     except MemoryError:
@@ -255,7 +265,7 @@ def _embed_batch(
             TrackRecord(
                 d.file.path, d.file.size, d.file.mtime_ns, d.duration_s, d.tags, model_id,
                 track=normalize_blocks(windows.mean(axis=0)), windows=windows, padded=d.padded,
-                fingerprint=d.file.fingerprint,
+                fingerprint=d.file.fingerprint, measured_bpm=d.bpm, loudness_lufs=d.loudness_lufs,
             )
         )
     return records

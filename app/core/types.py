@@ -97,6 +97,7 @@ class TrackInfo:
     mood: str = ""
     status: str = "pending"
     error: str = ""
+    loudness_lufs: float | None = None  # integrated loudness measured at index time
 
     @property
     def display_title(self) -> str:

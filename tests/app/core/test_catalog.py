@@ -94,3 +94,36 @@ def test_pending_rows_and_file_states(tmp_path) -> None:
     catalog.write_batch([_record("/p.wav", model="m2")])
     assert catalog.file_states()["/p.wav"].model_id == "m2"
     catalog.close()
+
+
+def test_measured_bpm_wins_over_the_tag_and_the_tag_fills_in(tmp_path) -> None:
+    from dataclasses import replace
+
+    catalog = Catalog.open(tmp_path / "lib.db")
+    catalog.write_batch([
+        replace(_record("/m/a.wav"), measured_bpm=100.0, loudness_lufs=-14.5),
+        replace(_record("/m/b.wav", seed=1)),  # tag says 128, the audio said nothing
+    ])
+    a, b = catalog.find_track("/m/a.wav"), catalog.find_track("/m/b.wav")
+    assert (a.bpm, a.loudness_lufs) == (100.0, -14.5)
+    assert (b.bpm, b.loudness_lufs) == (128.0, None)
+    assert catalog.load_track_vectors("m1").bpm.tolist() == [100.0, 128.0]  # the BPM filter's column
+    catalog.close()
+
+
+def test_version_2_catalog_migrates_keeping_tag_bpms(tmp_path) -> None:
+    from app.core.catalog_schema import MIGRATIONS
+
+    raw = sqlite3.connect(tmp_path / "lib.db")
+    raw.executescript(MIGRATIONS[0] + MIGRATIONS[1])
+    raw.execute("INSERT INTO tracks(path, size, mtime_ns, bpm, status, updated_at) "
+                "VALUES(?, 1, 1, 90.0, 'ok', 0)", (b"/m/old.wav",))
+    raw.execute("PRAGMA user_version=2")
+    raw.commit()
+    raw.close()
+    catalog = Catalog.open(tmp_path / "lib.db")
+    old = catalog.find_track("/m/old.wav")
+    assert (old.bpm, old.loudness_lufs) == (90.0, None)
+    with catalog.transaction() as db:
+        assert db.execute("SELECT bpm_source FROM tracks").fetchone()[0] == "tag"
+    catalog.close()

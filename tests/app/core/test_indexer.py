@@ -191,3 +191,23 @@ def test_long_files_stream_in_pieces_and_index_as_one(tmp_path, encoder, monkeyp
             for c in (whole, streamed))  # fmt: skip
     assert a.shape == b.shape == (6, 256)
     np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+def test_index_measures_bpm_and_loudness_from_the_audio(tmp_path, encoder, monkeypatch) -> None:
+    """Measured piece by piece as the decoder streams (pieces of 2 windows here)."""
+    import app.core.indexer as indexer
+    from tests.synth_audio import clicks
+
+    monkeypatch.setattr(indexer, "PIECE_WINDOWS", 2)
+    music = tmp_path / "music"
+    music.mkdir()
+    write_audio(music / "beat.wav", clicks(120.0, 20.0, amplitude=0.5))
+    song = music_like(20.0, seed=1, bpm=100.0)
+    write_audio(music / "loud.wav", 0.9 * song)
+    write_audio(music / "quiet.wav", 0.09 * song)
+    catalog = Catalog.open(tmp_path / "lib.db")
+    _run(catalog, [music], encoder, workers=0)
+    beat, loud, quiet = (catalog.find_track(str(music / n)) for n in ("beat.wav", "loud.wav", "quiet.wav"))
+    assert min(abs(beat.bpm * f - 120.0) for f in (1.0, 2.0, 0.5)) < 2.4
+    assert loud.loudness_lufs - quiet.loudness_lufs == pytest.approx(20.0, abs=0.3)
+    catalog.close()
