@@ -89,7 +89,8 @@ def bench_offsets(library: Library, args: argparse.Namespace, tmp: Path) -> None
                 results = library.search(q, SearchWeights(), k=10)
                 hit = next((r for r in results if r.track.path == track.path), None)
                 out.append(abs(hit.offset_s - start) if hit else np.inf)
-            first += results[0].track.path == track.path
+                if q is query:
+                    first += results[0].track.path == track.path
         print(f"{condition:12s} source first {first / len(cuts):4.0%}  aligned {_summary(errors)}"
               f"   | grid {_summary(grid_errors)}")
 

@@ -6,6 +6,13 @@ and a read position) is prepared beforehand and swapped in under a short lock; t
 callback only copies a block. ``services/playback_service.py`` wraps this with a
 QTimer and signals (house rule 7); nothing here touches Qt.
 
+Level matching (on by default, ``Player.level_match``): every source plays at the same
+integrated loudness, ``TARGET_LUFS``, so an A/B between the query and a result compares the
+music, not its level. Loudness is measured (model.loudness, BS.1770) when a file is decoded
+into the cache, on the decoder's output, so the query and every result are measured alike.
+The target is low enough that most music is turned down, not up (no clipping); quiet
+material is raised by at most ``MAX_GAIN_DB``.
+
 If PortAudio (Debian ``libportaudio2``) is missing, or the output device fails,
 ``Player.available`` is False and ``Player.reason`` says why and how to fix it;
 every method stays callable and does nothing, so the app keeps working.
@@ -25,6 +32,8 @@ import numpy as np
 from model.constants import SAMPLE_RATE  # the rate model.audio decodes to, so buffers are shared
 
 BLOCK_FRAMES = 1024  # frames per callback (46 ms at 22.05 kHz): low latency, no underruns
+TARGET_LUFS = -23.0  # loudness every source plays at when level matching (EBU R128's target)
+MAX_GAIN_DB = 12.0  # never raise a quiet source more than this (near-silence stays quiet)
 FIX_PORTAUDIO = "install PortAudio (sudo apt-get install libportaudio2) and restart"
 
 log = logging.getLogger(__name__)
@@ -39,6 +48,19 @@ def default_loader(path: str) -> np.ndarray:
     return np.ascontiguousarray(load_audio(path), dtype=np.float32)
 
 
+def _loudness(samples: np.ndarray) -> float | None:
+    from model.loudness import integrated_loudness
+
+    return integrated_loudness(samples, SAMPLE_RATE)
+
+
+def level_gain(loudness_lufs: float | None) -> float:
+    """Linear gain that brings a source of ``loudness_lufs`` to ``TARGET_LUFS`` (1 if unknown)."""
+    if loudness_lufs is None:
+        return 1.0
+    return float(10 ** (min(TARGET_LUFS - loudness_lufs, MAX_GAIN_DB) / 20))
+
+
 class DecodeCache:
     """Decoded tracks kept by path, least recently used dropped past ``max_bytes``.
 
@@ -50,6 +72,7 @@ class DecodeCache:
         self._loader = loader
         self._max_bytes = max_bytes
         self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._loudness: dict[str, float | None] = {}
         self._lock = threading.Lock()
 
     def get(self, path: str) -> np.ndarray | None:
@@ -65,13 +88,20 @@ class DecodeCache:
         if cached is not None:
             return cached
         samples = self._loader(path)
+        loudness = _loudness(samples)  # here, off the GUI thread, not when play starts
         with self._lock:
             self._items[path] = samples
+            self._loudness[path] = loudness
             total = sum(item.nbytes for item in self._items.values())
             while total > self._max_bytes and len(self._items) > 1:
                 _, dropped = self._items.popitem(last=False)
                 total -= dropped.nbytes
         return samples
+
+    def loudness(self, path: str) -> float | None:
+        """Integrated loudness (LUFS) of a file decoded into the cache; None if silent or unknown."""
+        with self._lock:
+            return self._loudness.get(path)
 
     def __contains__(self, path: str) -> bool:
         with self._lock:
@@ -102,6 +132,8 @@ class Player:
         self._end = 0
         self._playing = False
         self._source = ""
+        self._gain = 1.0
+        self.level_match = True  # play every source at TARGET_LUFS (a setting turns it off)
         self._first_frame: int | None = None
         self._callbacks = 0
         self._underflows = 0
@@ -157,15 +189,18 @@ class Player:
         if isinstance(source, str):
             samples = self.cache.load(source)
             label = label or source
+            loudness = self.cache.loudness(source) if self.level_match else None
         else:
             samples = np.ascontiguousarray(source, dtype=np.float32)
             label = label or "<samples>"
+            loudness = _loudness(samples) if self.level_match else None
         total = len(samples)
         start = int(np.clip(offset_s * self.sample_rate, 0, total))
         end = total if end_s is None else int(np.clip(end_s * self.sample_rate, start, total))
         with self._lock:
             self._buffer, self._pos, self._end = samples, start, end
             self._source, self._playing = label, True
+            self._gain = level_gain(loudness)
             self._first_frame = None
         if not self.available:
             return False
@@ -232,6 +267,12 @@ class Player:
         stream = self._stream
         return bool(stream is not None and stream.active)
 
+    @property
+    def gain(self) -> float:
+        """The linear gain the current source plays with (1.0 without level matching)."""
+        with self._lock:
+            return self._gain
+
     def stats(self) -> dict[str, int | None]:
         """Callback counters (for tests and diagnostics): first frame played, callbacks, underflows."""
         with self._lock:
@@ -282,7 +323,9 @@ class Player:
             if self._first_frame is None:
                 self._first_frame = pos
             n = max(0, min(frames, self._end - pos))
-            outdata[:n, 0] = buffer[pos : pos + n]
+            out = outdata[:n, 0]
+            np.multiply(buffer[pos : pos + n], self._gain, out=out)
+            np.clip(out, -1.0, 1.0, out=out)
             outdata[n:] = 0
             self._pos = pos + n
             if self._pos >= self._end:

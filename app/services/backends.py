@@ -65,6 +65,7 @@ class PlayerLike(Protocol):
     available: bool
     reason: str
     cache: DecodeCacheLike
+    level_match: bool
     is_playing: bool
     position_s: float
     duration_s: float

@@ -227,6 +227,7 @@ def build_services(settings: Settings | None = None) -> Services:
              model_registry.user_data_dir(), list(settings.get("setting/library_folders")))
     search_backend = first if first.available else UnavailableSearch(NO_MODEL)
     player = Player(DecodeCache())
+    player.level_match = bool(settings.get("setting/level_match"))
     search = SearchService(search_backend, pools, errors, player.cache.load, k=settings.get("setting/top_k"))
     playback = PlaybackService(player, pools, errors)
     library = LibraryService(core, settings, pools, errors)

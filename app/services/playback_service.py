@@ -124,6 +124,10 @@ class PlaybackService(QObject):
         log.info("prefetch: %s", message)
 
     # -- devices --------------------------------------------------------------------------
+    def set_level_match(self, on: bool) -> None:
+        """Level-matched audition on or off (from the next ``play``)."""
+        self.player.level_match = on
+
     def output_devices(self) -> list[tuple[int, str]]:
         return [(d.index, d.name) for d in self.player.output_devices()]
 

@@ -37,6 +37,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("setting/compute_device", "auto", "auto, cpu or cuda for embedding and training"),
     Option("setting/audio_device", "", "output device name ('' = system default)"),
     Option("setting/top_k", 50, "how many results a search shows"),
+    Option("setting/level_match", True, "play the query and every result at the same loudness"),
     Option("setting/demo_added", False, "the demo library was added on first launch"),
     Option("persist/geometry", b"", "main window geometry"),
     Option("persist/window_state", b"", "main window state"),

@@ -142,6 +142,9 @@ class MainWindow(QMainWindow):
         tools = self.menuBar().addMenu("&Tools")
         self._action(tools, "&Train a model on your music…", self.open_trainer)
         self._action(tools, "&Filter results", self.query_pane.focus_filters, "Ctrl+F")
+        level = self._action(tools, "&Level-matched audition", self._set_level_match)
+        level.setCheckable(True)
+        level.setChecked(bool(self.s.settings.get("setting/level_match")))
         compute = tools.addMenu("&Compute on")
         current = self.s.settings.get("setting/compute_device")
         for name in ("auto", "cpu", "cuda"):
@@ -149,6 +152,10 @@ class MainWindow(QMainWindow):
             action.setCheckable(True)
             action.setChecked(name == current)
             self._compute_actions[name] = action
+
+    def _set_level_match(self, on: bool) -> None:
+        self.s.settings.set("setting/level_match", on)
+        self.s.playback.set_level_match(on)
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:  # noqa: ANN001
         action = QAction(text, self)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QAction, QDropEvent
 
 from app.ui.main_window import MainWindow
 from app.ui.results_view import BAR_FLOOR
@@ -163,3 +163,11 @@ def test_an_unreadable_query_is_one_sentence_in_the_status_bar(qtbot, window, tm
     assert message.startswith("Loading the query failed") and "\n" not in message
     assert "Traceback" not in message
     assert window.statusBar().currentMessage() == message
+
+
+def test_level_matched_audition_is_on_by_default_and_a_menu_turns_it_off(window) -> None:
+    action = next(a for a in window.findChildren(QAction) if a.text() == "&Level-matched audition")
+    assert action.isChecked() and window.s.playback.player.level_match
+    action.trigger()
+    assert not window.s.playback.player.level_match
+    assert window.s.settings.get("setting/level_match") is False
