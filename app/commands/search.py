@@ -42,6 +42,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--ref", action="append", default=[], metavar="DIM=FILE",
         help="take dimension DIM's reference from FILE (mix-and-match; repeatable)",
     )
+    parser.add_argument("--max-per-album", type=int, metavar="N",
+                        help="at most N results per album or artist (tags, else folder)")
     parser.add_argument("--bpm-min", type=float, metavar="X")
     parser.add_argument("--bpm-max", type=float, metavar="X")
     parser.add_argument("--min-duration", type=float, metavar="S")
@@ -94,6 +96,8 @@ def _table(results: list) -> str:
 def run(args: argparse.Namespace) -> int:
     weights = _parse_weights(args.weights)
     refs = _parse_refs(args.ref)
+    if args.max_per_album is not None and args.max_per_album < 1:
+        raise CliError("--max-per-album must be at least 1")
     if args.k < 1:
         raise CliError("-k must be at least 1")
     if not args.queries and not args.tags.strip():
@@ -127,7 +131,7 @@ def _search(args: argparse.Namespace, catalog, weights: SearchWeights, refs: dic
     filters = SearchFilters(
         bpm_min=args.bpm_min, bpm_max=args.bpm_max,
         duration_min_s=args.min_duration, duration_max_s=args.max_duration,
-        instrumental=args.instrumental, tags=args.tags,
+        instrumental=args.instrumental, tags=args.tags, max_per_group=args.max_per_album,
     )
     query = None
     try:

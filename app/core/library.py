@@ -27,6 +27,7 @@ import numpy as np
 from app.core.alignment import split_phases
 from app.core.auto_tags import TagQueryError
 from app.core.catalog import Catalog
+from app.core.diversity import OVERFETCH, diversify
 from app.core.fingerprint import fingerprint_or_none
 from app.core.search import Query, SearchEngine, SearchError, query_from_windows
 from app.core.types import SearchFilters, SearchResult, SearchWeights
@@ -152,7 +153,7 @@ class Library:
         filters = filters or SearchFilters()
         tag_groups, _unknown = self.parse_tags(filters.tags)
         if query is None:
-            return self.engine.search(None, weights or SearchWeights(), k, filters, tag_groups)
+            return self._ranked(None, weights, k, filters, tag_groups)
         if exclude_query_files and query.paths:
             contents = {self._fingerprint_of(path) for path in query.paths} - {None}
             filters = replace(
@@ -163,7 +164,17 @@ class Library:
         if exclude_query_albums and query.paths:
             albums = {self._album_of(path) for path in query.paths} - {""}
             filters = replace(filters, exclude_albums=filters.exclude_albums | albums)
-        return self.engine.search(query, weights or SearchWeights(), k, filters, tag_groups)
+        return self._ranked(query, weights, k, filters, tag_groups)
+
+    def _ranked(
+        self, query: Query | None, weights: SearchWeights | Sequence[float] | None, k: int,
+        filters: SearchFilters, tag_groups: list[list[int]],
+    ) -> list[SearchResult]:
+        """The engine's ranking, made diverse (app.core.diversity) when the filters ask."""
+        if not filters.max_per_group:
+            return self.engine.search(query, weights or SearchWeights(), k, filters, tag_groups)
+        ranked = self.engine.search(query, weights or SearchWeights(), OVERFETCH * k, filters, tag_groups)
+        return diversify(ranked, filters.max_per_group, k)
 
     @property
     def has_tags(self) -> bool:

@@ -119,6 +119,7 @@ class SearchFilters:
     exclude_albums: frozenset[str] = field(default_factory=frozenset)
     instrumental: bool = False  # only tracks the auto-tags call instrumental
     tags: str = ""  # tag words to rank by ("calm piano"; see app.core.auto_tags), with or without a clip
+    max_per_group: int | None = None  # at most this many results per album or artist (app.core.diversity)
 
 
 @dataclass(frozen=True)

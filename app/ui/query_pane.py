@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSlider,
+    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -28,6 +29,7 @@ from app.core.types import DIMENSIONS, SearchFilters, SearchWeights, display_pat
 from app.services.search_service import QueryInfo, SearchService
 from app.ui.waveform_widget import WaveformWidget
 
+DEFAULT_PER_GROUP = 2  # results per album or artist when "At most" is on (the default)
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.m4a *.aiff *.aif *.opus);;All files (*)"
 PRESETS: dict[str, tuple[int, int, int, int]] = {
     "Overall feel": (50, 50, 50, 50),
@@ -144,6 +146,7 @@ class QueryPane(QWidget):
         search.query_loaded.connect(self._on_loaded)
         search.busy_changed.connect(lambda busy: self.busy.setText("embedding…" if busy else ""))
         search.reference_changed.connect(self._on_reference)
+        self._emit_filters()  # the defaults (diversity on) hold from the first search
 
     # -- building ------------------------------------------------------------------------
     def _build_sliders(self) -> QGroupBox:
@@ -198,6 +201,20 @@ class QueryPane(QWidget):
         self.instrumental.toggled.connect(self._emit_filters)
         form.addRow("Tags", self.tag_words)
         form.addRow("", self.instrumental)
+        # Diversity, on by default: one album must not fill the list (app.core.diversity).
+        self.diverse = QCheckBox("At most")
+        self.diverse.setChecked(True)
+        self.per_group = QSpinBox()
+        self.per_group.setRange(1, 20)
+        self.per_group.setValue(DEFAULT_PER_GROUP)
+        self.per_group.setSuffix(" per album / artist")
+        self.per_group.setToolTip("Album and artist from the tags; untagged files count per folder")
+        self.diverse.toggled.connect(self._emit_filters)
+        self.per_group.valueChanged.connect(self._emit_filters)
+        diverse = QHBoxLayout()
+        diverse.addWidget(self.diverse)
+        diverse.addWidget(self.per_group)
+        form.addRow("Variety", diverse)
         self.search.backend_changed.connect(self._update_tag_controls)
         self._update_tag_controls()
         return box
@@ -259,7 +276,8 @@ class QueryPane(QWidget):
             return spin.value() * scale if spin.value() > spin.minimum() else None
 
         return SearchFilters(bound(self.bpm_min), bound(self.bpm_max), bound(self.dur_min, 60), bound(self.dur_max, 60),
-                             instrumental=self.instrumental.isChecked(), tags=self.tag_words.text().strip())
+                             instrumental=self.instrumental.isChecked(), tags=self.tag_words.text().strip(),
+                             max_per_group=self.per_group.value() if self.diverse.isChecked() else None)
 
     def _emit_filters(self) -> None:
         self.search.set_filters(self.filters())

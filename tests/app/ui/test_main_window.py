@@ -171,3 +171,12 @@ def test_level_matched_audition_is_on_by_default_and_a_menu_turns_it_off(window)
     action.trigger()
     assert not window.s.playback.player.level_match
     assert window.s.settings.get("setting/level_match") is False
+
+
+def test_diversity_is_on_by_default_and_reaches_the_search_filters(window) -> None:
+    pane = window.query_pane
+    assert pane.diverse.isChecked() and window.s.search.filters.max_per_group == 2
+    pane.per_group.setValue(3)
+    assert window.s.search.filters.max_per_group == 3
+    pane.diverse.setChecked(False)
+    assert window.s.search.filters.max_per_group is None
