@@ -31,3 +31,16 @@ def test_unknown_command_is_an_argument_error() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["no-such-command"])
     assert exc.value.code == 2
+
+
+def test_a_file_argument_opens_the_app_with_it_as_the_query(tmp_path, monkeypatch) -> None:
+    import app.__main__ as entry
+    import app.ui.application as application
+
+    seen = {}
+    monkeypatch.setattr(application, "run_gui", lambda args, build, clip=None: seen.setdefault("clip", clip) and 0)
+    clip = tmp_path / "temp track.wav"
+    clip.write_bytes(b"RIFF")
+    monkeypatch.chdir(tmp_path)
+    entry.main(["temp track.wav"])
+    assert seen["clip"] == str(clip)

@@ -43,7 +43,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("persist/window_state", b"", "main window state"),
     Option("persist/splitter", b"", "query/results splitter"),
     Option("persist/weights", "genre=0.5,mood=0.5,instrument=0.5,tempo=0.5", "last slider values"),
-    Option("persist/last_query_dir", "", "folder of the last opened query"),
+    Option("persist/last_dialog_dir", "", "folder the last file dialog picked something in"),
     Option("persist/map_dimension", "all", "dimension shown in the library map"),
 )
 _BY_KEY = {option.key: option for option in OPTIONS}

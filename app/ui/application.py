@@ -15,9 +15,12 @@ from app.services.app_services import Services
 from app.ui.main_window import MainWindow
 
 
-def run_gui(args: argparse.Namespace | None, build_services: Callable[[], Services]) -> int:
+def run_gui(
+    args: argparse.Namespace | None, build_services: Callable[[], Services], clip: str | None = None
+) -> int:
     """``build_services`` comes from ``app.__main__`` (app.services.bootstrap): the UI never
-    imports the heavy core itself (import-linter's "ui never touches heavy deps")."""
+    imports the heavy core itself (import-linter's "ui never touches heavy deps"). ``clip``
+    (``soundalike FILE``) becomes the query once the window shows."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
@@ -25,6 +28,8 @@ def run_gui(args: argparse.Namespace | None, build_services: Callable[[], Servic
     services = build_services()
     window = MainWindow(services)
     window.show()
+    if clip:
+        window.load_query(clip)
     services.library.refresh()
     services.warm_up()
     if services.search.available and services.library.folders():

@@ -5,7 +5,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from app.core.types import Progress, display_path
 from app.services.library_service import LibraryService
+from app.ui.dialog_folders import DialogFolders
 from app.ui.formatting import fmt_eta
 
 
@@ -35,9 +35,10 @@ def progress_text(p: Progress) -> str:
 
 
 class LibraryPane(QWidget):
-    def __init__(self, library: LibraryService, parent: QWidget | None = None) -> None:
+    def __init__(self, library: LibraryService, dialogs: DialogFolders, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.library = library
+        self.dialogs = dialogs
         self.failed: list[tuple[str, str]] = []
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<b>LIBRARY</b>"))
@@ -84,7 +85,7 @@ class LibraryPane(QWidget):
         self._on_summary(0, [])
 
     def choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Add music folder")
+        path = self.dialogs.open_folder(self, "Add music folder")
         if path:
             self.library.add_folder(path)
 

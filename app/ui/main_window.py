@@ -3,8 +3,6 @@ beyond routing keys and menu actions)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import (
     QAction,
@@ -18,7 +16,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -36,6 +33,7 @@ from app.core.types import SearchResult, SearchWeights
 from app.services.app_services import Services
 from app.services.playback_service import ab_target
 from app.ui.audition_bar import AuditionBar
+from app.ui.dialog_folders import DialogFolders
 from app.ui.formatting import fmt_time
 from app.ui.library_pane import LibraryPane
 from app.ui.map_view import MapView
@@ -64,8 +62,9 @@ class MainWindow(QMainWindow):
     # -- composition -----------------------------------------------------------------------
     def _build(self) -> None:
         s = self.s
-        self.query_pane = QueryPane(s.search)
-        self.library_pane = LibraryPane(s.library)
+        self.dialogs = DialogFolders(s.settings, s.library.folders)
+        self.query_pane = QueryPane(s.search, self.dialogs)
+        self.library_pane = LibraryPane(s.library, self.dialogs)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -263,18 +262,17 @@ class MainWindow(QMainWindow):
 
     # -- actions ---------------------------------------------------------------------------
     def open_query(self) -> None:
-        start = self.s.settings.get("persist/last_query_dir")
-        path, _ = QFileDialog.getOpenFileName(self, "Open a clip to match", start, AUDIO_FILTER)
+        path = self.dialogs.open_file(self, "Open a clip to match", AUDIO_FILTER)
         if path:
             self.load_query(path)
 
     def load_query(self, path: str) -> None:
-        self.s.settings.set("persist/last_query_dir", str(Path(path).parent))
+        self.dialogs.remember(path)
         self.s.search.load_query(path)
 
     def open_trainer(self) -> None:
         if self.trainer is None:
-            self.trainer = TrainerDialog(self.s.training, self)
+            self.trainer = TrainerDialog(self.s.training, self.dialogs, self)
         self.trainer.show()
         self.trainer.raise_()
 
@@ -282,8 +280,8 @@ class MainWindow(QMainWindow):
         if not self.s.search.results:
             self.statusBar().showMessage("Nothing to export yet: drop a clip to get results.", 6000)
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export results", "soundalike-results.csv",
-                                              "CSV (*.csv);;M3U playlist (*.m3u)")
+        path = self.dialogs.save_file(self, "Export results", "soundalike-results.csv",
+                                      "CSV (*.csv);;M3U playlist (*.m3u)")
         if path:
             try:
                 written = self.s.search.export(path)

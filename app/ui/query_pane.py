@@ -10,7 +10,6 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.core.types import DIMENSIONS, SearchFilters, SearchWeights, display_path
 from app.services.search_service import QueryInfo, SearchService
+from app.ui.dialog_folders import DialogFolders
 from app.ui.waveform_widget import WaveformWidget
 
 DEFAULT_PER_GROUP = 2  # results per album or artist when "At most" is on (the default)
@@ -83,14 +83,15 @@ class ReferenceButton(QPushButton):
 
     chosen = Signal(str)
 
-    def __init__(self) -> None:
+    def __init__(self, dialogs: DialogFolders) -> None:
         super().__init__("this query")
+        self.dialogs = dialogs
         self.setAcceptDrops(True)
         self.setToolTip("Take this dimension from another clip: click or drop a file")
         self.clicked.connect(self._choose)
 
     def _choose(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Reference clip", "", AUDIO_FILTER)
+        path = self.dialogs.open_file(self, "Reference clip", AUDIO_FILTER)
         if path:
             self.chosen.emit(path)
 
@@ -110,9 +111,10 @@ class QueryPane(QWidget):
     play_region_requested = Signal()
     ab_requested = Signal()
 
-    def __init__(self, search: SearchService, parent: QWidget | None = None) -> None:
+    def __init__(self, search: SearchService, dialogs: DialogFolders, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.search = search
+        self.dialogs = dialogs
         layout = QVBoxLayout(self)
         head = QHBoxLayout()
         self.title = QLabel("<b>QUERY</b>  no clip yet")
@@ -241,7 +243,7 @@ class QueryPane(QWidget):
         grid = QGridLayout(box)
         self.references: dict[str, ReferenceButton] = {}
         for row, name in enumerate(DIMENSIONS):
-            button = ReferenceButton()
+            button = ReferenceButton(self.dialogs)
             button.chosen.connect(lambda path, d=name: self.search.set_reference(d, path))
             reset = QToolButton()
             reset.setText("×")

@@ -9,7 +9,6 @@ from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 from app.core.types import DIMENSIONS
 from app.services.backends import TrainOutcome, TrainUpdate
 from app.services.training_service import TrainingService
+from app.ui.dialog_folders import DialogFolders
 from app.ui.formatting import fmt_eta
 from app.ui.results_view import BAR_COLOURS
 
@@ -82,10 +82,11 @@ class AccuracyPlot(QWidget):
 
 
 class TrainerDialog(QDialog):
-    def __init__(self, training: TrainingService, parent: QWidget | None = None) -> None:
+    def __init__(self, training: TrainingService, dialogs: DialogFolders, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Train a model on your music")
         self.training = training
+        self.dialogs = dialogs
         self.outcome: TrainOutcome | None = None
         layout = QVBoxLayout(self)
         form = QFormLayout()
@@ -187,9 +188,9 @@ class TrainerDialog(QDialog):
 
     def _browse(self) -> None:
         if self.mode.currentData() == "csv":
-            path, _ = QFileDialog.getOpenFileName(self, "Labels file", "", "CSV (*.csv)")
+            path = self.dialogs.open_file(self, "Labels file", "CSV (*.csv)")
         else:
-            path = QFileDialog.getExistingDirectory(self, "Music folder")
+            path = self.dialogs.open_folder(self, "Music folder")
         if path:
             self.source.setText(path)
             self._summarize()

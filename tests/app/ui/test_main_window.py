@@ -180,3 +180,13 @@ def test_diversity_is_on_by_default_and_reaches_the_search_filters(window) -> No
     assert window.s.search.filters.max_per_group == 3
     pane.diverse.setChecked(False)
     assert window.s.search.filters.max_per_group is None
+
+
+def test_file_dialogs_start_in_the_music_folder_then_where_the_user_last_was(window, tmp_path) -> None:
+    music, elsewhere = tmp_path / "music", tmp_path / "elsewhere"
+    music.mkdir()
+    elsewhere.mkdir()
+    window.s.settings.set("setting/library_folders", [str(music)])
+    assert window.dialogs.start() == str(music)
+    window.load_query(str(write_tone(elsewhere / "clip.wav", 5.0)))
+    assert window.dialogs.start() == str(elsewhere)

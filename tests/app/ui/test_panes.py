@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from app.services.app_services import Services
 from app.services.backends import UnavailableSearch
+from app.ui.dialog_folders import DialogFolders
 from app.ui.main_window import MainWindow
 from app.ui.trainer_dialog import TrainerDialog
 from tests.app.services.harness import make_services
@@ -85,7 +86,7 @@ def test_map_click_plays_and_double_click_queries(qtbot, window: MainWindow, tmp
 
 
 def test_trainer_dialog_runs_a_tiny_training_and_switches_model(qtbot, services: Services, tmp_path: Path) -> None:
-    dialog = TrainerDialog(services.training)
+    dialog = TrainerDialog(services.training, DialogFolders(services.settings, services.library.folders))
     qtbot.addWidget(dialog)
     dialog.show()
     dialog.source.setText(str(tmp_path / "lib"))
@@ -136,7 +137,7 @@ def test_slider_values_and_geometry_persist(qtbot, tmp_path: Path, qapp) -> None
 
 def test_cancelling_training_keeps_the_best_epoch(qtbot, services: Services, tmp_path: Path) -> None:
     services.training._factory().epoch_s = 0.05
-    dialog = TrainerDialog(services.training)
+    dialog = TrainerDialog(services.training, DialogFolders(services.settings, services.library.folders))
     qtbot.addWidget(dialog)
     dialog.source.setText(str(tmp_path / "lib"))
     dialog.epochs.setValue(200)
@@ -160,7 +161,7 @@ def test_an_interrupted_training_run_can_be_resumed(qtbot, services: Services, t
     (workdir / "last.pt").write_bytes(b"checkpoint")
     (workdir / "request.json").write_text(json.dumps(
         {"source": str(tmp_path / "lib"), "mode": "csv", "epochs": 3, "device": "cpu", "steps_per_epoch": 0}))
-    dialog = TrainerDialog(services.training)
+    dialog = TrainerDialog(services.training, DialogFolders(services.settings, services.library.folders))
     qtbot.addWidget(dialog)
     dialog.show()
     assert dialog.resume.isVisible() and "lib" in dialog.resume.text()
