@@ -140,7 +140,8 @@ def mix_queries(base: Query, references: Mapping[str, Query]) -> Query:
         sources[name] = ref.sources.get(name, "")
     paths = tuple(dict.fromkeys([*base.paths, *(p for r in references.values() for p in r.paths)]))
     padded = base.padded or any(r.padded for r in references.values())
-    return Query(vector, tuple(spans), paths, padded, sources, base.phases)
+    # Phase windows are the base clip's in every dimension: a mix has no one clip to align.
+    return Query(vector, tuple(spans), paths, padded, sources, () if references else base.phases)
 
 
 def _sliding_sum(x: np.ndarray, m: int) -> np.ndarray:

@@ -83,12 +83,12 @@ def test_search_weights_table_filters_mix_and_multi(indexed, capsys) -> None:
     code, out, _ = _search(capsys, db, model, str(paths[0]), "--max-duration", "15", "--json")
     kept = {r["path"] for r in json.loads(out)}
     assert kept == {str(paths[1])}  # 12 s and 15 s tracks; paths[0] is the query itself
-    # Mix-and-match: tempo from paths[3]; with only tempo weighted, paths[3]'s own file is
-    # excluded, so compare against the same search by paths[3] alone.
+    # Mix-and-match: tempo from paths[3]; with only tempo weighted, the base clip does not
+    # matter, so compare against the same mix on paths[3] (paths[3]'s own file is excluded).
     code, mixed, _ = _search(capsys, db, model, str(paths[0]), "--ref", f"tempo={paths[3]}",
                              "--weights", "genre=0,mood=0,instrument=0,tempo=1", "--json")
-    code2, alone, _ = _search(capsys, db, model, str(paths[3]), "--weights", "genre=0,mood=0,instrument=0,tempo=1",
-                              "--json", "--include-self")
+    code2, alone, _ = _search(capsys, db, model, str(paths[3]), "--ref", f"tempo={paths[3]}",
+                              "--weights", "genre=0,mood=0,instrument=0,tempo=1", "--json", "--include-self")
     assert code == code2 == 0
     alone_rest = [r for r in json.loads(alone) if r["path"] not in (str(paths[0]), str(paths[3]))]
     assert [r["path"] for r in json.loads(mixed)] == [r["path"] for r in alone_rest]
