@@ -23,8 +23,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.core.cues import conform_timeline, read_choices, top_choices
-    from app.core.timeline import TimelineError
+    from app.core.cues import read_choices, top_choices
+    from app.core.timeline import TimelineError, conform_timeline
 
     try:
         chosen = read_choices(args.choices) if args.choices else {}

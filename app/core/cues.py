@@ -3,7 +3,7 @@
     cues = list_cues(read_timeline(path), tracks, media_dir)
     found = search_cues(library, cues, weights, k)         # [(cue, [SearchResult...]), ...]
     choices = {**top_choices(found), **read_choices("choices.json")}
-    conform_timeline(path, out, cues, choices)
+    conform_timeline(path, out, cues, choices)        # app.core.timeline
 
 ``soundalike cues`` / ``soundalike conform`` and the GUI's timeline mode call these.
 """
@@ -21,9 +21,6 @@ from app.core.timeline import (
     Cue,
     Replacement,
     TimelineError,
-    read_timeline,
-    replace_cues,
-    write_timeline,
 )
 from app.core.types import SearchFilters, SearchResult, SearchWeights
 
@@ -76,13 +73,3 @@ def read_choices(path: str | os.PathLike[str]) -> dict[int, Replacement]:
             duration = None  # placed as asked; the editor shows what is missing
         out[index] = Replacement(file, offset, duration)
     return out
-
-
-def conform_timeline(
-    source: str | os.PathLike[str], out: str | os.PathLike[str], cues: Sequence[Cue],
-    choices: dict[int, Replacement],
-) -> None:
-    """Write ``source`` to ``out`` with each chosen cue replaced (format from ``out``'s extension)."""
-    timeline = read_timeline(source)
-    replace_cues(timeline, list(cues), choices)
-    write_timeline(timeline, out)

@@ -22,7 +22,7 @@ clip and track (video included), markers and effects are unchanged.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -30,6 +30,7 @@ from urllib.parse import unquote, urlparse
 import opentimelineio as otio
 
 from app.core.scanner import AUDIO_EXTENSIONS
+from model.atomic import atomic_path
 
 SUFFIXES = (".otio", ".xml", ".fcpxml", ".edl", ".aaf")  # what read/write accept
 
@@ -100,12 +101,10 @@ def write_timeline(timeline: otio.schema.Timeline, path: str | os.PathLike[str])
     if path.suffix.lower() == ".edl" and any(True for _ in _audio_clips(timeline)):
         # The CMX 3600 adapter writes a single video track and silently drops audio.
         raise TimelineError(f"{path}: the EDL writer keeps no audio tracks; conform to .xml, .fcpxml or .otio")
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
     try:
-        otio.adapters.write_to_file(timeline, str(tmp))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:  # keeps the suffix: the adapter is chosen by it
+            otio.adapters.write_to_file(timeline, str(tmp))
     except Exception as exc:  # noqa: BLE001
-        tmp.unlink(missing_ok=True)
         raise TimelineError(f"cannot write timeline {path}: {_first_line(exc)}") from None
 
 
@@ -210,6 +209,16 @@ def replace_cues(
             otio.opentime.RationalTime.from_seconds(offset, rate).round(), old.duration
         )
         clip.name = Path(choice.path).stem
+
+
+def conform_timeline(
+    source: str | os.PathLike[str], out: str | os.PathLike[str], cues: Sequence[Cue],
+    choices: dict[int, Replacement],
+) -> None:
+    """Write ``source`` to ``out`` with each chosen cue replaced (format from ``out``'s extension)."""
+    timeline = read_timeline(source)
+    replace_cues(timeline, list(cues), choices)
+    write_timeline(timeline, out)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ from app.services.library_service import LibraryService
 from app.services.playback_service import PlaybackService
 from app.services.search_service import SearchService
 from app.services.settings import Settings
+from app.services.timeline_service import TimelineService
 from app.services.training_service import TrainingService
 from app.services.workers import ErrorSink, GeneratorWorker, Pools
 
@@ -22,6 +23,7 @@ class Services:
     search: SearchService
     playback: PlaybackService
     training: TrainingService
+    timeline: TimelineService
     log_file: str = ""
     warm_up_job: Callable[[], None] | None = None
 

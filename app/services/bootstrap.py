@@ -32,6 +32,7 @@ from app.services.logging_setup import setup_logging
 from app.services.playback_service import PlaybackService
 from app.services.search_service import SearchService
 from app.services.settings import Settings
+from app.services.timeline_service import TimelineService
 from app.services.training_service import TrainingService
 from app.services.workers import ErrorSink, Pools, UserFacingError
 
@@ -255,6 +256,7 @@ def build_services(settings: Settings | None = None) -> Services:
     services_warm_up = warm_up
     if not player.available:
         errors.report(player.reason)
-    built = Services(settings, pools, errors, library, search, playback, training, str(log_file))
+    built = Services(settings, pools, errors, library, search, playback, training,
+                     TimelineService(pools, errors), str(log_file))
     built.warm_up_job = services_warm_up
     return built

@@ -33,6 +33,7 @@ class PlaybackService(QObject):
         self.path = ""
         self.region: tuple[float, float] | None = None
         self._was_playing = False
+        self._next: tuple[str, float, str] | None = None  # played when the current region ends
         self._decoding: set[str] = set()
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
@@ -49,6 +50,7 @@ class PlaybackService(QObject):
     # -- transport ------------------------------------------------------------------------
     def play(self, path: str, offset_s: float = 0.0, role: str = "result", end_s: float | None = None) -> None:
         """Play ``path`` from ``offset_s``; decodes on the decode pool first if needed."""
+        self._next = None
         self._request += 1
         request = self._request
         self.role, self.path = role, path
@@ -72,6 +74,14 @@ class PlaybackService(QObject):
             self._errors.report(self.player.reason)
         self._timer.start()
         self._poll()
+
+    def play_then(self, first: tuple[str, float, float], then: tuple[str, float]) -> None:
+        """Play ``first`` = (path, start, end) as the query, then ``then`` = (path, offset) as
+        the result (timeline mode: the temp cue, then its replacement from its match)."""
+        path, start, end = first
+        self.play(path, start, role="query", end_s=end)
+        self._next = (then[0], then[1], "result")
+        self.prefetch([then[0]])
 
     def toggle(self) -> None:
         self.player.toggle()
@@ -145,6 +155,11 @@ class PlaybackService(QObject):
         if playing != self._was_playing:
             self._was_playing = playing
             self.state_changed.emit(playing)
+            ended = self.region is not None and self.player.position_s >= self.region[1] - 0.05
+            if not playing and ended and self._next is not None:
+                path, offset, role = self._next
+                self.play(path, offset, role)
+                return
         if not playing and not self.player.stream_active:
             self._timer.stop()
 

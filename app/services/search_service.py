@@ -92,13 +92,13 @@ class SearchService(QObject):
             self.set_region(*self.query.region)
 
     # -- new queries (worker) -------------------------------------------------------------
-    def load_query(self, path: str) -> int:
-        """Decode ``path``, preselect its best region, embed it and search; returns the request id."""
+    def load_query(self, path: str, region: tuple[float, float] | None = None) -> int:
+        """Decode ``path``, select ``region`` (default: its best), embed it and search; returns the request id."""
         self._request += 1
         request = self._request
         self.query_loading.emit(path)
         self.busy_changed.emit(True)
-        worker = GeneratorWorker(self._load_job, path, task="loading the query")
+        worker = GeneratorWorker(self._load_job, path, region, task="loading the query")
         worker.signals.finished.connect(lambda out, r=request: self._on_loaded(r, out))
         worker.signals.errored.connect(lambda msg, r=request: self._on_failed(r, msg))
         self._pools.start("encode", worker)
@@ -132,11 +132,11 @@ class SearchService(QObject):
         worker.signals.errored.connect(self._errors.report)
         self._pools.start("encode", worker)
 
-    def _load_job(self, path: str) -> tuple[QueryInfo, Any]:
+    def _load_job(self, path: str, region: tuple[float, float] | None) -> tuple[QueryInfo, Any]:
         samples = self._loader(path)
         duration = len(samples) / waveform.SAMPLE_RATE
         lo, hi = waveform.peaks(samples, PEAK_BINS)
-        region = waveform.best_region(samples)
+        region = region or waveform.best_region(samples)
         info = QueryInfo(path, duration, lo, hi, region)
         prepared = self.backend.prepare_query(path, region) if self.backend.available else None
         return info, prepared

@@ -39,6 +39,7 @@ from app.ui.library_pane import LibraryPane
 from app.ui.map_view import MapView
 from app.ui.query_pane import AUDIO_FILTER, QueryPane, local_audio_path
 from app.ui.results_view import ResultsView, reveal_target
+from app.ui.timeline_pane import TimelinePane
 from app.ui.trainer_dialog import TrainerDialog
 
 SEEK_STEP_S = 5.0
@@ -68,6 +69,10 @@ class MainWindow(QMainWindow):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
+        self.timeline_pane = TimelinePane(s.timeline, s.search, s.playback, self.dialogs, self.results_selection)
+        self.timeline_pane.hide()  # until a timeline is opened
+        s.timeline.cues_loaded.connect(lambda *_: self.timeline_pane.show())
+        left_layout.addWidget(self.timeline_pane)
         left_layout.addWidget(self.query_pane)
         left_layout.addWidget(self.library_pane)
         scroll = QScrollArea()
@@ -130,6 +135,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&Open query…", self.open_query, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "Open &timeline…", self.timeline_pane.open_timeline, "Ctrl+T")
         self._action(file_menu, "&Add music folder…", self.library_pane.choose_folder)
         self._action(file_menu, "&Export results…", self.export_results, "Ctrl+E")
         file_menu.addSeparator()
@@ -265,6 +271,9 @@ class MainWindow(QMainWindow):
         path = self.dialogs.open_file(self, "Open a clip to match", AUDIO_FILTER)
         if path:
             self.load_query(path)
+
+    def results_selection(self) -> SearchResult | None:
+        return self.results.current_result()
 
     def load_query(self, path: str) -> None:
         self.dialogs.remember(path)

@@ -15,6 +15,7 @@ from app.services.library_service import LibraryService
 from app.services.playback_service import PlaybackService
 from app.services.search_service import SearchService
 from app.services.settings import Settings
+from app.services.timeline_service import TimelineService
 from app.services.training_service import TrainingService
 from app.services.workers import ErrorSink, Pools
 from tests.app.services.fakes import (
@@ -48,7 +49,7 @@ def make_services(tmp_path: Path, search_delay_s: float = 0.0, index_steps: int 
     playback = PlaybackService(player, pools, errors)
     library = LibraryService(lambda: library_backend, settings, pools, errors)
     training = TrainingService(lambda: training_backend, settings, pools, errors, models_dir=tmp_path / "models")
-    return Services(settings, pools, errors, library, search, playback, training)
+    return Services(settings, pools, errors, library, search, playback, training, TimelineService(pools, errors))
 
 
 @pytest.fixture(autouse=True)
