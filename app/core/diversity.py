@@ -3,7 +3,8 @@
 A result belongs to its album and to its artist (tags, compared case-insensitively); a
 track with neither tag belongs to its folder, which in most libraries is the album. A
 result is kept while every group it belongs to has fewer than N kept results; the order of
-the kept results is the ranking's.
+the kept results is the ranking's. When that leaves fewer than k (a library of one album,
+or one artist), the results it held back follow in rank order, so the list stays full.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ def group_keys(track: TrackInfo) -> tuple[str, ...]:
 
 
 def diversify(results: Sequence[SearchResult], max_per_group: int, k: int) -> list[SearchResult]:
-    """The first ``k`` of ``results`` with at most ``max_per_group`` per album/artist/folder."""
+    """The first ``k`` of ``results`` with at most ``max_per_group`` per album/artist/folder first."""
     counts: Counter[str] = Counter()
-    kept = []
+    kept, held_back = [], []
     for result in results:
         keys = group_keys(result.track)
         if all(counts[key] < max_per_group for key in keys):
             kept.append(result)
             counts.update(keys)
             if len(kept) == k:
-                break
-    return kept
+                return kept
+        else:
+            held_back.append(result)
+    return (kept + held_back)[:k]
