@@ -6,7 +6,8 @@
 Defaults: the demo library (resources/demo), the shipped model, a demo clip as the
 query, output in docs/screenshots/. Runs in a fresh temporary data/config dir (first
 launch), indexes the library with the real indexer and encoder, then saves
-main.png (results), map.png (library map) and trainer.png (trainer dialog).
+main.png (results), map.png (library map), trainer.png (trainer dialog) and timeline.png
+(timeline mode on a cut whose temp cues are excerpts of library tracks).
 """
 
 from __future__ import annotations
@@ -142,10 +143,63 @@ def main() -> int:
         app.processEvents()
     dialog.grab().save(str(out / "trainer.png"))
     dialog.close()
+    shoot_timeline(app, window, services, files, out)
     services.shutdown()
     window.close()
     print(f"saved {', '.join(p.name for p in sorted(out.glob('*.png')))} to {out}", file=sys.stderr)
     return 0
+
+
+def make_timeline(files: list[Path], folder: Path) -> Path:
+    """An .otio cut: a video track and three temp-music cues, regions of temp files that are
+    themselves excerpts of library tracks (as a temp track often is)."""
+    import opentimelineio as otio
+    import soundfile as sf
+
+    from model.audio import SAMPLE_RATE, load_audio
+
+    def span(start: float, duration: float) -> otio.opentime.TimeRange:
+        return otio.opentime.TimeRange(otio.opentime.RationalTime(start * 25, 25),
+                                       otio.opentime.RationalTime(duration * 25, 25))
+
+    timeline = otio.schema.Timeline(name="trailer_v3")
+    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    video.append(otio.schema.Clip(name="trailer_v3.mov", source_range=span(0, 60)))
+    audio = otio.schema.Track(name="Temp music", kind=otio.schema.TrackKind.Audio)
+    at = 0.0
+    for n, (source, record, seconds) in enumerate(zip(files[1::12][:3], (0.0, 18.0, 38.0), (16.0, 18.0, 20.0), strict=True)):
+        temp = folder / f"temp_cue_{n + 1}.wav"
+        sf.write(temp, load_audio(source, offset_s=3.0, duration_s=seconds + 4.0), SAMPLE_RATE)
+        if record > at:
+            audio.append(otio.schema.Gap(source_range=span(0, record - at)))
+        audio.append(otio.schema.Clip(name=f"temp cue {n + 1}", source_range=span(2.0, seconds),
+                                      media_reference=otio.schema.ExternalReference(target_url=temp.as_uri())))
+        at = record + seconds
+    timeline.tracks.extend([video, audio])
+    path = folder / "trailer_v3.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    return path
+
+
+def shoot_timeline(app, window, services, files: list[Path], out: Path) -> None:  # noqa: ANN001
+    """timeline.png: the cue list with the first cue picked and the second cue's results."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="soundalike-cut-"))
+    got = {"results": False}
+    services.search.results_changed.connect(lambda r: got.__setitem__("results", bool(r)))
+    services.timeline.open(str(make_timeline(files, folder)))
+    wait(app, lambda: got["results"], 120, "the first cue's results")
+    window.results.selectRow(0)
+    window.timeline_pane.pick_selected()
+    got["results"] = False
+    window.timeline_pane.table.selectRow(1)
+    wait(app, lambda: got["results"], 120, "the second cue's results")
+    window.results.selectRow(0)
+    for _ in range(30):
+        app.processEvents()
+        time.sleep(0.02)
+    window.grab().save(str(out / "timeline.png"))
 
 
 if __name__ == "__main__":
