@@ -115,8 +115,11 @@ class FakeSearch:
             paths=[i.path for i in infos.values()],
             albums=[i.album for i in infos.values()],
         )
+        # Segment evidence only (track_weight 0): the given cosines are the best window's, and
+        # the UI tests read them back exactly; the blend with track vectors is tested in core.
         self.engine = SearchEngine(
-            table, lambda ids: {i: windows[i] for i in ids}, lambda ids: {i: infos[i] for i in ids}
+            table, lambda ids: {i: windows[i] for i in ids}, lambda ids: {i: infos[i] for i in ids},
+            track_weight=0.0,
         )
 
     def prepare_query(self, path: str, region: tuple[float, float] | None) -> FakeQuery:
