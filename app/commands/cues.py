@@ -54,7 +54,7 @@ def find_cues(args: argparse.Namespace):  # noqa: ANN201
         raise CliError(f"{args.timeline}: no clips on audio tracks")
     catalog = open_catalog(args, create=False)
     try:
-        library = Library(catalog, load_encoder(args))
+        library = Library(catalog, load_encoder(args, catalog=catalog))  # the model choice of `search`
         if len(library) == 0:
             raise CliError(f"the library {catalog.path} has no tracks indexed with this model; "
                            "run `soundalike index DIR`")
