@@ -69,7 +69,7 @@ class MainWindow(QMainWindow):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        self.timeline_pane = TimelinePane(s.timeline, s.search, s.playback, self.dialogs, self.results_selection)
+        self.timeline_pane = TimelinePane(s.timeline, self.query_pane, s.playback, self.dialogs, self.results_selection)
         self.timeline_pane.hide()  # until a timeline is opened
         s.timeline.cues_loaded.connect(lambda *_: self.timeline_pane.show())
         left_layout.addWidget(self.timeline_pane)

@@ -1,8 +1,9 @@
 """Timeline mode: the cue list of an open timeline (File > Open timeline…).
 
 Selecting a cue makes its region of its temp file the query, so the query pane shows that
-region on the file's waveform and the results pane that cue's candidates; the sliders and
-filters apply to every cue. "Pick" takes the selected result for the cue (a check mark),
+region on the file's waveform and the results pane that cue's candidates. The sliders apply
+to every cue, or with "Sliders per cue" each cue keeps its own (a new cue starts from the
+current ones); the filters apply to every cue. "Pick" takes the selected result for the cue (a check mark),
 "Audition" plays the cue's region and then the picked (or selected) result from its match,
 "Export…" writes the conformed timeline (unpicked cues keep their temp clip) and its cue
 sheet as CSV and a printable HTML page.
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -26,22 +28,24 @@ from PySide6.QtWidgets import (
 
 from app.core.types import SearchResult
 from app.services.playback_service import PlaybackService
-from app.services.search_service import SearchService
 from app.services.timeline_service import TIMELINE_FILTER, TimelineService, timecode
 from app.ui.dialog_folders import DialogFolders
+from app.ui.query_pane import QueryPane
 
 COLUMNS = ("", "cue", "track", "record in", "duration", "replacement")
 
 
 class TimelinePane(QWidget):
     def __init__(
-        self, timeline: TimelineService, search: SearchService, playback: PlaybackService,
+        self, timeline: TimelineService, query: QueryPane, playback: PlaybackService,
         dialogs: DialogFolders, selected_result: Callable[[], SearchResult | None],
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.timeline, self.search, self.playback, self.dialogs = timeline, search, playback, dialogs
+        self.timeline, self.query, self.playback, self.dialogs = timeline, query, playback, dialogs
         self._selected_result = selected_result
+        self._sliders: dict[int, tuple[int, ...]] = {}  # per-cue slider values (UI state)
+        self._shown: int | None = None  # the cue whose sliders are on screen
         layout = QVBoxLayout(self)
         self.title = QLabel("<b>TIMELINE</b>  none open")
         layout.addWidget(self.title)
@@ -54,6 +58,9 @@ class TimelinePane(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._on_cue_selected)
         layout.addWidget(self.table, 1)
+        self.per_cue = QCheckBox("Sliders per cue")
+        self.per_cue.setToolTip("Each cue keeps its own slider settings (off: the sliders apply to all cues)")
+        layout.addWidget(self.per_cue)
         buttons = QHBoxLayout()
         self.pick_button = QPushButton("Pick result")
         self.pick_button.setToolTip("Use the selected result for this cue")
@@ -82,6 +89,7 @@ class TimelinePane(QWidget):
 
     def _on_cues(self, path: str, cues: list) -> None:
         self.title.setText(f"<b>TIMELINE</b>  {Path(path).name}: {len(cues)} cues")
+        self._sliders, self._shown = {}, None
         self._refresh()
         if cues:
             self.table.selectRow(0)
@@ -104,11 +112,17 @@ class TimelinePane(QWidget):
         index = self.current_cue()
         if index is None:
             return
+        if self.per_cue.isChecked():
+            if self._shown is not None:
+                self._sliders[self._shown] = self.query.slider_values()
+            if index in self._sliders:
+                self.query.set_slider_values(self._sliders[index])
+        self._shown = index
         cue = self.timeline.cues[index]
         if not cue.source:
             self.title.setText(f"<b>TIMELINE</b>  cue {index}: its media file was not found")
             return
-        self.search.load_query(cue.source, (cue.source_in_s, cue.source_out_s))
+        self.query.search.load_query(cue.source, (cue.source_in_s, cue.source_out_s))
 
     def pick_selected(self) -> None:
         index, result = self.current_cue(), self._selected_result()

@@ -68,3 +68,22 @@ def test_open_pick_audition_and_export(qtbot, window, tmp_path) -> None:
     rows = list(csv.reader((tmp_path / "conformed.cues.csv").open()))
     assert rows[0][:3] == ["cue", "name", "record in"] and rows[1][:4] == ["0", "temp0", "0:00:02.00", "0:00:10.00"]
     assert "temp0" in (tmp_path / "conformed.cues.html").read_text()
+
+
+def test_sliders_per_cue_or_for_all_cues(qtbot, window, tmp_path) -> None:
+    pane, sliders = window.timeline_pane, window.query_pane
+    with qtbot.waitSignal(window.s.search.results_changed, timeout=10000):
+        window.s.timeline.open(str(make_timeline(tmp_path)))
+    sliders.set_slider_values((100, 0, 0, 0))
+    pane.table.selectRow(1)
+    assert sliders.slider_values() == (100, 0, 0, 0)  # off: one setting for all cues
+    pane.per_cue.setChecked(True)
+    sliders.set_slider_values((0, 0, 0, 100))  # cue 1's own
+    pane.table.selectRow(0)
+    assert sliders.slider_values() == (0, 0, 0, 100)  # cue 0 has none yet: starts from these
+    sliders.set_slider_values((0, 100, 0, 0))
+    pane.table.selectRow(1)
+    assert sliders.slider_values() == (0, 0, 0, 100)
+    assert window.s.search.weights.tempo == 1.0 and window.s.search.weights.mood == 0.0
+    pane.table.selectRow(0)
+    assert sliders.slider_values() == (0, 100, 0, 0)
