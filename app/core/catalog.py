@@ -26,7 +26,8 @@ Why it looks like this:
   a track's row and vectors to a new path instead of decoding the file again.
 - Vectors are float16 blobs (track vector 512 B, windows 512 B each): a 3-minute track
   costs ~31 KB. They are kept per model id, so a model change is detected, not mixed.
-- The schema is versioned (app.core.catalog_schema).
+- The schema is versioned (app.core.catalog_schema); opening and error reasons live in
+  app.core.catalog_io.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.core.catalog_io import CatalogError, connect, sqlite_reason
 from app.core.catalog_records import FileState, Relink, TrackRecord, TrackTable
 from app.core.catalog_schema import MIGRATIONS, SCHEMA_VERSION
 from app.core.types import TrackInfo, display_path
@@ -48,11 +50,6 @@ from model.dimensions import EMBEDDING_SIZE
 
 DB_FILENAME = "library.db"
 MODEL_PATH_KEY = "model_path:"  # meta key prefix: model id -> the model file's path
-LOW_SPACE_BYTES = 256 * 1024  # less free than this and an I/O error is a full disk
-
-
-class CatalogError(Exception):
-    """The catalog cannot be opened or used; ``str(e)`` is a one-line reason."""
 
 
 def default_db_path() -> Path:
@@ -60,31 +57,6 @@ def default_db_path() -> Path:
     from app.core.model_registry import user_data_dir
 
     return user_data_dir() / DB_FILENAME
-
-
-def _reason(exc: sqlite3.Error, path: Path) -> str:
-    """SQLite's message, with what the user can do about the common I/O failures.
-
-    SQLite reports a full disk as "disk I/O error" when it is its shared-memory file that
-    cannot grow, so the free space of the catalog's folder is checked too.
-    """
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    low = text.lower()
-    if "full" in low or ("disk i/o" in low and _free_bytes(path.parent) < LOW_SPACE_BYTES):
-        return f"the disk is full ({text}); free some space and run again"
-    if "readonly" in low or "read-only" in low:
-        return f"the library file is read-only ({text})"
-    if "disk i/o" in low or "unable to open" in low:
-        return f"{text} (was the drive removed or is the folder not writable?)"
-    return text
-
-
-def _free_bytes(folder: Path) -> int:
-    try:
-        info = os.statvfs(folder)
-    except (OSError, AttributeError):  # gone, or no statvfs (Windows)
-        return LOW_SPACE_BYTES
-    return info.f_bavail * info.f_frsize
 
 
 def _enc(path: str) -> bytes:
@@ -150,41 +122,13 @@ class Catalog:
             except OSError as exc:
                 raise CatalogError(f"cannot create library {db_path}: {exc.strerror or exc}") from None
         try:
-            catalog = cls(db_path, cls._connect(db_path))
+            catalog = cls(db_path, connect(db_path))
             catalog._migrate()
             catalog._db.execute("PRAGMA foreign_keys=ON")
         except (sqlite3.Error, CatalogError) as exc:
-            reason = str(exc) if isinstance(exc, CatalogError) else _reason(exc, db_path)
+            reason = str(exc) if isinstance(exc, CatalogError) else sqlite_reason(exc, db_path)
             raise CatalogError(f"cannot open library {db_path}: {reason}") from None
         return catalog
-
-    @staticmethod
-    def _connect(db_path: Path) -> sqlite3.Connection:
-        """A WAL connection; read-only when the file or its folder cannot be written.
-
-        A library on a read-only share or a write-protected drive can still be searched;
-        writing to it fails with a one-line "read-only" reason.
-        """
-        def connect(target: str, uri: bool = False) -> sqlite3.Connection:
-            return sqlite3.connect(
-                target, timeout=30.0, isolation_level=None, check_same_thread=False, uri=uri
-            )
-
-        try:
-            connection = connect(str(db_path))
-            connection.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.OperationalError:
-            writable = os.access(db_path, os.W_OK) and os.access(db_path.parent, os.W_OK)
-            if writable or not db_path.is_file():
-                raise
-            # immutable: no -shm/-wal can be made next to the file, and nothing else writes it.
-            connection = connect(f"{db_path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
-            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            return connection
-        # NORMAL is durable against a killed process in WAL mode (only power loss can drop
-        # the last commits) and much faster than FULL for many small batches.
-        connection.execute("PRAGMA synchronous=NORMAL")
-        return connection
 
     def _migrate(self) -> None:
         """Run the pending migrations (foreign keys are still off: see catalog_schema)."""
@@ -231,7 +175,7 @@ class Catalog:
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                raise CatalogError(f"cannot write library {self.path}: {_reason(exc, self.path)}") from None
+                raise CatalogError(f"cannot write library {self.path}: {sqlite_reason(exc, self.path)}") from None
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         """Run one read; SQLite failures leave as ``CatalogError``."""
@@ -239,7 +183,7 @@ class Catalog:
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise CatalogError(f"cannot read library {self.path}: {_reason(exc, self.path)}") from None
+                raise CatalogError(f"cannot read library {self.path}: {sqlite_reason(exc, self.path)}") from None
 
     def _chunked_rows(self, sql: str, ids: list, head: Sequence[object] = ()) -> Iterator[tuple]:
         """``sql`` has one ``{marks}`` placeholder for up to 500 of ``ids`` at a time."""

@@ -1,0 +1,74 @@
+"""Opening the catalog's SQLite file, and SQLite's failures as one-line reasons.
+
+Public API::
+
+    connect(db_path) -> sqlite3.Connection     # WAL; read-only when the file cannot be written
+    sqlite_reason(exc, db_path) -> str          # "the disk is full (...); free some space ..."
+    CatalogError                                # what app.core.catalog raises, one line
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+LOW_SPACE_BYTES = 256 * 1024  # less free than this and an I/O error is a full disk
+
+
+class CatalogError(Exception):
+    """The catalog cannot be opened or used; ``str(e)`` is a one-line reason."""
+
+
+def sqlite_reason(exc: sqlite3.Error, path: Path) -> str:
+    """SQLite's message, with what the user can do about the common I/O failures.
+
+    SQLite reports a full disk as "disk I/O error" when it is its shared-memory file that
+    cannot grow, so the free space of the catalog's folder is checked too.
+    """
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    low = text.lower()
+    if "full" in low or ("disk i/o" in low and _free_bytes(path.parent) < LOW_SPACE_BYTES):
+        return f"the disk is full ({text}); free some space and run again"
+    if "readonly" in low or "read-only" in low:
+        return f"the library file is read-only ({text})"
+    if "disk i/o" in low or "unable to open" in low:
+        return f"{text} (was the drive removed or is the folder not writable?)"
+    return text
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        info = os.statvfs(folder)
+    except (OSError, AttributeError):  # gone, or no statvfs (Windows)
+        return LOW_SPACE_BYTES
+    return info.f_bavail * info.f_frsize
+
+
+def connect(db_path: Path) -> sqlite3.Connection:
+    """A WAL connection; read-only when the file or its folder cannot be written.
+
+    A library on a read-only share or a write-protected drive can still be searched;
+    writing to it fails with a one-line "read-only" reason.
+    """
+
+    def open_db(target: str, uri: bool = False) -> sqlite3.Connection:
+        return sqlite3.connect(
+            target, timeout=30.0, isolation_level=None, check_same_thread=False, uri=uri
+        )
+
+    try:
+        connection = open_db(str(db_path))
+        connection.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        writable = os.access(db_path, os.W_OK) and os.access(db_path.parent, os.W_OK)
+        if writable or not db_path.is_file():
+            raise
+        # immutable: no -shm/-wal can be made next to the file, and nothing else writes it.
+        connection = open_db(f"{db_path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return connection
+    # NORMAL is durable against a killed process in WAL mode (only power loss can drop
+    # the last commits) and much faster than FULL for many small batches.
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return connection
