@@ -66,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{APP_NAME}: interrupted", file=sys.stderr)
         return 130
     except _io_errors() as exc:
-        # A full disk, a read-only or vanished catalog, a file we may not read: the catalog
-        # rolled back (it stays intact) and the next run resumes; say why in one line.
+        # A full disk, a read-only or vanished catalog, a file we may not read, a model file
+        # that is not there: the catalog rolled back (it stays intact) and the next run
+        # resumes; say why in one line.
         log.debug("I/O failure", exc_info=True)
         print(f"{APP_NAME}: {_one_line(exc)}", file=sys.stderr)
         return 1
@@ -76,8 +77,9 @@ def run(args: argparse.Namespace) -> int:
 def _io_errors() -> tuple[type[BaseException], ...]:
     """Evaluated only when an exception propagates, so ``--version`` never imports the core."""
     from app.core.catalog import CatalogError
+    from app.core.model_registry import ModelChoiceError
 
-    return (CatalogError, OSError)
+    return (CatalogError, ModelChoiceError, OSError)
 
 
 def _one_line(exc: BaseException) -> str:

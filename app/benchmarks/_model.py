@@ -11,11 +11,12 @@ from pathlib import Path
 
 def bench_model(requested: str | Path | None, scratch: Path) -> tuple[Path, str]:
     """(model file, how to describe it); a random-init model is written into ``scratch``."""
-    from app.core.resources import default_model_path
+    from app.core.model_registry import resolve_model
     from model.checkpoint import new_untrained_model, save_model, untrained_card
     from model.network import ModelDims
 
-    path = Path(requested) if requested else default_model_path()
+    entry = resolve_model(requested)  # raises ModelChoiceError (one line) for a missing file
+    path = entry.path if entry is not None else None
     if path is not None:
         return path, str(path)
     path = scratch / "untrained.pt"

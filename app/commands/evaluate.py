@@ -33,7 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.core.resources import default_model_path
+    from app.core.model_registry import ModelChoiceError, resolve_model
     from model.audio import AudioError
     from model.checkpoint import ModelFileError, load_model, new_untrained_model
     from model.device import resolve_device
@@ -45,8 +45,12 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot read {args.data}: {exc}") from None
     models = [Path(m) for m in args.model]
-    if not models and (default := default_model_path()) is not None:
-        models = [default]
+    if not models:
+        try:
+            entry = resolve_model()  # $SOUNDALIKE_MODEL, else the shipped default
+        except ModelChoiceError as exc:
+            raise CliError(str(exc)) from None
+        models = [entry.path] if entry is not None else []
     if not models and not args.baselines:
         raise CliError("no model to evaluate: pass --model M or --baselines")
     device = resolve_device(args.device)

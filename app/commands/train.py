@@ -79,8 +79,12 @@ def _label_source(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from app.core import finetune
-    from app.core.model_registry import new_user_model_path, training_dir
-    from app.core.resources import default_model_path
+    from app.core.model_registry import (
+        ModelChoiceError,
+        new_user_model_path,
+        resolve_model,
+        training_dir,
+    )
     from model.checkpoint import ModelFileError
 
     if args.resume and not args.output:
@@ -90,11 +94,14 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{output}: refusing to overwrite the shipped model; choose another -o")
     init = None
     if not args.scratch:
-        init = Path(args.init) if args.init else default_model_path()
+        try:  # the one model choice: --from, else $SOUNDALIKE_MODEL, else the shipped default
+            entry = resolve_model(args.init)
+        except ModelChoiceError as exc:
+            raise CliError(str(exc)) from None
+        init = entry.path if entry is not None else None
         if init is None:
-            print("train: no shipped model found (resources/models/default.pt); training from scratch", file=sys.stderr)
-        elif not init.is_file():
-            raise CliError(f"no model file at {init}")
+            print("train: no trained model installed (resources/models/default.pt); training from scratch",
+                  file=sys.stderr)  # fmt: skip
     try:
         found = finetune.gather_labels(args.folder, _label_source(args), csv=args.csv)
     except finetune.FinetuneError as exc:

@@ -7,7 +7,6 @@ collect it there).
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -26,13 +25,3 @@ def resource_root() -> Path:
 def resource_path(*parts: str) -> Path:
     """Path of a shipped file, e.g. ``resource_path("models", "default.pt")``."""
     return resource_root().joinpath(*parts)
-
-
-def default_model_path() -> Path | None:
-    """The model to use when none is given: ``$SOUNDALIKE_MODEL``, else the shipped default.
-
-    Returns None when no such file exists (no trained model is installed yet).
-    """
-    override = os.environ.get(MODEL_ENV)
-    path = Path(override).expanduser() if override else resource_path(*DEFAULT_MODEL_PARTS)
-    return path if path.is_file() else None
