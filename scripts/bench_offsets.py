@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.core.catalog import Catalog  # noqa: E402
 from app.core.indexer import index_folders  # noqa: E402
 from app.core.library import Library  # noqa: E402
-from app.core.resources import default_model_path  # noqa: E402
+from app.core.model_registry import resolve_model  # noqa: E402
 from app.core.search import TRACK_WEIGHT  # noqa: E402
 from app.core.types import SearchWeights  # noqa: E402
 from model.audio import SAMPLE_RATE, load_audio  # noqa: E402
@@ -146,9 +146,10 @@ def main() -> None:
     parser.add_argument("--excerpts", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--model", type=Path, default=default_model_path())
+    parser.add_argument("--model", type=Path, help="model file (default: resolve_model's choice)")
     parser.add_argument("--lengths", action="store_true", help="also measure the length bias")
     args = parser.parse_args()
+    args.model = resolve_model(args.model).path  # the shipped default unless told otherwise
     args.work.mkdir(parents=True, exist_ok=True)
     encoder = Encoder.load(args.model, device="cpu", threads=max(1, (os.cpu_count() or 2) - 1))
     catalog = Catalog.open(args.work / "offsets.db")
