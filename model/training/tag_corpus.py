@@ -132,6 +132,8 @@ def run(jobs: list[Job], log=sys.stderr, max_minutes: float | None = None) -> tu
     started = time.monotonic()
     done, seconds = 0, 0.0
     for job in todo:
+        if is_current(job):  # another run (e.g. of one package's folder) got there first
+            continue
         try:
             seconds += tag_file(teacher, job)
             done += 1
