@@ -13,7 +13,8 @@ A model file may carry it under the key ``"tag_head"``::
      "w1": (hidden, 256), "b1": (hidden,), "w2": (n_tags, hidden), "b2": (n_tags,)}
 
 ``TagModel.predict`` gives probabilities; ``TagModel.labels`` the tags above their
-thresholds, best first. ``INSTRUMENTAL`` names the tag that the "instrumental only" filter
+thresholds, best first, at most ``TOP_PER_GROUP`` of each group. A tag whose threshold is
+infinite could not be calibrated (too few held-out examples) and is never shown or searched. ``INSTRUMENTAL`` names the tag that the "instrumental only" filter
 reads.
 """
 
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 TAG_GROUPS: tuple[str, ...] = ("genre", "mood", "instrument", "vocal")
+TOP_PER_GROUP = {"genre": 2, "mood": 2, "instrument": 3, "vocal": 1}  # tags shown per track
 INSTRUMENTAL = "instrumental"
 KEY = "tag_head"
 
@@ -55,13 +57,23 @@ class TagModel:
         logits = hidden @ self.w2.T + self.b2
         return (1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))).astype(np.float32)
 
-    def labels(self, probabilities: np.ndarray, limit: int = 6) -> list[str]:
+    def labels(self, probabilities: np.ndarray) -> list[str]:
         """Tags whose probability passes their threshold, most confident (relative to the
-        threshold) first, at most ``limit``."""
+        threshold) first, at most ``TOP_PER_GROUP`` per group."""
         p = np.asarray(probabilities, dtype=np.float32)
         margin = p / np.maximum(self.thresholds, 1e-6)
-        on = [i for i in np.argsort(-margin, kind="stable") if p[i] >= self.thresholds[i]]
-        return [self.names[i] for i in on[:limit]]
+        shown: list[str] = []
+        left = dict(TOP_PER_GROUP)
+        for i in np.argsort(-margin, kind="stable"):
+            if p[i] >= self.thresholds[i] and left.get(self.groups[i], 0) > 0:
+                left[self.groups[i]] -= 1
+                shown.append(self.names[i])
+        return shown
+
+    @property
+    def searchable_names(self) -> tuple[str, ...]:
+        """``names`` with the uncalibrated tags blanked (same positions)."""
+        return tuple(n if np.isfinite(t) else "" for n, t in zip(self.names, self.thresholds, strict=True))
 
     def index(self, name: str) -> int | None:
         return self.names.index(name) if name in self.names else None
@@ -99,7 +111,7 @@ def parse_tag_words(text: str, names: Sequence[str]) -> tuple[list[list[str]], l
     which may give several tags (``"calm"`` -> chill, mellow, quiet, ...). Search treats a
     group as *any of* its tags and the groups as *all of* them.
     """
-    lowered = {n.lower().replace("-", " "): n for n in names}
+    lowered = {n.lower().replace("-", " "): n for n in names if n}
     words = text.lower().replace(",", " ").replace("-", " ").split()
     groups: list[list[str]] = []
     unknown: list[str] = []

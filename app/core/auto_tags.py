@@ -64,10 +64,11 @@ class LibraryTags:
         """Tag words -> groups of tag columns (see ``model.tags.parse_tag_words``) and the
         words that matched no tag; raises when no word matched."""
         model = self._require("tag search")
-        groups, unknown = parse_tag_words(text, model.names)
+        names = model.searchable_names  # uncalibrated tags cannot be searched
+        groups, unknown = parse_tag_words(text, names)
         if not groups:
-            raise TagQueryError(f"no known tag in {text!r}; tags are: {', '.join(model.names)}")
-        return [[model.names.index(n) for n in g] for g in groups], unknown
+            raise TagQueryError(f"no known tag in {text!r}; tags are: {', '.join(n for n in names if n)}")
+        return [[names.index(n) for n in g] for g in groups], unknown
 
     def match(self, groups: Sequence[Sequence[int]]) -> np.ndarray:
         """``(N,)`` 0–1: how well each track carries all the word groups."""

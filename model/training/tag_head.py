@@ -141,14 +141,18 @@ def fit_head(tracks: list[TaggedTrack], epochs: int = 40, seed: int = 0) -> TagM
             loss.backward()
             optimizer.step()
     w1, b1, w2, b2 = (p.detach().numpy().copy() for p in net.parameters())
-    return TagModel(vocab.NAMES, vocab.GROUPS, np.full(n_tags, 0.5, np.float32), w1, b1, w2, b2)
+    return TagModel(vocab.NAMES, vocab.GROUPS, np.full(n_tags, np.inf, np.float32), w1, b1, w2, b2)
 
 
-def best_thresholds(probabilities: np.ndarray, labels: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """Per tag, the threshold with the best F1 on these tracks (``fallback`` where none is on)."""
-    out = fallback.astype(np.float32).copy()
+MIN_SUPPORT = 3  # held-out positives a threshold needs; fewer: the tag stays uncalibrated (never shown)
+
+
+def best_thresholds(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per tag, the threshold with the best F1 on these tracks; infinite (never on) for a tag
+    with fewer than ``MIN_SUPPORT`` positives here, whose threshold would be a guess."""
+    out = np.full(labels.shape[1], np.inf, np.float32)
     for k in range(labels.shape[1]):
-        if not labels[:, k].any():
+        if labels[:, k].sum() < MIN_SUPPORT:
             continue
         candidates = np.unique(probabilities[:, k])
         f1 = [_f1(probabilities[:, k] >= c, labels[:, k]) for c in candidates]
@@ -173,11 +177,13 @@ def precision_recall(model: TagModel, tracks: list[TaggedTrack]) -> dict[str, di
         tp = int(np.sum(predicted[:, k] & actual[:, k]))
         report[name] = {"precision": tp / max(int(predicted[:, k].sum()), 1),
                         "recall": tp / max(int(actual[:, k].sum()), 1),
-                        "support": int(actual[:, k].sum()), "predicted": int(predicted[:, k].sum())}
+                        "support": int(actual[:, k].sum()), "predicted": int(predicted[:, k].sum()),
+                        "calibrated": bool(np.isfinite(model.thresholds[k]))}
     tp = int(np.sum(predicted & actual))
     report["all tags (micro)"] = {"precision": tp / max(int(predicted.sum()), 1),
                                   "recall": tp / max(int(actual.sum()), 1),
-                                  "support": int(actual.sum()), "predicted": int(predicted.sum())}
+                                  "support": int(actual.sum()), "predicted": int(predicted.sum()),
+                                  "calibrated": True}
     return report
 
 
@@ -185,6 +191,9 @@ def format_report(report: dict[str, dict[str, float]]) -> str:
     lines = [f"{'tag':<20} {'group':<10} {'precision':>9} {'recall':>7} {'support':>7}"]
     groups = dict(zip(vocab.NAMES, vocab.GROUPS, strict=True))
     for name, r in report.items():
+        if not r["calibrated"]:
+            lines.append(f"{name:<20} {groups.get(name, ''):<10} {'not calibrated: too few held-out examples':>33}")
+            continue
         lines.append(f"{name:<20} {groups.get(name, ''):<10} {r['precision']:9.2f} {r['recall']:7.2f} {r['support']:7d}")
     return "\n".join(lines)
 
@@ -200,7 +209,7 @@ def train_and_write(model: Path, corpora: list[tuple[Path, Path]], output: Path,
     started = time.time()
     head = fit_head(train)
     x_val, y_val = track_level(val)
-    thresholds = best_thresholds(head.predict(x_val), vocab.truth(y_val), head.thresholds)
+    thresholds = best_thresholds(head.predict(x_val), vocab.truth(y_val))
     head = TagModel(head.names, head.groups, thresholds, head.w1, head.b1, head.w2, head.b2)
     report = {"train_tracks": len(train), "val_real_tracks": len(val), "test_real_tracks": len(test),
               "fit_seconds": round(time.time() - started, 1), "precision_recall_test": precision_recall(head, test),

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.tags import TOP_PER_GROUP
 from model.training.teacher_tags import MSD_GROUPS, MSD_TAGS, MTT_GROUPS, MTT_TAGS
 
 MIN_TRUTH = {"genre": 0.1, "mood": 0.05, "instrument": 0.1, "vocal": 0.05}
-TOP_PER_GROUP = {"genre": 2, "mood": 2, "instrument": 3, "vocal": 1}
 
 _MERGED_VOCAL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # name: (MSD, MTT)
     "instrumental": (("instrumental",), ("no vocals", "no vocal", "no voice")),

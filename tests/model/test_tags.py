@@ -48,7 +48,11 @@ def test_predict_labels_and_model_file_round_trip(tmp_path) -> None:
     p = head.predict(vectors)
     assert p.shape == (3, 5) and np.all((p >= 0) & (p <= 1))
     labels = head.labels(np.array([0.9, 0.1, 0.31, 0.6, 0.0], np.float32))
-    assert labels == ["t0", "t3", "t2"]  # above 0.3, by margin over the threshold
+    assert labels == ["t0", "t3"]  # above 0.3, by margin over the threshold, at most 2 genres
+    mixed = TagModel(head.names, ("genre", "mood", "mood", "mood", "vocal"),
+                     np.array([0.3, 0.3, 0.3, np.inf, 0.3], np.float32), head.w1, head.b1, head.w2, head.b2)
+    assert mixed.labels(np.array([0.9, 0.8, 0.7, 0.99, 0.6], np.float32)) == ["t0", "t1", "t2", "t4"]
+    assert mixed.searchable_names == ("t0", "t1", "t2", "", "t4")  # t3 was never calibrated
     network, _ = load_model(make_model(tmp_path / "m.pt"))
     save_model(tmp_path / "tagged.pt", network, SMALL, {}, extra={KEY: head.to_payload()})
     _, info = load_model(tmp_path / "tagged.pt")
@@ -59,10 +63,10 @@ def test_predict_labels_and_model_file_round_trip(tmp_path) -> None:
 
 
 def test_thresholds_maximise_f1_on_the_calibration_tracks() -> None:
-    probabilities = np.array([[0.9], [0.7], [0.4], [0.2]], np.float32)
-    labels = np.array([[True], [True], [False], [False]])
-    assert best_thresholds(probabilities, labels, np.array([0.5]))[0] == pytest.approx(0.7)
-    assert best_thresholds(probabilities, np.zeros_like(labels), np.array([0.5]))[0] == pytest.approx(0.5)
+    probabilities = np.array([[0.9], [0.8], [0.7], [0.4], [0.2]], np.float32)
+    labels = np.array([[True], [True], [True], [False], [False]])
+    assert best_thresholds(probabilities, labels)[0] == pytest.approx(0.7)
+    assert best_thresholds(probabilities, labels & (probabilities > 0.75))[0] == np.inf  # 2 positives: a guess
 
 
 def test_tag_words_and_match() -> None:
