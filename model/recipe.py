@@ -11,7 +11,8 @@ the real Debian music, then runs this module, which
 2. evaluates on (a) the ``test`` split of ``data/corpus``, (b) ``data/corpus_heldout_sf`` (a
    soundfont never used in training), (c) the ``test`` split of ``data/real`` (track and tempo
    triplets), each with MFCC-VQ and untrained-network rows;
-3. writes ``resources/models/default.pt``, its ``default.card.json`` and ``MODEL_CARD.md``.
+3. writes ``resources/models/default.pt``, its ``default.card.json`` and ``MODEL_CARD.md``,
+   then fits the auto-tag head on it (``model.training.tag_head``) when teacher tags exist.
 
 With the musicnn teacher's tags (``scripts/tag-corpus.sh`` -> ``data/teacher/``), training
 distils them into the genre, mood and instrument blocks (``model.training.distill``) and
@@ -264,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
         (MODELS / "default.card.json").write_text(json.dumps(card, indent=2, default=str))
         (MODELS / "MODEL_CARD.md").write_text(markdown)
         log(f"installed {MODELS / 'default.pt'}")
+        if not args.no_teacher and (TEACHER / REAL.parent.name).is_dir():
+            from model.training.tag_head import install
+
+            install(MODELS / "default.pt", [(REAL, TEACHER / REAL.parent.name), (CORPUS, TEACHER / CORPUS.parent.name)])
     else:
         log(f"model and card in {workdir} (add --install to write resources/models/)")
     return 0

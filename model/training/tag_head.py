@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model.atomic import write_text_atomic
 from model.audio import WINDOW_SECONDS
 from model.checkpoint import load_model, save_model
 from model.dimensions import normalize_blocks
@@ -229,11 +230,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--install", action="store_true", help="overwrite --model with the tagged copy")
     args = parser.parse_args(argv)
     corpora = [(Path(m), Path(t)) for m, _, t in (c.partition("=") for c in args.corpus)]
-    output = args.model if args.install else (args.output or ROOT / "data" / "tag-head" / args.model.name)
+    if args.install:
+        install(args.model, corpora)
+        return 0
+    output = args.output or ROOT / "data" / "tag-head" / args.model.name
     report = train_and_write(args.model, corpora, output)
     (output.parent / "auto_tags_report.json").write_text(json.dumps(report, indent=2))
     print(f"tag_head: wrote {output}", file=sys.stderr)
     return 0
+
+
+def install(model: Path, corpora: list[tuple[Path, Path]]) -> dict:
+    """Add the head to ``model`` in place, and its section to the model card beside it."""
+    report = train_and_write(model, corpora, model)
+    card = model.parent / "MODEL_CARD.md"
+    if card.exists():
+        write_card_section(card, report)
+    print(f"tag_head: installed into {model}", file=sys.stderr)
+    return report
+
+
+CARD_HEADING = "## Auto-tags"
+
+
+def write_card_section(card: Path, report: dict) -> None:
+    """Replace (or add) the model card's auto-tag section with this report."""
+    text = card.read_text(encoding="utf-8")
+    text = text.split(CARD_HEADING)[0].rstrip() + "\n\n"
+    text += "\n".join([
+        CARD_HEADING, "",
+        f"A {HIDDEN}-unit head on the track embedding predicts {len(vocab.NAMES)} tags (model/tags.py), "
+        "trained on the musicnn teacher's tags (MSD_musicnn: Million Song Dataset audio with Last.fm tags; "
+        "MTT_musicnn: MagnaTagATune) of the corpus below, after the encoder (its weights unchanged).",
+        f"- data: {report['train_tracks']} training tracks (synthetic + real train packages); thresholds per tag "
+        f"chosen for F1 on {report['val_real_tracks']} real tracks of the val packages; precision and recall "
+        f"below on {report['test_real_tracks']} real tracks of the test packages, against the teacher's labels "
+        f"({report['truth']}).",
+        "- command: `python -m model.training.tag_head --corpus data/real/manifest.csv=data/teacher/real "
+        "--corpus data/corpus/labels.csv=data/teacher/corpus --install`", "",
+        "```", format_report(report["precision_recall_test"]), "```", ""])
+    write_text_atomic(card, text)
 
 
 if __name__ == "__main__":
