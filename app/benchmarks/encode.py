@@ -2,10 +2,12 @@
 
 Prints, as seconds of audio per wall second (x realtime):
 
-- decode: file -> 22 050 Hz mono (libsndfile + soxr), one thread;
-- front end: waveforms -> log-mel (torch, the encoder's threads);
+- decode: file -> 22 050 Hz mono (libsndfile + soxr), one thread; then decode as the
+  encoder does it (44.1 kHz files kept at their rate), and the resampling this saves;
+- front end: waveforms -> log-mel (torch, the encoder's threads), at 22.05 and 44.1 kHz;
 - network: log-mel -> vectors, at the encoder's precision and in float32 for comparison;
-- end to end: ``Encoder.embed_files`` (decoding overlapped with the network).
+- end to end: ``Encoder.embed_files`` (decoding overlapped with the network);
+- catalog writes: the SQLite transactions indexing makes for these files' vectors.
 
 With no ``--files`` it synthesises a few OGG and MP3 files (chords, clicks, noise) into a
 temporary folder, so the benchmark runs anywhere; figures for reports should come from real
@@ -98,6 +100,27 @@ def bound_by(stage_rates: dict[str, float], decode_workers: int) -> str:
             f"front end + network {device_rate:.0f}x: front end {front:.0f}x, network {network:.0f}x)")
 
 
+def _catalog_rate(scratch: Path, n_windows: int, audio_s: float) -> str:
+    """Write random vectors for ``n_windows`` windows as 3-minute tracks, 32 per transaction."""
+    import numpy as np
+
+    from app.core.catalog import Catalog, TrackRecord
+    from model.dimensions import normalize_blocks
+
+    rng = np.random.default_rng(0)
+    per_track = 60  # windows in a 3-minute track
+    records = [
+        TrackRecord(str(scratch / f"t{i}.ogg"), 1, i, per_track * 2.97, {}, "bench",
+                    track=normalize_blocks(rng.standard_normal(256).astype(np.float32)),
+                    windows=normalize_blocks(rng.standard_normal((per_track, 256)).astype(np.float32)))
+        for i in range(max(1, n_windows // per_track))
+    ]  # fmt: skip
+    with Catalog.open(scratch / "bench-writes.db") as catalog, _Clock() as clock:
+        for i in range(0, len(records), 32):
+            catalog.write_batch(records[i : i + 32])
+    return _rate(len(records) * per_track * 2.97, clock)
+
+
 def _load_encoder(args: argparse.Namespace, threads: int, scratch: Path):  # -> (Encoder, str)
     from app.benchmarks._model import bench_model
     from model.encoder import Encoder
@@ -117,7 +140,15 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from model.audio import WINDOW_SECONDS, audio_duration, load_audio, split_windows
+    from model.audio import (
+        SAMPLE_RATE,
+        WINDOW_SECONDS,
+        audio_duration,
+        load_audio,
+        split_windows,
+        stream_windows,
+        windows_rate,
+    )
     from model.encoder import available_cores, pipeline_threads
     from model.network import count_flops, parameter_count
 
@@ -138,7 +169,13 @@ def run(args: argparse.Namespace) -> int:
 
         with _Clock() as clock:
             windows = np.concatenate([split_windows(load_audio(f))[0] for f in files])
-        print(f"decode       (1 thread):  {_rate(total_s, clock)}")
+        print(f"decode to 22.05 kHz (1 thread): {_rate(total_s, clock)}")
+        resampled_cpu = clock.cpu
+        with _Clock() as clock:
+            native = [b.samples for f in files for b in stream_windows(f, 64, native=True)]
+        print(f"decode as indexed (1 thread):   {_rate(total_s, clock)}")
+        print(f"   resampling saved: {max(0.0, resampled_cpu - clock.cpu):.2f} CPU-s of "
+              f"{resampled_cpu:.2f} ({max(0.0, 1 - clock.cpu / max(resampled_cpu, 1e-9)):.0%})")
         stage_rates = {"decode": total_s / max(clock.wall, 1e-9)}  # x realtime; decode per worker
 
         torch.set_num_threads(threads)
@@ -154,6 +191,14 @@ def run(args: argparse.Namespace) -> int:
                 _sync(encoder.device)
         print(f"front end    ({threads} threads): {_rate(audio_s, clock)}")
         stage_rates["front end"] = audio_s / max(clock.wall, 1e-9)
+        wide = [w for w in native if windows_rate(w) != SAMPLE_RATE]
+        if wide:
+            x44 = torch.from_numpy(np.concatenate(wide)[: len(windows)]).to(encoder.device)
+            with torch.inference_mode(), _Clock() as clock:
+                for i in range(0, len(x44), batch):
+                    encoder.frontend(x44[i : i + batch], windows_rate(wide[0]))
+                _sync(encoder.device)
+            print(f"front end 44.1 kHz ({threads} threads): {_rate(len(x44) * WINDOW_SECONDS, clock)}")
 
         mels = [m.contiguous(memory_format=torch.channels_last) for m in mels]
         for label, dtype in ((encoder.precision, encoder.dtype), ("fp32", torch.float32)):
@@ -180,5 +225,6 @@ def run(args: argparse.Namespace) -> int:
         if failures:
             print(f"failed to decode: {', '.join(failures)}")
         print(bound_by(stage_rates, workers if encoder.device.type == "cpu" else max(1, available_cores() - 1)))
+        print(f"catalog writes: {_catalog_rate(Path(tmp), len(windows), audio_s)}")
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0

@@ -7,6 +7,9 @@ Both figures are seconds of audio per wall second (x realtime) on the same files
   processes, batched embedding, SQLite writes (what ``soundalike index`` does).
 The ratio is the share of the encoder's speed that indexing keeps.
 
+``--against bliss`` instead races ``soundalike index`` and ``soundalike embed`` against
+bliss-rs on the same files, alternating, ``--rounds`` times (app/benchmarks/_peer.py).
+
 Files: ``--folder`` (default ``data/real`` when present: Debian game music), limited to
 ``--max-files``; otherwise synthetic MP3s. Without a model the network is random-init
 (speed does not depend on the weights).
@@ -32,6 +35,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="decode processes")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: as `soundalike index`: cores - workers)")
+    parser.add_argument("--against", choices=("bliss",),
+                        help="race index and embed against bliss-rs (pip install -e '.[bench]')")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds with --against (default 2)")
 
 
 def _files(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
@@ -63,7 +69,29 @@ def _files(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
     return linked, note
 
 
+def _race(args: argparse.Namespace) -> int:
+    from app.benchmarks import _peer
+    from app.benchmarks._model import bench_model
+    from model.audio import audio_duration
+
+    _peer.check_bliss()
+    with tempfile.TemporaryDirectory(prefix="soundalike-bench-race-") as tmp_name:
+        tmp = Path(tmp_name)
+        folder, note = _files(args, tmp)
+        paths = sorted(folder.iterdir())
+        audio_s = sum(audio_duration(p) for p in paths)
+        model, model_note = bench_model(args.model, tmp)
+        processes = os.cpu_count() or 2
+        print(f"soundalike bench index --against bliss: {note}, {audio_s / 60:.1f} min of audio; "
+              f"model {model_note}; bliss with {processes} processes; load {os.getloadavg()[0]:.1f}")
+        _peer.versus_bliss(_peer.runners(folder, paths, model, processes, tmp), audio_s, args.rounds)
+        print(f"   load now {os.getloadavg()[0]:.1f}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.against:
+        return _race(args)
     import numpy as np
 
     from app.benchmarks._model import bench_model

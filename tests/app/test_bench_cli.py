@@ -24,3 +24,26 @@ def test_bench_encode_prints_each_stage(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     for stage in ("decode", "front end", "network fp32", "end to end", "GFLOPs per window"):
         assert stage in result.stdout
+
+
+def test_race_ratios_are_medians_of_each_round() -> None:
+    from app.benchmarks._peer import median_ratios
+
+    rounds = [{"index": 10.0, "bliss": 12.0, "embed": 8.0}, {"index": 20.0, "bliss": 12.0, "embed": 6.0},
+              {"index": 6.0, "bliss": 12.0, "embed": 12.0}]  # fmt: skip
+    assert median_ratios(rounds) == {"index": 1.2, "embed": 1.5}
+
+
+def test_race_against_bliss_runs_every_contender_in_alternating_order(capsys) -> None:
+    from app.benchmarks._peer import versus_bliss
+
+    calls: list[str] = []
+
+    def runner(name: str, wall: float):
+        return lambda: calls.append(name) or wall
+
+    versus_bliss({"index": runner("index", 2.0), "bliss": runner("bliss", 3.0),
+                  "embed": runner("embed", 1.5)}, audio_s=600.0, rounds=2)  # fmt: skip
+    assert calls == ["index", "bliss", "embed", "embed", "bliss", "index"]
+    out = capsys.readouterr().out
+    assert "index    300x" in out and "index/bliss 1.50" in out and "embed/bliss 2.00x" in out
