@@ -89,3 +89,12 @@ def open_catalog(args: argparse.Namespace, create: bool):  # noqa: ANN201
         return Catalog.open(args.db, create=create)
     except CatalogError as exc:
         raise CliError(str(exc)) from None
+
+
+def read_list(path: Path) -> list[str]:
+    """Paths listed one per line (blank lines and # comments ignored), for --from-list."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CliError(f"cannot read --from-list {path}: {exc.strerror or exc}") from exc
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]

@@ -35,16 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
 
 
-def _read_list(path: Path) -> list[str]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise CliError(f"cannot read --from-list {path}: {exc.strerror or exc}") from exc
-    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-
-
 def run(args: argparse.Namespace) -> int:
-    paths = list(args.files) + (_read_list(args.from_list) if args.from_list else [])
+    paths = list(args.files) + (_library.read_list(args.from_list) if args.from_list else [])
     if not paths:
         raise CliError("no input files (give FILE arguments or --from-list LIST)")
     if args.output.suffix != ".npz":

@@ -19,9 +19,10 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from app.cli import CliError
-from app.commands._library import add_library_options, load_encoder, open_catalog
+from app.commands._library import add_library_options, load_encoder, open_catalog, read_list
 from app.core.types import DIMENSIONS, SearchFilters, SearchWeights, display_path
 
 HELP = "find library tracks that sound like a clip, weighted by genre, mood, instrument, tempo"
@@ -29,6 +30,11 @@ HELP = "find library tracks that sound like a clip, weighted by genre, mood, ins
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("queries", nargs="*", metavar="QUERY", help="audio clip(s) to match")
+    parser.add_argument(
+        "--from-list", type=Path, metavar="LIST",
+        help="search each clip listed (one path a line) with the model loaded once; prints JSON "
+             'lines {"query": PATH, "results": [...]} or {"query": PATH, "error": REASON}',
+    )  # fmt: skip
     add_library_options(parser)
     parser.add_argument(
         "--weights", default="", metavar="W",
@@ -100,7 +106,13 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--max-per-album must be at least 1")
     if args.k < 1:
         raise CliError("-k must be at least 1")
-    if not args.queries and not args.tags.strip():
+    if args.from_list is not None:
+        if args.queries:
+            raise CliError("give QUERY clips or --from-list, not both")
+        args.batch = read_list(args.from_list)
+        if not args.batch:
+            raise CliError(f"--from-list {args.from_list} lists no clips")
+    elif not args.queries and not args.tags.strip():
         raise CliError("give a QUERY clip, --tags WORDS, or both")
     for path in [*args.queries, *refs.values()]:
         if not os.path.isfile(path):
@@ -114,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _search(args: argparse.Namespace, catalog, weights: SearchWeights, refs: dict[str, str]) -> int:  # noqa: ANN001
     from app.core.library import Library
-    from app.core.search import SearchError, combine_queries, mix_queries
+    from app.core.search import SearchError
 
     if catalog.track_count("ok") == 0:
         raise CliError(f"the library {catalog.path} has no indexed tracks; run `soundalike index DIR`")
@@ -133,19 +145,13 @@ def _search(args: argparse.Namespace, catalog, weights: SearchWeights, refs: dic
         duration_min_s=args.min_duration, duration_max_s=args.max_duration,
         instrumental=args.instrumental, tags=args.tags, max_per_group=args.max_per_album,
     )
-    query = None
     try:
         _groups, unknown = library.parse_tags(args.tags)
         if unknown:
             print(f"note: no tag matches {', '.join(map(repr, unknown))}; ignored", file=sys.stderr)
-        if args.queries:
-            query = combine_queries([library.prepare_query(p, args.start, args.end) for p in args.queries])
-            if refs:
-                query = mix_queries(query, {d: library.prepare_query(p) for d, p in refs.items()})
-        results = library.search(
-            query, weights, args.k, filters,
-            exclude_query_files=not args.include_self, exclude_query_albums=args.exclude_album,
-        )
+        if args.from_list is not None:
+            return _search_each(args, library, weights, filters, refs)
+        query, results = _search_one(args, library, weights, filters, refs, args.queries)
     except SearchError as exc:
         raise CliError(str(exc)) from None
     if query is not None and query.padded:
@@ -157,3 +163,35 @@ def _search(args: argparse.Namespace, catalog, weights: SearchWeights, refs: dic
     else:
         print(_table(results) if results else "no tracks match (check the filters)")
     return 0
+
+
+def _search_one(args, library, weights, filters, refs, clips):  # noqa: ANN001, ANN202
+    """(query or None, results) for the clips combined (multi-query) and the tag filter."""
+    from app.core.search import combine_queries, mix_queries
+
+    query = None
+    if clips:
+        query = combine_queries([library.prepare_query(p, args.start, args.end) for p in clips])
+        if refs:
+            query = mix_queries(query, {d: library.prepare_query(p) for d, p in refs.items()})
+    results = library.search(
+        query, weights, args.k, filters,
+        exclude_query_files=not args.include_self, exclude_query_albums=args.exclude_album,
+    )  # fmt: skip
+    return query, results
+
+
+def _search_each(args, library, weights, filters, refs) -> int:  # noqa: ANN001
+    """``--from-list``: one JSON line per clip, written as soon as it is ranked."""
+    from app.core.search import SearchError
+
+    found = 0
+    for clip in args.batch:
+        try:
+            _query, results = _search_one(args, library, weights, filters, refs, [clip])
+            line = {"query": clip, "results": [r.to_json() for r in results]}
+            found += 1
+        except SearchError as exc:
+            line = {"query": clip, "error": str(exc)}
+        print(json.dumps(line), flush=True)
+    return 0 if found else 1

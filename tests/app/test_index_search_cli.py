@@ -72,6 +72,23 @@ def test_search_json_contract_and_offsets(indexed, capsys) -> None:
     assert str(target) not in [r["path"] for r in json.loads(out)]
 
 
+def test_search_from_list_prints_one_json_line_per_clip(indexed, tmp_path, capsys) -> None:
+    """The batch form loads the model once and answers each clip alone, in list order."""
+    db, model, paths = indexed
+    listing = tmp_path / "clips.txt"
+    missing = tmp_path / "gone.wav"
+    listing.write_text(f"# clips\n{paths[4]}\n\n{missing}\n{paths[1]}\n", encoding="utf-8")
+    code, out, _ = _search(capsys, db, model, "--from-list", str(listing), "-k", "2", "--include-self")
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["query"] for line in lines] == [str(paths[4]), str(missing), str(paths[1])]
+    assert lines[0]["results"][0]["path"] == str(paths[4]) and len(lines[0]["results"]) == 2
+    assert "error" in lines[1] and "results" not in lines[1]
+    assert lines[2]["results"][0]["path"] == str(paths[1])
+    code, _, err = _search(capsys, db, model, str(paths[0]), "--from-list", str(listing))
+    assert code != 0 and "not both" in err
+
+
 def test_search_weights_table_filters_mix_and_multi(indexed, capsys) -> None:
     db, model, paths = indexed
     code, out, _ = _search(capsys, db, model, str(paths[0]), "--weights", "genre=1,mood=0,instrument=0,tempo=0", "--json")
