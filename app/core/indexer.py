@@ -183,28 +183,32 @@ def _embed_all(
     catalog: Catalog, todo: list[ScannedFile], encoder: Encoder, cancel: Cancel,
     workers: int | None, batch_windows: int, max_batch_tracks: int, summary: IndexSummary,
 ) -> Iterator[Progress]:
+    """Embed pieces as soon as one encoder batch is ready (so the decoders never wait on a
+    commit), and commit finished files every ``batch_windows`` windows or ``max_batch_tracks``
+    files. Waiting for a whole commit's windows before embedding left one core idle while
+    the other decoded and the decoder blocked while the encoder ran (measured: 1.3 s of 7 s)."""
     model_id = str(encoder.model_id)
     n_workers = max(1, (os.cpu_count() or 2) - 1) if workers is None else workers
     ready: list[Decoded] = []
+    finished: list[TrackRecord] = []
     partial: dict[str, list[np.ndarray]] = {}  # window vectors of files still being decoded
-    done, total = 0, len(todo)
+    done, total, uncommitted = 0, len(todo), 0
     started = time.monotonic()
     pieces = _pieces(todo, n_workers)
 
-    def flush() -> Progress:
-        nonlocal done, ready
-        records = _embed_batch(ready, encoder, model_id, partial)
-        ready = []
-        if records:
+    def commit() -> Progress:
+        nonlocal done, finished, uncommitted
+        if finished:
             # A file gone since the scan (a drive unplugged mid-run) is not an error of the
             # file: its row stays pending, so the next run tries it again.
-            catalog.write_batch([r for r in records if not r.error or os.path.lexists(r.path)])
-        for rec in records:
+            catalog.write_batch([r for r in finished if not r.error or os.path.lexists(r.path)])
+        for rec in finished:
             if rec.error:
                 summary.failed.append((rec.path, rec.error))
             else:
                 summary.audio_seconds += rec.duration_s or 0.0
-        done += len(records)
+        done += len(finished)
+        finished, uncommitted = [], 0
         rate = summary.audio_seconds / max(time.monotonic() - started, 1e-6)
         mean_s = summary.audio_seconds / max(1, done - len(summary.failed))
         eta = (total - done) * mean_s / rate if rate > 0 else None
@@ -225,12 +229,17 @@ def _embed_all(
                 piece = Decoded(file, None, False, 0.0, {}, f"{file.path}: {piece.reason}")
             ready.append(piece)
             n_ready = sum(len(d.windows) for d in ready if d.windows is not None)
-            if n_ready >= batch_windows or sum(d.last for d in ready) >= max_batch_tracks:
-                yield flush()
+            if n_ready >= encoder.batch_windows or piece.windows is None:
+                finished.extend(_embed_batch(ready, encoder, model_id, partial))
+                ready, uncommitted = [], uncommitted + n_ready
+            if uncommitted >= batch_windows or len(finished) >= max_batch_tracks:
+                yield commit()  # also a progress report and cancellation point inside long files
         if _cancelled(cancel):
             summary.cancelled = True
-        elif ready:
-            yield flush()
+            return
+        finished.extend(_embed_batch(ready, encoder, model_id, partial))
+        if finished:
+            yield commit()
     finally:
         pieces.close()
 
