@@ -60,7 +60,7 @@ READ_BLOCK_SECONDS = 10.0  # seconds of source audio decoded per block when stre
 RESAMPLE_QUALITY = "HQ"  # soxr quality: 20-bit precision, ~0.1 % passband ripple
 TRUNCATION_TOLERANCE_SECONDS = 0.5  # a file may end this much before its header says
 
-# Decoded by ffmpeg, when installed, on the encoder's native path: its Opus decoder costs less
+# Decoded whole by ffmpeg, when installed (a clip's span still by libsndfile): its Opus decoder costs less
 # CPU than libsndfile's libopus (12 real Opus songs, decode + resampling: 405x realtime per
 # CPU-second against 269x, process start included) and differs by -62 dB (embeddings: cosine
 # >= .999). For Vorbis the gain was within noise (561x against 534x), so libsndfile stays.
@@ -243,7 +243,7 @@ def _open_stream(
         raise
     rate = handle.samplerate if native and handle.samplerate in NATIVE_RATES else SAMPLE_RATE
     whole = offset_s == 0 and duration_s is None
-    if native and whole and path.suffix.lower() in FFMPEG_FASTER_SUFFIXES and ffmpeg_decode.available():
+    if whole and path.suffix.lower() in FFMPEG_FASTER_SUFFIXES and ffmpeg_decode.available():
         handle.close()
         return rate, _stream_ffmpeg(path, handle.samplerate, handle.channels, handle.frames, rate)
 
@@ -343,17 +343,23 @@ def stream_windows(
     rate, chunks = _open_stream(path, 0.0, None, native)
     width = window_samples(rate)
     batch_samples = batch_windows * width
-    buffer = np.zeros(0, dtype=np.float32)
-    decoded = 0
+    # Chunks are copied once, into the batch being filled (concatenating a growing buffer
+    # copied every sample about three times, as much CPU as the resampler it replaced).
+    fill, filled, decoded = np.empty(batch_samples, dtype=np.float32), 0, 0
     pending: np.ndarray | None = None  # held back one batch to know which batch is the last
     for chunk in chunks:
         decoded += chunk.size
-        buffer = np.concatenate([buffer, chunk]) if buffer.size else chunk
-        while buffer.size >= batch_samples:
-            if pending is not None:
-                yield Windows(pending, rate, False, False, decoded / rate)
-            pending = buffer[:batch_samples].reshape(batch_windows, width).copy()
-            buffer = buffer[batch_samples:]
+        used = 0
+        while used < chunk.size:
+            take = min(chunk.size - used, batch_samples - filled)
+            fill[filled : filled + take] = chunk[used : used + take]
+            filled, used = filled + take, used + take
+            if filled == batch_samples:
+                if pending is not None:
+                    yield Windows(pending, rate, False, False, decoded / rate)
+                pending = fill.reshape(batch_windows, width)
+                fill, filled = np.empty(batch_samples, dtype=np.float32), 0
+    buffer = fill[:filled]
     padded = False
     if buffer.size >= width or (pending is None and buffer.size > 0):
         if pending is not None:

@@ -141,6 +141,16 @@ class Encoder:
         return self.info.model_id
 
     @property
+    def native_rates(self) -> bool:
+        """Decode 44.1 kHz files at their rate (no resampling) for this device?
+
+        Only on a GPU, where the 44.1 kHz front end is nearly free. On a CPU its STFT costs
+        more than the soxr resampling it saves: decode + embed on one core ran at 293x
+        realtime per CPU-second natively against 312x resampled (8 real OGG songs, bf16).
+        """
+        return self.device.type == "cuda"
+
+    @property
     def precision(self) -> str:
         """"fp32", "bf16" or "fp16": what the network computes in."""
         return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
@@ -203,7 +213,7 @@ class Encoder:
     def embed_file(self, path: str | os.PathLike[str]) -> TrackEmbedding:
         """Decode (streaming, bounded memory) and embed one file; raises ``AudioError``."""
         parts, padded = [], False
-        for batch in stream_windows(path, self.batch_windows, native=True):
+        for batch in stream_windows(path, self.batch_windows, native=self.native_rates):
             parts.append(self.embed_windows(batch.samples))
             padded = padded or batch.padded
         vectors = np.concatenate(parts)
@@ -236,7 +246,7 @@ class Encoder:
     ) -> Iterator[tuple[str, TrackEmbedding | AudioError]]:
         pending: dict[int, list[np.ndarray]] = {}
         padded: dict[int, bool] = {}
-        for batch in prefetch_windows(paths, self.batch_windows, workers):
+        for batch in prefetch_windows(paths, self.batch_windows, workers, native=self.native_rates):
             if batch.error is not None:
                 pending.pop(batch.index, None)
                 yield batch.path, batch.error

@@ -43,7 +43,7 @@ def prefetch_windows(
     batch_windows: int = 32,
     workers: int = 1,
     queue_batches: int = 4,
-    native: bool = True,
+    native: bool = False,
 ) -> Iterator[WindowBatch]:
     """Yield ``WindowBatch`` items for ``paths``; each file's batches arrive in order.
 

@@ -30,6 +30,7 @@ the worker processes are shut down before the generator returns.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -96,8 +97,10 @@ class Decoded:
 PIECE_WINDOWS = 16  # windows per piece (47 s of audio, 8 MB at 44.1 kHz): bounds memory
 
 
-def decode_file(file: ScannedFile) -> Iterator[Decoded]:
-    """Decode one file into pieces of network windows, and read its tags (in a worker)."""
+def decode_file(file: ScannedFile, native: bool = False) -> Iterator[Decoded]:
+    """Decode one file into pieces of network windows, and read its tags (in a worker).
+
+    ``native`` keeps 44.1 kHz files at their rate (``Encoder.native_rates``: on a GPU)."""
     from app.core.tags import read_tags
     from model.audio import AudioError, stream_windows
     from model.measure import TrackMeter
@@ -107,7 +110,7 @@ def decode_file(file: ScannedFile) -> Iterator[Decoded]:
     tags = read_tags(file.path)
     try:
         meter: TrackMeter | None = None
-        for batch in stream_windows(file.path, PIECE_WINDOWS, native=True):
+        for batch in stream_windows(file.path, PIECE_WINDOWS, native=native):
             meter = meter or TrackMeter(batch.rate)
             meter.update(batch.samples.reshape(-1))  # consecutive windows: the audio in order
             if not batch.last:
@@ -168,14 +171,15 @@ def index_folders(
 
 
 def _pieces(
-    todo: list[ScannedFile], workers: int
+    todo: list[ScannedFile], workers: int, native: bool
 ) -> Iterator[tuple[ScannedFile, Decoded | Crashed] | None]:
     """Every file's pieces: decoded in ``workers`` processes, or inline when 0."""
     if workers > 0:
-        yield from decode_in_processes(todo, decode_file, workers)  # type: ignore[misc]
+        job = functools.partial(decode_file, native=native)
+        yield from decode_in_processes(todo, job, workers)  # type: ignore[misc]
         return
     for file in todo:
-        for piece in decode_file(file):
+        for piece in decode_file(file, native):
             yield file, piece
 
 
@@ -194,7 +198,7 @@ def _embed_all(
     partial: dict[str, list[np.ndarray]] = {}  # window vectors of files still being decoded
     done, total, uncommitted = 0, len(todo), 0
     started = time.monotonic()
-    pieces = _pieces(todo, n_workers)
+    pieces = _pieces(todo, n_workers, encoder.native_rates)
 
     def commit() -> Progress:
         nonlocal done, finished, uncommitted

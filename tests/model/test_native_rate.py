@@ -27,7 +27,7 @@ from model.audio import (
     windows_rate,
 )
 from model.dimensions import BLOCK_SIZE
-from model.encoder import Encoder
+from model.encoder import Encoder, TrackEmbedding, track_vector
 from model.features import LogMel, build_mel_filters, mel_filters
 from tests.synth_audio import music_like, noise, write_audio
 
@@ -76,7 +76,10 @@ def test_shipped_model_embeds_44k_files_as_before(tmp_path: Path) -> None:
     encoder = Encoder.load(SHIPPED_MODEL, device="cpu", precision="fp32", threads=1)
     for seed in (0, 1):
         path = write_audio(tmp_path / f"song{seed}.ogg", _bright_music(15.0, seed=seed), 44100)
-        native = encoder.embed_file(path)
+        batches = list(stream_windows(path, batch_windows=8, native=True))
+        assert batches[0].rate == 44100
+        native_windows = encoder.embed_windows(np.concatenate([b.samples for b in batches]))
+        native = TrackEmbedding(native_windows, track_vector(native_windows), False)
         resampled = encoder.embed_samples(load_audio(path))
         assert native.windows.shape == resampled.windows.shape
         for start in range(0, native.track.size, BLOCK_SIZE):  # every dimension's block
@@ -84,3 +87,12 @@ def test_shipped_model_embeds_44k_files_as_before(tmp_path: Path) -> None:
             assert float(native.track[block] @ resampled.track[block]) >= 0.999
         window_cosines = (native.windows * resampled.windows).sum(axis=1) / (native.track.size // BLOCK_SIZE)
         assert window_cosines.min() >= 0.995
+
+
+def test_cpu_encoder_resamples_where_that_is_cheaper(tmp_path: Path) -> None:
+    from tests.model_files import make_model
+
+    encoder = Encoder.load(make_model(tmp_path / "m.pt", seed=1), device="cpu", threads=1)
+    assert not encoder.native_rates
+    path = write_audio(tmp_path / "a.flac", _bright_music(7.0, seed=2), 44100)
+    np.testing.assert_array_equal(encoder.embed_file(path).windows, encoder.embed_samples(load_audio(path)).windows)

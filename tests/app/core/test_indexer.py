@@ -180,7 +180,7 @@ def test_long_files_stream_in_pieces_and_index_as_one(tmp_path, encoder, monkeyp
     path = write_audio(tmp_path / "music" / "long.flac", music_like(20.0, seed=3, sr=44100), 44100)
     _run(Catalog.open(tmp_path / "whole.db"), [tmp_path / "music"], encoder, workers=1)
     monkeypatch.setattr(indexer, "PIECE_WINDOWS", 2)
-    pieces = list(indexer.decode_file(ScannedFile(str(path), 1, 1)))
+    pieces = list(indexer.decode_file(ScannedFile(str(path), 1, 1), native=True))
     assert [len(p.windows) for p in pieces] == [2, 2, 2] and pieces[0].windows.shape[1] == 2 * 65536
     assert [p.last for p in pieces] == [False, False, True] and pieces[-1].duration_s == pytest.approx(20.0)
     streamed = Catalog.open(tmp_path / "streamed.db")
