@@ -8,9 +8,9 @@ therefore never needs its whole decoded source in memory; ``stream_audio`` and
 (22 050 float32 samples per second: 635 MB for 2 hours, so long files should be streamed).
 Measured peak RSS above the interpreter's for a 2-hour 44.1 kHz stereo FLAC: ``iter_windows``
 +32 MB, ``Encoder.embed_file`` +177 MB (torch activations included), ``load_audio`` +620 MB.
-``soundalike index`` streams too (app.core.indexer): a 2-hour FLAC peaked at 394 MiB in the
-indexer and 97 MiB in its decoder, against 373 and 87 MiB for a 3-minute one (1533 and 1818
-MiB before it streamed).
+``soundalike index`` streams too (app.core.indexer): a 2-hour FLAC peaked at 343 MiB in the
+indexer and 71 MiB in its decoder (437 MiB for the process tree), against 319, 66 and 406 MiB
+for a 3-minute one (1533 and 1818 MiB, 2131 for the tree, before it streamed).
 Formats libsndfile cannot open (e.g. .m4a) are decoded by an ``ffmpeg`` subprocess when
 ffmpeg is installed (``model/ffmpeg_decode.py``).
 
@@ -21,9 +21,11 @@ for unusual but valid input, chosen so that nothing surprising happens downstrea
 - shorter than one window: ``split_windows`` zero-pads it to one window and flags it;
 - multichannel (stereo, 5.1, ...): the mean of all channels;
 - 8-bit, 24-bit, float: libsndfile scales every sample format to [-1, 1];
-- any sample rate (8 kHz ... 192 kHz): resampled to 22 050 Hz, except that the encoder's
-  ``native=True`` path keeps 44.1 kHz sources at 44.1 kHz (no resampling: about 40 % of
-  the decode cost) and its front end computes the same log-mel from them (model/features.py);
+- any sample rate (8 kHz ... 192 kHz): resampled to 22 050 Hz, except that ``native=True``
+  (the encoder on a GPU) keeps 44.1 kHz sources at 44.1 kHz and the front end computes the
+  same log-mel from them (model/features.py). soxr HQ costs little (44.1 -> 22.05 kHz ran at
+  ~11 600x realtime per CPU-second, ~5 % of decoding a Vorbis file), less than the 44.1 kHz
+  STFT costs on a CPU, so CPUs resample (``Encoder.native_rates``);
 - NaN/inf samples in float files: replaced by 0 so one bad sample cannot poison a batch.
 """
 

@@ -17,7 +17,7 @@ What a run does:
    also read the tags, while this process runs the batched encoder: on 2 cores one decodes
    while the other embeds. ``workers=0`` decodes inline. Files stream back in pieces of
    ``PIECE_WINDOWS`` windows (model.decode_pool), so a 2-hour file needs no more memory
-   than a 3-minute one; 44.1 kHz files are not resampled (model.features).
+   than a 3-minute one; on a GPU 44.1 kHz files are not resampled (``Encoder.native_rates``).
 3. Writes each batch of finished files in ONE transaction (app.core.catalog), so ``kill -9``
    loses at most the batch in flight and the next run completes it without duplicates.
    A file that cannot be decoded is stored with its reason and skipped.
