@@ -2,8 +2,8 @@
 
 Prints, as seconds of audio per wall second (x realtime):
 
-- decode: file -> 22 050 Hz mono (libsndfile + soxr), one thread; then decode as the
-  encoder does it (44.1 kHz files kept at their rate), and the resampling this saves;
+- decode: file -> 22 050 Hz mono (libsndfile + soxr), one thread; then with 44.1 kHz files
+  kept at their rate (the encoder's path on a GPU), and the resampling this saves;
 - front end: waveforms -> log-mel (torch, the encoder's threads), at 22.05 and 44.1 kHz;
 - network: log-mel -> vectors, at the encoder's precision and in float32 for comparison;
 - end to end: ``Encoder.embed_files`` (decoding overlapped with the network);
@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
         resampled_cpu = clock.cpu
         with _Clock() as clock:
             native = [b.samples for f in files for b in stream_windows(f, 64, native=True)]
-        print(f"decode as indexed (1 thread):   {_rate(total_s, clock)}")
+        print(f"decode at native rates (1 thread): {_rate(total_s, clock)}")
         print(f"   resampling saved: {max(0.0, resampled_cpu - clock.cpu):.2f} CPU-s of "
               f"{resampled_cpu:.2f} ({max(0.0, 1 - clock.cpu / max(resampled_cpu, 1e-9)):.0%})")
         stage_rates = {"decode": total_s / max(clock.wall, 1e-9)}  # x realtime; decode per worker
