@@ -81,30 +81,30 @@ def _pack(name: str) -> Package:
 # fretsonfire-songs-* (stems: guitar apart from the band), openttd-openmsx (MIDI: a soundfont
 # render is not a recording). The held-out games' packages,
 # planetblupi-music-midi included, are refused by model.corpus.debian.
-PACKAGES: tuple[Package, ...] = (
+PACKAGES: tuple[Package, ...] = (  # the order of work: cheap unpacks first, big .debs last
     _pack("wesnoth-1.16-music"), _pack("warzone2100-music"), _pack("nexuiz-music"),
     _pack("ufoai-music"), _pack("asc-music"), _pack("fb-music-high"),
     Package("naev-data"), Package("supertuxkart-data"), Package("supertux-data"),
     Package("hedgewars-data"), Package("widelands-data"), Package("freedroidrpg-data"),
     Package("flare-game"), Package("freecol"), Package("marsshooter-data"),
-    Package("starfighter-data"), Package("megaglest-data"), Package("extremetuxracer-data"),
-    Package("pingus-data"), Package("openarena-data"), Package("redeclipse-data"),
+    Package("starfighter-data"), Package("colobot-common-sounds"), Package("fillets-ng-data"),
+    Package("pushover-data", music=r"/themes/[^/]+\.ogg$"), _pack("heroes-sound-tracks"),
+    Package("extremetuxracer-data"), Package("pingus-data"), Package("openarena-data"),
     Package("warmux-data"), Package("xmoto-data"), Package("enigma-data"),
     Package("lordsawar-data"), Package("pathological"), Package("scorched3d-data"),
     Package("btanks-data", music=r"/data/tunes/"), Package("zaz-data", music=r"/zaz/[^/]+\.ogg$"),
-    Package("openclonk-data", music=r"(?i)/music\.ocg/"), Package("0ad-data"),
-    Package("colobot-common-sounds"), Package("berusky2-data"), Package("fillets-ng-data"),
-    Package("pushover-data", music=r"/themes/[^/]+\.ogg$"), _pack("heroes-sound-tracks"),
     Package("frozen-bubble-data", music=r"/snd/[^/]+\.ogg$"), Package("amoebax-data"),
-    Package("torcs-data"), Package("tecnoballz-data"), Package("tomatoes-data"),
-    Package("circuslinux-data"), Package("pachi-data"), Package("raincat-data"),
-    Package("solarwolf"), Package("val-and-rick-data"),
+    Package("tecnoballz-data"), Package("tomatoes-data"), Package("circuslinux-data"),
+    Package("pachi-data"), Package("raincat-data"), Package("solarwolf"),
+    Package("val-and-rick-data"),
     *(Package(f"{game}-data", music=_ABA) for game in (
         "mu-cade", "noiz2sa", "parsec47", "rrootage", "torus-trooper", "tumiki-fighters",
         "gunroar", "titanion", "a7xpg")),
     Package("ardentryst"), Package("freedink-data", music=r"/dink/Sound/[^/]+\.ogg$"),
     Package("tuxmath-data", music=_LOOSE), Package("tuxtype-data", music=_LOOSE),
-    _pack("wordwarvi-sound"),
+    _pack("wordwarvi-sound"), Package("openclonk-data", music=r"(?i)/music\.ocg/"),
+    Package("megaglest-data"), Package("berusky2-data"), Package("0ad-data"),
+    Package("torcs-data"), Package("redeclipse-data"),
 )
 VAL_PACKAGES = ("warzone2100-music", "flare-game", "freecol")  # ~10 % of the hours
 TEST_PACKAGES = ("ufoai-music", "supertux-data", "extremetuxracer-data")  # ~15 %
