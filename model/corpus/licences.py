@@ -3,7 +3,7 @@
 Machine-readable copyright files (DEP-5) give a licence per ``Files:`` pattern; game data
 packages list the music files one by one, often under a licence other than the code's. So a
 track takes the ``License:`` of the last paragraph whose pattern matches the end of its
-installed path (DEP-5: the last match wins), which falls back to ``Files: *``. Free-text
+installed path (DEP-5: the last match wins; see :func:`_matches`), else that of ``Files: *``. Free-text
 copyright files get the licence that their ``/usr/share/common-licenses/`` reference or a
 Creative Commons name says, for every track alike.
 """
@@ -46,10 +46,19 @@ def licence_for(text: str, path: str) -> str:
         return free_text_licence(text)
     name = UNKNOWN
     for paragraph in files:
-        if any(fnmatchcase(path, pattern) or fnmatchcase(path, f"*/{pattern}")
-               for pattern in paragraph["files"].split()):
+        if any(_matches(path, pattern) for pattern in paragraph["files"].split()):
             name = paragraph["license"]
     return name
+
+
+def _matches(path: str, pattern: str) -> bool:
+    """Whether the installed ``path`` matches a ``Files:`` pattern. Patterns name paths in the
+    upstream source, and an installed path keeps only their tail (``data/music/x.ogg`` is
+    installed as ``usr/share/games/game/music/x.ogg``), so a pattern also matches by its last
+    components, down to a folder and a name."""
+    parts = pattern.removeprefix("./").split("/")
+    tails = ("/".join(parts[i:]) for i in range(max(1, len(parts) - 1)))
+    return any(fnmatchcase(path, tail) or fnmatchcase(path, f"*/{tail}") for tail in tails)
 
 
 def free_text_licence(text: str) -> str:

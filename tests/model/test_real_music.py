@@ -158,6 +158,10 @@ Files: data/music/klabauter_dance.ogg
 Copyright: Another Composer
 License: CC0
 
+Files: ./src/sound/snd/music/ambient1.ogg ./src/sound/snd/music/void.ogg
+Copyright: Zeropage
+License: GPL-3 or CC-BY-3.0
+
 Files: debian/*
 Copyright: 2020 A Packager
 License: GPL-2+
@@ -182,6 +186,10 @@ def test_licence_per_track_from_a_copyright_file():
     assert licence_for(COPYRIGHT, f"{base}/music/klabauter_dance.ogg") == "CC0"  # last match
     assert licence_for(COPYRIGHT, f"{base}/extra/tune.ogg") == "CC-BY-SA-3.0"  # continued list
     assert licence_for(COPYRIGHT, f"{base}/sounds/boom.ogg") == "GPL-3+"  # Files: *
+    # upstream paths: installed under another root, or in another folder above music/
+    assert licence_for(COPYRIGHT, "usr/share/game/snd/music/void.ogg") == "GPL-3 or CC-BY-3.0"
+    assert licence_for(COPYRIGHT, "usr/share/games/game2/music/x.ogg") == "CC-BY-SA-3.0"
+    assert licence_for(COPYRIGHT, "usr/share/games/game/other/x.ogg") == "GPL-3+"
     assert licence_for(FREE_TEXT, f"{base}/music/bay.ogg") == "GPL-2+"
     assert free_text_licence("Licensed under Creative Commons Attribution-ShareAlike.") == "CC-BY-SA"
     assert free_text_licence("All rights reserved.") == "unknown"
