@@ -69,6 +69,7 @@ class Package:
 
 _ABA = r"/sounds/(musics/)?[^/]+\.ogg$"  # ABA Games keep music beside .wav sound effects
 _LOOSE = r"/sounds/[^/]+\.(ogg|mod)$"  # music among short effects (MIN_SECONDS tells them apart)
+_TOP_OGG = r"/games/[^/]+/(data/)?[^/]+\.ogg$"  # music loose in the game's own folder
 
 
 def _pack(name: str) -> Package:
@@ -102,7 +103,13 @@ PACKAGES: tuple[Package, ...] = (  # the order of work: cheap unpacks first, big
         "gunroar", "titanion", "a7xpg")),
     Package("ardentryst"), Package("freedink-data", music=r"/dink/Sound/[^/]+\.ogg$"),
     Package("tuxmath-data", music=_LOOSE), Package("tuxtype-data", music=_LOOSE),
-    _pack("wordwarvi-sound"), Package("openclonk-data", music=r"(?i)/music\.ocg/"),
+    _pack("wordwarvi-sound"), Package("freeorion-data", music=r"/data/sound/[^/]+\.ogg$"),
+    Package("lugaru-data", music=r"/Sounds/[^/]+\.ogg$"), Package("funnyboat", music=_TOP_OGG),
+    Package("abe-data", music=_LOOSE), Package("toppler", music=_TOP_OGG),
+    *(Package(name, music=r"(?i)\.(mod|xm|it|s3m)$") for name in (
+        "ri-li-data", "njam-data", "open-invaders-data", "bomberclone-data", "ceferino-data",
+        "monsterz-data")),
+    Package("openclonk-data", music=r"(?i)/music\.ocg/"),
     Package("megaglest-data"), Package("berusky2-data"), Package("0ad-data"),
     Package("torcs-data"), Package("redeclipse-data"),
 )
