@@ -78,7 +78,8 @@ def _pack(name: str) -> Package:
 
 # Checked and left out: lincity-ng-data, boswars-data, chromium-bsu-data, tuxfootball, lugaru-data,
 # endless-sky-data (sound effects only), neverball-data, armagetronad-common, teeworlds-data
-# (no audio), xblast-tnt-musics (headerless .raw PCM), trigger-rally-data (no music in its zip),
+# (no audio), xblast-tnt-musics (headerless .raw PCM), openarena-data, trigger-rally-data (no
+# music in their archives; openarena-088-data, openarena-081-misc and nexuiz-data not checked),
 # fretsonfire-songs-* (stems: guitar apart from the band), openttd-openmsx (MIDI: a soundfont
 # render is not a recording). The held-out games' packages,
 # planetblupi-music-midi included, are refused by model.corpus.debian.
@@ -90,7 +91,7 @@ PACKAGES: tuple[Package, ...] = (  # the order of work: cheap unpacks first, big
     Package("flare-game"), Package("freecol"), Package("marsshooter-data"),
     Package("starfighter-data"), Package("colobot-common-sounds"), Package("fillets-ng-data"),
     Package("pushover-data", music=r"/themes/[^/]+\.ogg$"), _pack("heroes-sound-tracks"),
-    Package("extremetuxracer-data"), Package("pingus-data"), Package("openarena-data"),
+    Package("extremetuxracer-data"), Package("pingus-data"),
     Package("warmux-data"), Package("xmoto-data"), Package("enigma-data"),
     Package("lordsawar-data"), Package("pathological"), Package("scorched3d-data"),
     Package("btanks-data", music=r"/data/tunes/"), Package("zaz-data", music=r"/zaz/[^/]+\.ogg$"),
