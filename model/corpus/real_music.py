@@ -76,7 +76,7 @@ def _pack(name: str) -> Package:
     return Package(name, music="")  # a music pack: every audio file is music
 
 
-# Checked and left out: lincity-ng-data, boswars-data, chromium-bsu-data, tuxfootball, lugaru-data,
+# Checked and left out: lincity-ng-data, boswars-data, chromium-bsu-data, tuxfootball,
 # endless-sky-data (sound effects only), neverball-data, armagetronad-common, teeworlds-data
 # (no audio), xblast-tnt-musics (headerless .raw PCM), openarena-data, trigger-rally-data (no
 # music in their archives; openarena-088-data, openarena-081-misc and nexuiz-data not checked),
