@@ -78,8 +78,8 @@ def _pack(name: str) -> Package:
 
 # Checked and left out: lincity-ng-data, boswars-data, chromium-bsu-data, tuxfootball,
 # endless-sky-data (sound effects only), neverball-data, armagetronad-common, teeworlds-data
-# (no audio), xblast-tnt-musics (headerless .raw PCM), openarena-data, trigger-rally-data (no
-# music in their archives; openarena-088-data, openarena-081-misc and nexuiz-data not checked),
+# (no audio), xblast-tnt-musics (headerless .raw PCM), openarena-data, openarena-081-misc,
+# nexuiz-data, trigger-rally-data (no music in their archives), openarena-088-data (9 minutes),
 # fretsonfire-songs-* (stems: guitar apart from the band), openttd-openmsx (MIDI: a soundfont
 # render is not a recording). The held-out games' packages,
 # planetblupi-music-midi included, are refused by model.corpus.debian.
