@@ -107,7 +107,7 @@ PACKAGES: tuple[Package, ...] = (  # the order of work: cheap unpacks first, big
     _pack("wordwarvi-sound"), Package("freeorion-data", music=r"/data/sound/[^/]+\.ogg$"),
     Package("lugaru-data", music=r"/Sounds/[^/]+\.ogg$"), Package("funnyboat", music=_TOP_OGG),
     Package("abe-data", music=_LOOSE), Package("toppler", music=_TOP_OGG),
-    *(Package(name, music=r"(?i)\.(mod|xm|it|s3m)$") for name in (
+    *(Package(name, music=r"\.(mod|xm|it|s3m)$") for name in (
         "ri-li-data", "njam-data", "open-invaders-data", "bomberclone-data", "ceferino-data",
         "monsterz-data")),
     Package("openclonk-data", music=r"(?i)/music\.ocg/"),
@@ -219,13 +219,17 @@ def collect_package(out: Path, package: str, sources: list[Source], copyright: s
 
 
 def _convert_and_describe(data: bytes, source: Source, target: Path) -> dict[str, str] | None:
-    """Convert unless too short; the row's duration, source rate and channels (None if short)."""
+    """Convert unless too short or not audio after all (a name such as ``language.It``; logged);
+    the row's duration, source rate and channels, or None."""
     with tempfile.TemporaryDirectory() as tmp:
         file = source.file
         if source.member:
             file = Path(tmp) / _safe(Path(source.member).name)
             file.write_bytes(data)
         duration, rate, channels = probe(file)
+        if not rate:
+            log(f"{source.name}: no audio stream, skipped")
+            return None
         if duration is not None and duration < MIN_SECONDS:
             return None
         if not target.exists():

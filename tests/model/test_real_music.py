@@ -76,6 +76,7 @@ def make_tree(root: Path) -> Path:
     music.mkdir(parents=True)
     sf.write(music / "theme.ogg", np.stack([tone(2.5), tone(2.5)], axis=1), RATE)
     sf.write(music / "jingle.wav", tone(0.3), RATE)
+    (music / "language.it").write_text("not a tracker module", encoding="utf-8")
     (root / "usr/share/games/game/sounds").mkdir(parents=True)
     sf.write(root / "usr/share/games/game/sounds/explosion.wav", tone(3, 440), RATE)
     sf.write(root / "inner.ogg", tone(2.2, 330), RATE)
@@ -95,12 +96,13 @@ def test_collect_package_converts_music_files_and_archive_members(tmp_path, monk
     sources = find_sources(tree, MUSIC_DIRS)
     assert [s.name for s in sources] == [
         "usr/share/games/game/data/music/jingle.wav",
+        "usr/share/games/game/data/music/language.it",
         "usr/share/games/game/data/music/theme.ogg",
         "usr/share/games/game/data.pk3/music/battle theme.ogg",
         "usr/share/games/game/data.pk3/music/copy/theme.ogg"]
     out = tmp_path / "real"
     rows = list(collect_package(out, "game-data", sources, "", {}, set()))
-    # the jingle (< MIN_SECONDS) is left out, the archived theme is a byte copy of the loose one, and
+    # the jingle (< MIN_SECONDS) and the text named like a tracker module are left out, the archived theme is a byte copy of the loose one, and
     # the loose one's name takes a hash because two sources share the stem "theme"
     assert len(rows) == 2 and rows[1]["path"] == "game-data/battle_theme.flac"
     assert re.fullmatch(r"game-data/theme-[0-9a-f]{6}\.flac", rows[0]["path"])
@@ -133,6 +135,7 @@ def test_unpack_keeps_audio_archives_and_copyright_of_a_deb(tmp_path):
     kept = sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file())
     assert kept == ["usr/share/doc/game-data/copyright", "usr/share/games/game/data.pk3",
                     "usr/share/games/game/data/music/jingle.wav",
+                    "usr/share/games/game/data/music/language.it",
                     "usr/share/games/game/data/music/theme.ogg",
                     "usr/share/games/game/sounds/explosion.wav"]
     assert debian.copyright_text(tree, "game-data") == "License: GPL-2+\n"
