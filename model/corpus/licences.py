@@ -4,8 +4,8 @@ Machine-readable copyright files (DEP-5) give a licence per ``Files:`` pattern; 
 packages list the music files one by one, often under a licence other than the code's. So a
 track takes the ``License:`` of the last paragraph whose pattern matches the end of its
 installed path (DEP-5: the last match wins; see :func:`_matches`), else that of ``Files: *``. Free-text
-copyright files get the licence that their ``/usr/share/common-licenses/`` reference or a
-Creative Commons name says, for every track alike.
+copyright files get the licence that their ``/usr/share/common-licenses/`` reference, a
+Creative Commons name or the BSD wording says, for every track alike.
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ def free_text_licence(text: str) -> str:
     if common:
         name = common.group(1)
         return f"{name}+" if _LATER.search(text) and not name.endswith("+") else name
+    if re.search(r"Redistribution and use in source and binary forms", text, re.I):
+        return "BSD"
     if re.search(r"public domain", text, re.I):
         return "public-domain"
     return UNKNOWN

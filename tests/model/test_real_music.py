@@ -194,6 +194,8 @@ def test_licence_per_track_from_a_copyright_file():
     assert licence_for(COPYRIGHT, "usr/share/games/game/other/x.ogg") == "GPL-3+"
     assert licence_for(FREE_TEXT, f"{base}/music/bay.ogg") == "GPL-2+"
     assert free_text_licence("Licensed under Creative Commons Attribution-ShareAlike.") == "CC-BY-SA"
+    assert free_text_licence("Redistribution and use in source and binary forms, with or "
+                             "without modification, are permitted") == "BSD"
     assert free_text_licence("All rights reserved.") == "unknown"
 
 
