@@ -33,11 +33,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from model.corpus.debian import is_held_out
+
 CACHE_VERSION = 1
 AUDIO_SUFFIXES = frozenset({".ogg", ".opus", ".wav", ".flac", ".mp3"})
-# Kept for held-out evaluation only: never tagged for training, even if found under a scanned folder.
-HELD_OUT_PACKAGES = frozenset({"hyperrogue-music", "singularity-music", "planetblupi-music-ogg",
-                               "drascula-music"})
 
 
 @dataclass(frozen=True)
@@ -67,8 +66,9 @@ def scan_jobs(root: Path, out: Path) -> list[Job]:
     jobs = []
     for source in sorted(root.rglob("*")):
         relative = source.relative_to(root)
+        # Held-out games are never tagged for training, even when found under a scanned folder.
         if (source.suffix.lower() in AUDIO_SUFFIXES and source.is_file()
-                and not any(part.startswith(".") or part in HELD_OUT_PACKAGES for part in relative.parts)):
+                and not any(part.startswith(".") or is_held_out(part) for part in relative.parts)):
             jobs.append(Job(source, out / relative.with_suffix(".npz")))
     return jobs
 
