@@ -9,7 +9,8 @@
 #    or, when the bundle has none, a random-init model file written here with the venv python;
 # 3. index the bundled demo library into a temporary db (decode workers = forkserver
 #    processes re-entering the frozen executable), then search --json on it;
-# 4. the GUI starts offscreen (QT_QPA_PLATFORM=offscreen) and quits by itself
+# 4. cues on an .otio and an FCP 7 XML timeline (the bundled OpenTimelineIO adapters);
+# 5. the GUI starts offscreen (QT_QPA_PLATFORM=offscreen) and quits by itself
 #    (SOUNDALIKE_QUIT_AFTER_MS), exit status 0; again on X11 under Xvfb when xvfb-run exists.
 # Per-user folders (settings, catalog, logs) go to a temporary HOME/XDG tree, removed at exit.
 # Prints one "ok" line with the wall time per step; exits non-zero at the first failure.
@@ -97,7 +98,41 @@ assert set(results[0]) >= {'path', 'score', 'offset_s', 'dimensions'}, results[0
 assert set(results[0]['dimensions']) == {'genre', 'mood', 'instrument', 'tempo'}
 "
 
-# 4. the GUI starts offscreen and quits cleanly
+# 4. timelines: cues on an .otio and an FCP 7 XML cut (the bundled OpenTimelineIO adapters).
+#    The temp file is a WAV copy of a demo track's first 30 s; its one music cue (10-25 s) must
+#    find that demo track first, about 10 s in.
+DEMO_TRACK=$(find "$RES/demo" -name '*.ogg' | sort | head -n 1)
+"$PY" - "$TMP" "$DEMO_TRACK" <<'EOF2'
+import sys
+import opentimelineio as otio
+import soundfile as sf
+tmp, track = sys.argv[1], sys.argv[2]
+audio, sr = sf.read(track, dtype="float32")
+sf.write(tmp + "/temp.wav", audio[: 30 * sr], sr)
+rate = 25
+seconds = lambda s: otio.opentime.RationalTime(s * rate, rate)  # noqa: E731
+media = otio.schema.ExternalReference(target_url=tmp + "/temp.wav",
+                                      available_range=otio.opentime.TimeRange(seconds(0), seconds(30)))
+music = otio.schema.Track(name="Music", kind=otio.schema.TrackKind.Audio)
+music.append(otio.schema.Clip(name="temp cue", media_reference=media,
+                              source_range=otio.opentime.TimeRange(seconds(10), seconds(15))))
+timeline = otio.schema.Timeline(name="smoke")
+timeline.tracks.append(music)
+otio.adapters.write_to_file(timeline, tmp + "/cut.otio")
+otio.adapters.write_to_file(timeline, tmp + "/cut.xml")
+EOF2
+for FORMAT in otio xml; do
+  step "cues-$FORMAT" timeout 300 "$EXE" cues "$TMP/cut.$FORMAT" --db "$TMP/lib.db" -k 3 --json "${MODEL_ARGS[@]}"
+  check "cues-$FORMAT" "
+import json, os, sys
+cues = json.load(open(sys.argv[1] + '/cues-$FORMAT.out'))
+best = cues[0]['results'][0]
+assert len(cues) == 1 and os.path.samefile(best['path'], '$DEMO_TRACK'), best['path']
+assert abs(best['offset_s'] - 10.0) <= 3.0, best['offset_s']
+"
+done
+
+# 5. the GUI starts offscreen and quits cleanly
 step gui env QT_QPA_PLATFORM=offscreen SOUNDALIKE_QUIT_AFTER_MS=1500 timeout 120 "$EXE"
 if command -v xvfb-run >/dev/null; then  # the real X11 (xcb) platform plugin and its libraries
   step gui-xcb env -u QT_QPA_PLATFORM SOUNDALIKE_QUIT_AFTER_MS=1500 timeout 120 xvfb-run -a "$EXE"
