@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.constants import SAMPLE_RATE
+
 VOCODER_FFT = 1024
 VOCODER_HOP = 256
 
@@ -150,7 +152,7 @@ class Production:
     end's log compression does not normalise away).
     """
 
-    rate: int = 22050
+    rate: int = SAMPLE_RATE
     p_reverb: float = 0.4
     p_eq: float = 0.6
     p_compress: float = 0.4

@@ -37,6 +37,7 @@ from model.training.teacher_cache import load_tags
 from model.training.teacher_tags import BLOCK_GROUPS, block_tag_indices
 
 TAG_BLOCKS: tuple[str, ...] = tuple(BLOCK_GROUPS)  # genre, mood, instrument
+BLOCK_TAG_COUNTS = {b: sum(len(cols) for cols in block_tag_indices(b)) for b in TAG_BLOCKS}  # MSD + MTT tags
 POSITIVE_SHARE = 0.2
 NEGATIVE_SHARE = 0.5
 HEAD_WEIGHT = 1.0  # of the block heads' loss, next to the triplet losses
@@ -81,8 +82,7 @@ class TeacherTargets:
     @classmethod
     def build(cls, per_row: Sequence[dict[str, np.ndarray] | None], seed: int = 0) -> TeacherTargets:
         known = np.array([t is not None for t in per_row], dtype=bool)
-        sizes = {b: len(block_tag_indices(b)[0]) + len(block_tag_indices(b)[1]) for b in TAG_BLOCKS}
-        targets = {b: np.zeros((len(per_row), n), np.float32) for b, n in sizes.items()}
+        targets = {b: np.zeros((len(per_row), n), np.float32) for b, n in BLOCK_TAG_COUNTS.items()}
         for i, t in enumerate(per_row):
             if t is not None:
                 for b in TAG_BLOCKS:
@@ -142,7 +142,7 @@ class BlockHeads(torch.nn.Module):
 
     @classmethod
     def for_teacher(cls) -> BlockHeads:
-        return cls({b: len(block_tag_indices(b)[0]) + len(block_tag_indices(b)[1]) for b in TAG_BLOCKS})
+        return cls(BLOCK_TAG_COUNTS)
 
     def loss(self, embeddings: torch.Tensor, targets: dict[str, torch.Tensor], known: torch.Tensor) -> torch.Tensor:
         """Mean binary cross-entropy over the blocks, on the batch items with teacher targets."""
