@@ -29,6 +29,9 @@ from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
 
+from app.core.aaf import WRITE_OPTIONS as AAF_WRITE_OPTIONS
+from app.core.aaf import for_aaf
+from app.core.edl import read_edl, write_edl
 from app.core.scanner import AUDIO_EXTENSIONS
 from model.atomic import atomic_path
 
@@ -80,11 +83,14 @@ def read_timeline(path: str | os.PathLike[str]) -> otio.schema.Timeline:
     if not path.is_file():
         raise TimelineError(f"{path}: no such file")
     try:
-        result = otio.adapters.read_from_file(str(path))
+        if path.suffix.lower() == ".edl":
+            result = read_edl(path.read_text(encoding="utf-8", errors="replace"))
+        else:
+            result = otio.adapters.read_from_file(str(path))
     except Exception as exc:  # noqa: BLE001 - adapters raise anything; the user needs one line
         raise TimelineError(f"cannot read timeline {path}: {_first_line(exc)}") from None
     if isinstance(result, otio.schema.SerializableCollection):  # FCP XML may hold several
-        timelines = list(result.find_children(descendent_type=otio.schema.Timeline))
+        timelines = list(result.find_children(descended_from_type=otio.schema.Timeline))
         if not timelines:
             raise TimelineError(f"{path}: no timeline (sequence) in the file")
         result = timelines[0]
@@ -98,12 +104,14 @@ def write_timeline(timeline: otio.schema.Timeline, path: str | os.PathLike[str])
     path = Path(path)
     if path.suffix.lower() not in SUFFIXES:
         raise TimelineError(f"{path}: unknown timeline format; use one of {', '.join(SUFFIXES)}")
-    if path.suffix.lower() == ".edl" and any(True for _ in _audio_clips(timeline)):
-        # The CMX 3600 adapter writes a single video track and silently drops audio.
-        raise TimelineError(f"{path}: the EDL writer keeps no audio tracks; conform to .xml, .fcpxml or .otio")
     try:
         with atomic_path(path) as tmp:  # keeps the suffix: the adapter is chosen by it
-            otio.adapters.write_to_file(timeline, str(tmp))
+            if path.suffix.lower() == ".edl":
+                tmp.write_text(write_edl(timeline), encoding="utf-8")
+            elif path.suffix.lower() == ".aaf":
+                otio.adapters.write_to_file(for_aaf(timeline), str(tmp), **AAF_WRITE_OPTIONS)
+            else:
+                otio.adapters.write_to_file(timeline, str(tmp))
     except Exception as exc:  # noqa: BLE001
         raise TimelineError(f"cannot write timeline {path}: {_first_line(exc)}") from None
 
@@ -209,6 +217,17 @@ def replace_cues(
             otio.opentime.RationalTime.from_seconds(offset, rate).round(), old.duration
         )
         clip.name = Path(choice.path).stem
+        _forget_old_media(clip)
+
+
+def _forget_old_media(clip: otio.schema.Clip) -> None:
+    """Drop what named the temp media: an AAF mob id would relink the temp file, an EDL reel its tape."""
+    clip.metadata.pop("AAF", None)
+    cmx = clip.metadata.get("cmx_3600")
+    if cmx is not None and "reel" in cmx:
+        cmx = dict(cmx)
+        del cmx["reel"]
+        clip.metadata["cmx_3600"] = cmx
 
 
 def conform_timeline(

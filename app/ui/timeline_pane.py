@@ -144,8 +144,7 @@ class TimelinePane(QWidget):
         if not self.timeline.cues:
             return
         source = Path(self.timeline.path)
-        suffix = source.suffix if source.suffix.lower() != ".edl" else ".otio"  # the EDL writer drops audio
-        path = self.dialogs.save_file(self, "Export conformed timeline", f"{source.stem}-conformed{suffix}",
-                                      "Timelines (*.otio *.xml *.fcpxml)")
+        path = self.dialogs.save_file(self, "Export conformed timeline", f"{source.stem}-conformed{source.suffix}",
+                                      TIMELINE_FILTER)
         if path:
             self.timeline.export(path)

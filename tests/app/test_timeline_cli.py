@@ -16,7 +16,7 @@ import opentimelineio as otio
 import pytest
 
 from app.cli import main
-from app.core.timeline import read_timeline
+from app.core.timeline import TimelineError, read_timeline, write_timeline
 from tests.app.library_helpers import WINDOW_S, make_model
 from tests.synth_audio import music_like, write_audio
 
@@ -94,11 +94,11 @@ def _check_cues(found: list[dict], library: list[Path]) -> None:
         assert abs(top["offset_s"] - window * WINDOW_S) <= 3.0
 
 
-@pytest.mark.parametrize("suffix", [".otio", ".xml", ".fcpxml"])
+@pytest.mark.parametrize("suffix", [".otio", ".xml", ".fcpxml", ".edl", ".aaf"])
 def test_cues_and_conform_round_trip(project, tmp_path, capsys, suffix) -> None:
     db, model, library, _, timeline = project
     source = tmp_path / f"cut{suffix}"
-    otio.adapters.write_to_file(timeline, str(source))
+    write_timeline(timeline, source)  # EDL and AAF through the project's writers (audio kept)
     _check_cues(_cues(capsys, project, source), library)
 
     # Cue 1 gets an explicit choice; cue 0 takes its top result.
@@ -122,30 +122,71 @@ def test_cues_and_conform_round_trip(project, tmp_path, capsys, suffix) -> None:
     assert clips_after[1].source_range.start_time.to_seconds() == pytest.approx(7.5, abs=1 / RATE)
 
 
-def test_edl_media_is_found_by_clip_name_in_the_media_dir(project, tmp_path, capsys) -> None:
+def test_edl_media_is_found_by_clip_name_and_record_times_count_from_the_hour(project, tmp_path, capsys) -> None:
+    """Music starts 4 s after the record start (01:00:00:00); the conformed EDL keeps both tracks."""
     _, _, library, temp_dir, _ = project
     edl = tmp_path / "cut.edl"
     edl.write_text(
         "TITLE: cut\nFCM: NON-DROP FRAME\n\n"
-        "001  SHOT1    V     C        00:00:10:00 00:00:50:00 00:00:00:00 00:00:40:00\n"
+        "001  SHOT1    V     C        00:00:10:00 00:00:50:00 01:00:00:00 01:00:40:00\n"
         "* FROM CLIP NAME: shot1.mov\n\n"
-        "002  TEMP1    A     C        00:00:06:00 00:00:18:00 00:00:04:00 00:00:16:00\n"
+        "002  TEMP1    A     C        00:00:06:00 00:00:18:00 01:00:04:00 01:00:16:00\n"
         "* FROM CLIP NAME: temp1.wav\n\n"
-        "003  TEMP2    A     C        00:00:03:00 00:00:13:00 00:00:18:00 00:00:28:00\n"
+        "003  TEMP2    A     C        00:00:03:00 00:00:13:00 01:00:18:00 01:00:28:00\n"
         "* FROM CLIP NAME: temp2.wav\n"
     )
     found = _cues(capsys, project, edl, "--media-dir", str(temp_dir))
-    db, model, *_ = project
-    assert main(["conform", str(edl), "-o", str(tmp_path / "out.edl"), "--media-dir", str(temp_dir),
-                 "--db", str(db), "--model", str(model)]) == 2
-    assert "EDL writer keeps no audio tracks" in capsys.readouterr().err
-    assert main(["conform", str(edl), "-o", str(tmp_path / "out.otio"), "--media-dir", str(temp_dir),
-                 "--db", str(db), "--model", str(model)]) == 0
-    assert len(read_timeline(tmp_path / "out.otio").audio_tracks()[0].find_clips()) == 2
     assert [Path(c["cue"]["source"]).name for c in found] == ["temp1.wav", "temp2.wav"]
+    assert [c["cue"]["record_in_s"] for c in found] == [4.0, 18.0]
     for entry, (song, window, *_) in zip(found, CUES, strict=True):
         assert Path(entry["results"][0]["path"]) == library[song]
         assert abs(entry["results"][0]["offset_s"] - window * WINDOW_S) <= 3.0
+    db, model, *_ = project
+    out = tmp_path / "out.edl"
+    assert main(["conform", str(edl), "-o", str(out), "--media-dir", str(temp_dir),
+                 "--db", str(db), "--model", str(model)]) == 0
+    text = out.read_text()
+    assert "01:00:00:00 01:00:40:00" in text  # the video event as it was
+    conformed = read_timeline(out)
+    assert conformed.global_start_time.to_seconds() == 3600
+    clips = list(conformed.audio_tracks()[0].find_clips())
+    assert [c.range_in_parent().start_time.to_seconds() for c in clips] == [4.0, 18.0]
+    assert [c.duration().to_seconds() for c in clips] == [12.0, 10.0]
+    paths = [Path(otio.url_utils.filepath_from_url(c.media_reference.target_url)) for c in clips]
+    assert paths == [library[1], library[2]]
+    v_clip = conformed.video_tracks()[0].find_clips()[0]
+    assert v_clip.name == "shot1.mov" and v_clip.source_range.start_time.to_seconds() == 10.0
+
+
+def test_edl_writer_gives_each_audio_track_its_channel(tmp_path) -> None:
+    """A1 and A2 come back as the same tracks; reel names with spaces stay parseable."""
+    timeline = otio.schema.Timeline(name="two tracks")
+    for n in range(2):
+        track = otio.schema.Track(name=f"A{n + 1}", kind=otio.schema.TrackKind.Audio)
+        track.append(otio.schema.Gap(source_range=_range(0, 2.0 + n)))
+        track.append(otio.schema.Clip(name=f"music {n}", media_reference=_ref(tmp_path / f"my song {n}.wav", 60),
+                                      source_range=_range(5.0, 8.0)))
+        timeline.tracks.append(track)
+    write_timeline(timeline, tmp_path / "cut.edl")
+    events = [line.split() for line in (tmp_path / "cut.edl").read_text().splitlines() if line[:1].isdigit()]
+    assert [(e[0], e[1], e[2]) for e in events] == [("001", "mysong0", "A"), ("002", "mysong1", "A2")]
+    back = read_timeline(tmp_path / "cut.edl")
+    assert [t.name for t in back.audio_tracks()] == ["A1", "A2"]
+    starts = [t.find_clips()[0].range_in_parent().start_time.to_seconds() for t in back.audio_tracks()]
+    assert starts == [2.0, 3.0]
+
+
+def test_aaf_refuses_transitions_it_cannot_describe(tmp_path) -> None:
+    timeline = otio.schema.Timeline(name="dissolve")
+    track = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
+    for n in range(2):
+        track.append(otio.schema.Clip(name=f"c{n}", media_reference=_ref(tmp_path / f"c{n}.wav", 30),
+                                      source_range=_range(5.0, 8.0)))
+    track.insert(1, otio.schema.Transition(in_offset=_time(1.0), out_offset=_time(1.0)))
+    timeline.tracks.append(track)
+    with pytest.raises(TimelineError, match="the AAF writer needs Avid's parameters for transitions"):
+        write_timeline(timeline, tmp_path / "cut.aaf")
+    assert not list(tmp_path.glob("*.aaf"))
 
 
 def test_track_choice_and_clear_errors(project, tmp_path, capsys) -> None:
