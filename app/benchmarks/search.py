@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from app.benchmarks._catalog import PoolWindows, synthetic_tracks
+
 HELP = "search latency (new query, slider re-rank), memory and recall at 10k/100k/1M tracks"
 
 
@@ -57,39 +59,6 @@ def _rss_mb() -> float:
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def synthetic_tracks(n: int, seed: int, centres: int = 32, noise: float = 0.6) -> np.ndarray:
-    """``(n, 256)`` float16 block-normalised vectors with per-dimension cluster structure."""
-    from model.dimensions import BLOCK_SIZE, normalize_blocks
-
-    rng = np.random.default_rng(seed)
-    centre = rng.standard_normal((4, centres, BLOCK_SIZE)).astype(np.float32)
-    out = np.empty((n, 256), dtype=np.float16)
-    for start in range(0, n, 65536):
-        m = min(65536, n - start)
-        picks = rng.integers(0, centres, size=(m, 4))
-        block = centre[np.arange(4)[None, :], picks]  # (m, 4, 64)
-        block = block + noise * rng.standard_normal((m, 4, BLOCK_SIZE), dtype=np.float32)
-        out[start : start + m] = normalize_blocks(block.reshape(m, 256))
-    return out
-
-
-class PoolWindows:
-    """Window vectors made on demand: track vector + one of 256 fixed noise patterns."""
-
-    def __init__(self, tracks: np.ndarray, windows: int, seed: int, noise: float = 0.5) -> None:
-        rng = np.random.default_rng(seed + 1)
-        self.tracks = tracks
-        self.pool = (noise / 8 * rng.standard_normal((256, windows, 256))).astype(np.float32)
-
-    def __call__(self, ids):
-        from model.dimensions import normalize_blocks
-
-        return {
-            int(i): normalize_blocks(self.tracks[i].astype(np.float32) + self.pool[i % 256]).astype(np.float16)
-            for i in ids
-        }
 
 
 def _catalog_engine(tracks: np.ndarray, windows: PoolWindows, folder: Path, args):  # noqa: ANN001, ANN202

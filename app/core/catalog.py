@@ -9,6 +9,7 @@ Public API::
     catalog.mark_pending(files); catalog.write_batch(records); catalog.remove_paths(paths)
     catalog.relink(moves, copies); catalog.set_status(ids, status); catalog.set_fingerprints(pairs)
     catalog.load_track_vectors(model_id) -> TrackTable
+    catalog.vector_changes(model_id, since) -> VectorChanges  # for local vector caches
     catalog.window_vectors(track_ids, model_id) -> dict[int, np.ndarray float16 (n, 256)]
     catalog.ids_with_fingerprints(fingerprints) -> set[int]
 
@@ -42,9 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
+from app.core.catalog_changes import VectorChanges, read_vector_changes
 from app.core.catalog_io import CatalogError, connect, sqlite_reason
 from app.core.catalog_records import FileState, Relink, TrackRecord, TrackTable
-from app.core.catalog_schema import MIGRATIONS, SCHEMA_VERSION
+from app.core.catalog_schema import MIGRATIONS, READABLE_FROM, SCHEMA_VERSION, statements
 from app.core.types import TrackInfo, display_path
 from model.dimensions import EMBEDDING_SIZE
 
@@ -139,12 +141,16 @@ class Catalog:
                 "update soundalike"
             )
         while version < SCHEMA_VERSION:
-            with self.transaction() as db:
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
+            try:
+                with self.transaction() as db:
+                    for statement in statements(MIGRATIONS[version]):
                         db.execute(statement)
-                version += 1
-                db.execute(f"PRAGMA user_version={version}")
+                    version += 1
+                    db.execute(f"PRAGMA user_version={version}")
+            except CatalogError as exc:
+                if version >= READABLE_FROM and "read-only" in str(exc):
+                    return  # an older catalog on a read-only medium: searched as it is
+                raise
 
     def close(self) -> None:
         with self._lock:
@@ -277,27 +283,18 @@ class Catalog:
         """Every searchable track's vector for ``model_id`` (rows ordered by track id).
 
         Tracks whose file is missing are left out (their vectors stay for when it returns).
+        A search loads these through ``app.core.vector_cache`` (a local copy kept in step by
+        ``vector_changes``) rather than from here.
         """
-        sql = (
-            "SELECT t.id, e.track, e.n_windows, t.duration_s, t.bpm, t.path, t.album, t.fingerprint "
-            "FROM tracks t JOIN embeddings e ON e.track_id = t.id "
-            "WHERE t.status='ok' AND e.model_id=? ORDER BY t.id"
-        )
-        rows = self._rows(sql, (model_id,))
-        n = len(rows)
-        vectors = np.empty((n, EMBEDDING_SIZE), dtype=np.float16)
-        for i, row in enumerate(rows):
-            vectors[i] = np.frombuffer(row[1], dtype=np.float16)
-        return TrackTable(
-            ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=n),
-            vectors=vectors,
-            n_windows=np.fromiter((r[2] for r in rows), dtype=np.int32, count=n),
-            duration_s=np.array([np.nan if r[3] is None else r[3] for r in rows], np.float32),
-            bpm=np.array([np.nan if r[4] is None else r[4] for r in rows], np.float32),
-            paths=[_dec(r[5]) for r in rows],
-            albums=[str(r[6]) for r in rows],
-            fingerprints=[r[7] for r in rows],
-        )
+        return self.vector_changes(model_id, None).table
+
+    def vector_changes(self, model_id: str, since: int | None) -> VectorChanges:
+        """The searchable vectors changed after counter ``since`` (app.core.catalog_changes)."""
+        with self._lock:
+            try:
+                return read_vector_changes(self._db, model_id, since)
+            except sqlite3.Error as exc:
+                raise CatalogError(f"cannot read library {self.path}: {sqlite_reason(exc, self.path)}") from None
 
     def window_vectors(self, track_ids: Iterable[int], model_id: str) -> dict[int, np.ndarray]:
         """``{track_id: (n_windows, 256) float16}`` for the given tracks (missing ids absent)."""

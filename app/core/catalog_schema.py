@@ -14,11 +14,22 @@ Version history:
 3. BPM and loudness measured from the audio at index time: ``loudness_lufs``, and
    ``bpm_source`` ('audio', 'tag' or '' for none) saying where ``bpm`` (the BPM the app
    shows and filters on) came from: measured when the audio gives one, else the tag's.
+4. A change counter for local vector caches (app.core.vector_cache): ``meta.catalog_id`` (a
+   random id: a catalog file replaced by another is told apart), ``meta.change_counter``,
+   ``tracks.rev`` (the counter value of the row's last change) and ``removed`` (tombstones:
+   deleted track ids with the counter of their deletion). Triggers keep them, so every
+   write path (and any future one) is counted: any change to a track row or its vectors
+   bumps the counter and stamps the row; a deletion leaves a tombstone.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+import sqlite3
+
+SCHEMA_VERSION = 4
+# The oldest schema this build reads as it is: a read-only catalog cannot be migrated, and
+# schema 3 lacks only the change counter (its vector cache is then not used).
+READABLE_FROM = 3
 
 _V0_TO_V1 = """
 CREATE TABLE tracks (
@@ -93,4 +104,54 @@ ALTER TABLE tracks ADD COLUMN bpm_source TEXT NOT NULL DEFAULT '';
 UPDATE tracks SET bpm_source = 'tag' WHERE bpm IS NOT NULL;
 """
 
-MIGRATIONS: dict[int, str] = {0: _V0_TO_V1, 1: _V1_TO_V2, 2: _V2_TO_V3}
+_BUMP = "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'change_counter';"
+_NOW = "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'change_counter')"
+
+# The WHEN clauses keep a trigger's own stamping (which changes rev) from counting again.
+_V3_TO_V4 = f"""
+ALTER TABLE tracks ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX tracks_rev ON tracks(rev);
+CREATE TABLE removed (track_id INTEGER PRIMARY KEY, rev INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta(key, value) VALUES('catalog_id', lower(hex(randomblob(16))));
+INSERT OR IGNORE INTO meta(key, value) VALUES('change_counter', '0');
+CREATE TRIGGER tracks_counted_insert AFTER INSERT ON tracks BEGIN
+    {_BUMP}
+    UPDATE tracks SET rev = {_NOW} WHERE id = NEW.id;
+    DELETE FROM removed WHERE track_id = NEW.id;
+END;
+CREATE TRIGGER tracks_counted_update AFTER UPDATE ON tracks WHEN NEW.rev = OLD.rev BEGIN
+    {_BUMP}
+    UPDATE tracks SET rev = {_NOW} WHERE id = NEW.id;
+END;
+CREATE TRIGGER tracks_counted_delete AFTER DELETE ON tracks BEGIN
+    {_BUMP}
+    INSERT INTO removed(track_id, rev) VALUES(OLD.id, {_NOW})
+        ON CONFLICT(track_id) DO UPDATE SET rev = excluded.rev;
+END;
+CREATE TRIGGER embeddings_counted_insert AFTER INSERT ON embeddings BEGIN
+    {_BUMP}
+    UPDATE tracks SET rev = {_NOW} WHERE id = NEW.track_id;
+END;
+CREATE TRIGGER embeddings_counted_update AFTER UPDATE ON embeddings BEGIN
+    {_BUMP}
+    UPDATE tracks SET rev = {_NOW} WHERE id = NEW.track_id;
+END;
+CREATE TRIGGER embeddings_counted_delete AFTER DELETE ON embeddings BEGIN
+    {_BUMP}
+    UPDATE tracks SET rev = {_NOW} WHERE id = OLD.track_id;
+END;
+"""
+
+MIGRATIONS: dict[int, str] = {0: _V0_TO_V1, 1: _V1_TO_V2, 2: _V2_TO_V3, 3: _V3_TO_V4}
+
+
+def statements(script: str) -> list[str]:
+    """``script`` cut into complete SQL statements (a trigger's body holds ``;`` too)."""
+    out, buffer = [], ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n;"):
+                out.append(buffer.strip())
+            buffer = ""
+    return out

@@ -8,6 +8,8 @@ Public API (what the CLI and app.services use)::
     library.search(query, other_weights)          # slider move: cheap re-rank, no re-embed
     library.reload()                              # after indexing: new engine, swapped in
 
+The track vectors come through a local cache file next to the catalog
+(app.core.vector_cache), synced by the catalog's change counter on every (re)load.
 Only vectors made by the encoder's model are searched (``model_id``); tracks embedded by
 another model are counted by ``stale_count`` and re-embedded by the next index run.
 Mix-and-match and multi-query: build several queries with ``prepare_query`` and pass them
@@ -31,6 +33,7 @@ from app.core.diversity import OVERFETCH, diversify
 from app.core.fingerprint import fingerprint_or_none
 from app.core.search import Query, SearchEngine, SearchError, query_from_windows
 from app.core.types import SearchFilters, SearchResult, SearchWeights
+from app.core.vector_cache import cache_path, load_table
 
 if TYPE_CHECKING:
     from model.encoder import Encoder
@@ -78,7 +81,7 @@ class Library:
 
     def _build(self) -> SearchEngine:
         model_id = self.model_id
-        table = self.catalog.load_track_vectors(model_id)
+        table = load_table(self.catalog, model_id, cache_path(self.catalog.path, model_id))
         return SearchEngine(
             table,
             lambda ids: self.catalog.window_vectors(ids, model_id),
