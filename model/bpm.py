@@ -13,29 +13,19 @@ Numpy only (it runs in the indexer's decode workers, which never load torch).
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
 import numpy as np
 
 from model.audio import HOP_LENGTH, N_FFT, SAMPLE_RATE
+from model.mel import mel_filters
 
 assert N_FFT == 2 * HOP_LENGTH  # onset_envelope takes every other bin of the mel filters
 
-# The file model.features.MEL_FILTERS_PATH names (importing that module would load torch).
-_MEL_FILTERS = Path(__file__).with_name("assets") / "mel_filters.npz"
 MIN_BPM, MAX_BPM = 50.0, 220.0  # range of answers
 PRIOR_BPM, PRIOR_OCTAVES = 120.0, 1.0  # log-normal preference: centre and width
 MIN_SECONDS = 6.0  # shorter audio has too few beats to say
 MIN_PEAK = 0.05  # normalised autocorrelation below this: no clear beat, no answer
 FRAME_RATE = SAMPLE_RATE / HOP_LENGTH  # onset envelope frames per second (43.07)
 SMOOTHING = np.array([1, 4, 6, 4, 1], np.float32) / 16
-
-
-@functools.cache
-def _mel() -> np.ndarray:
-    with np.load(_MEL_FILTERS) as data:
-        return np.asarray(data[data.files[0]], dtype=np.float32)
 
 
 def log_mel_frames(frames: np.ndarray) -> np.ndarray:
@@ -49,7 +39,7 @@ def log_mel_frames(frames: np.ndarray) -> np.ndarray:
     """
     spectrum = np.fft.rfft(frames, axis=1)[:, : HOP_LENGTH // 2 + 1]  # no taper: edge beats count
     power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
-    return np.log10(1.0 + 10.0 * (power @ _mel()[:, ::2].T))
+    return np.log10(1.0 + 10.0 * (power @ mel_filters()[:, ::2].T))
 
 
 def onset_envelope(samples: np.ndarray) -> np.ndarray:

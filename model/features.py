@@ -23,7 +23,6 @@ audio beyond the window), and embeddings to cosine >= .999 (tests/model/test_nat
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +39,7 @@ from model.audio import (
     RESAMPLE_QUALITY,
     SAMPLE_RATE,
 )
-
-MEL_FILTERS_PATH = Path(__file__).with_name("assets") / "mel_filters.npz"
-N_BINS = N_FFT // 2 + 1  # 513 STFT bins up to 11 025 Hz, at every rate in NATIVE_RATES
+from model.mel import MEL_FILTERS_PATH, N_BINS, mel_filters, mel_key
 
 
 def resampler_power_response(rate: int) -> np.ndarray:
@@ -72,24 +69,11 @@ def build_mel_filters(rate: int = SAMPLE_RATE) -> np.ndarray:
     return filters.astype(np.float32)
 
 
-def _key(rate: int) -> str:
-    return f"mel_{N_MELS}" if rate == SAMPLE_RATE else f"mel_{N_MELS}_{rate}"
-
-
 def write_mel_filters(path: Path = MEL_FILTERS_PATH) -> Path:
     """Regenerate the shipped filterbank asset (``python -m model.features``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **{_key(rate): build_mel_filters(rate) for rate in NATIVE_RATES})
+    np.savez_compressed(path, **{mel_key(rate): build_mel_filters(rate) for rate in NATIVE_RATES})
     return path
-
-
-@functools.cache
-def mel_filters(rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The shipped filterbank for ``rate``'s frames, read once (read-only array)."""
-    with np.load(MEL_FILTERS_PATH) as f:
-        filters = f[_key(rate)]
-    filters.setflags(write=False)
-    return filters
 
 
 def log_mel_reference(windows: np.ndarray) -> np.ndarray:
