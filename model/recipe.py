@@ -102,7 +102,7 @@ def split_families(tracks: list) -> tuple[list, list]:
     return [t for t, h in zip(tracks, held, strict=True) if not h], [t for t, h in zip(tracks, held, strict=True) if h]
 
 
-def train(config: TrainConfig, workdir: Path, use_teacher: bool) -> dict:
+def train(config: TrainConfig, workdir: Path, use_teacher: bool, init: Path | None = None) -> dict:
     corpus = split_families(read_labels_csv(CORPUS))[0]  # the held-out family is never trained on
     real = read_labels_csv(REAL) if REAL.exists() else []
     labels = select_split(corpus, "train", "val") + select_split(real, "train", "val")
@@ -111,11 +111,13 @@ def train(config: TrainConfig, workdir: Path, use_teacher: bool) -> dict:
             f"({CORPUS.relative_to(ROOT)}, without comp/bass pattern family {HELDOUT_PATTERN_FAMILY}) + "
             f"{len(select_split(real, 'train'))} train / "
             f"{len(select_split(real, 'val'))} val real tracks ({REAL.relative_to(ROOT)}, unlabelled except beat-tracker BPM)")  # fmt: skip
+    if init is not None:
+        data += f"; initialised from {init.name} (the synthetic-only default it replaces)"
     if teacher is not None:
         data += (f"; musicnn teacher tags for {int(teacher.known.sum())} of {len(labels)} tracks "
                  f"({TEACHER.relative_to(ROOT)})")
     log(f"training on {data}")
-    job = fit(labels, workdir, config, output=workdir / "trained.pt", resume=True,
+    job = fit(labels, workdir, config, init_model=init, output=workdir / "trained.pt", resume=True,
               cache_dir=ROOT / "data" / "cache", data_description=data, teacher=teacher)  # fmt: skip
 
     def report(p) -> None:
@@ -231,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-minutes", type=float, default=240.0, help="training wall-clock budget per invocation")
     parser.add_argument("--epochs", type=int, default=CONFIG.max_epochs)
     parser.add_argument("--triplets", type=int, default=1000, help="evaluation triplets per dimension")
+    parser.add_argument("--init", type=Path, help="start from this model's weights instead of from scratch")
+    parser.add_argument("--lr", type=float, default=CONFIG.lr, help="Adam learning rate (lower it with --init)")
     parser.add_argument("--install", action="store_true", help="write resources/models/default.pt and MODEL_CARD.md")
     parser.add_argument("--smoke", action="store_true", help="tiny network, 2 steps: check the pipeline in minutes")
     parser.add_argument("--skip-training", action="store_true", help="evaluate/install the last trained model only")
@@ -248,14 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     if not CORPUS.exists():
         log(f"{CORPUS} is missing: run scripts/make-corpus.sh first")
         return 1
-    config = TrainConfig(**{**asdict(CONFIG), "max_epochs": args.epochs, "max_minutes": args.max_minutes,
+    config = TrainConfig(**{**asdict(CONFIG), "max_epochs": args.epochs, "max_minutes": args.max_minutes, "lr": args.lr,
                             **(SMOKE if args.smoke else {})})  # fmt: skip
     log(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()}, {hardware_description(resolve_device('auto'))}")
     trained = workdir / "trained.pt"
     if args.skip_training:
         card = load_model(trained)[1].card
     else:
-        card = train(config, workdir, use_teacher=not args.no_teacher)
+        card = train(config, workdir, use_teacher=not args.no_teacher, init=args.init)
     reports = evaluate_sets(trained, 20 if args.smoke else args.triplets)
     teacher_text = teacher_report(trained)
     log(teacher_text)

@@ -30,6 +30,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.benchmarks.excerpts import degrade  # noqa: E402
 from app.core.catalog import Catalog  # noqa: E402
 from app.core.indexer import index_folders  # noqa: E402
 from app.core.library import Library  # noqa: E402
@@ -39,31 +40,13 @@ from app.core.types import SearchWeights  # noqa: E402
 from model.audio import SAMPLE_RATE, load_audio  # noqa: E402
 from model.encoder import Encoder  # noqa: E402
 
-CONDITIONS = ("clean", "re-encoded", "noisy", "+1 semitone")
+CONDITIONS = ("clean", "re-encoded", "noisy", "+1 semitone")  # the offset targets
 
 
 def _index(catalog: Catalog, folder: Path, encoder: Encoder) -> None:
     for progress in index_folders(catalog, [folder], encoder):
         print(f"\r{progress.message}", end="", file=sys.stderr)
     print(file=sys.stderr)
-
-
-def _degrade(samples: np.ndarray, condition: str, rng: np.random.Generator, tmp: Path) -> np.ndarray:
-    if condition == "re-encoded":
-        import soxr
-
-        path = tmp / "re.ogg"
-        sf.write(path, soxr.resample(samples, SAMPLE_RATE, 44100), 44100, format="OGG",
-                 subtype="VORBIS", compression_level=0.9)
-        return load_audio(path)
-    if condition == "noisy":
-        power = float(np.mean(samples**2)) or 1e-6
-        return samples + rng.normal(scale=np.sqrt(power / 10.0), size=samples.size).astype(np.float32)
-    if condition == "+1 semitone":
-        import librosa
-
-        return librosa.effects.pitch_shift(samples, sr=SAMPLE_RATE, n_steps=1).astype(np.float32)
-    return samples
 
 
 def _summary(errors: list[float]) -> str:
@@ -84,7 +67,7 @@ def bench_offsets(library: Library, args: argparse.Namespace, tmp: Path) -> None
         first, errors, grid_errors = 0, [], []
         for track, start in cuts:
             clip = load_audio(track.path, offset_s=start, duration_s=args.seconds)
-            query = library.prepare_query(_degrade(clip, condition, rng, tmp))
+            query = library.prepare_query(degrade(clip, condition, rng, tmp))
             for q, out in ((query, errors), (replace(query, phases=()), grid_errors)):
                 results = library.search(q, SearchWeights(), k=10)
                 hit = next((r for r in results if r.track.path == track.path), None)
