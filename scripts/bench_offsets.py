@@ -30,7 +30,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.benchmarks.excerpts import degrade  # noqa: E402
+from app.benchmarks._excerpts import degrade  # noqa: E402
 from app.core.catalog import Catalog  # noqa: E402
 from app.core.indexer import index_folders  # noqa: E402
 from app.core.library import Library  # noqa: E402

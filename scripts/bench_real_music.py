@@ -7,7 +7,7 @@ never trained on), indexed once per model into W/<model id>.db. Reported:
 
 1. excerpt -> song through ``embed``: a 10-s excerpt's track vector against every library
    track vector (equal weights); how often its song is in the top 10, per condition
-   (app.benchmarks.excerpts: clean, re-encoded, noisy, +-1 semitone, +-8 % tempo);
+   (app.benchmarks._excerpts: clean, re-encoded, noisy, +-1 semitone, +-8 % tempo);
 2. excerpt -> song through ``search``: a 15-s excerpt, same conditions; its song first, and
    in the top 10;
 3. one slider up, through ``search``: every teacher-tagged track's middle 30 s is a query
@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.benchmarks.excerpts import CONDITIONS, degrade  # noqa: E402
+from app.benchmarks._excerpts import CONDITIONS, degrade  # noqa: E402
 from app.core.catalog import Catalog  # noqa: E402
 from app.core.indexer import index_folders  # noqa: E402
 from app.core.library import Library  # noqa: E402
