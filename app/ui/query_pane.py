@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import NamedTuple
 
 from PySide6.QtCore import QEvent, Qt, QUrl, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
@@ -36,6 +37,19 @@ PRESETS: dict[str, tuple[int, int, int, int]] = {
     "Same tempo": (20, 20, 20, 100),
     "Same mood && instruments": (10, 100, 90, 20),
 }
+
+
+class FilterValues(NamedTuple):
+    """The filter widgets' state (spin box values: 0 is "any"; durations in minutes)."""
+
+    bpm_min: float
+    bpm_max: float
+    minutes_min: float
+    minutes_max: float
+    tags: str
+    instrumental: bool
+    diverse: bool
+    per_group: int
 
 
 def local_audio_path(urls: list[QUrl]) -> str | None:
@@ -283,6 +297,28 @@ class QueryPane(QWidget):
 
     def _emit_filters(self) -> None:
         self.search.set_filters(self.filters())
+
+    def filter_values(self) -> FilterValues:
+        """What the filter widgets show, for the timeline mode's per-cue settings."""
+        return FilterValues(self.bpm_min.value(), self.bpm_max.value(), self.dur_min.value(), self.dur_max.value(),
+                            self.tag_words.text(), self.instrumental.isChecked(), self.diverse.isChecked(),
+                            self.per_group.value())
+
+    def set_filter_values(self, values: FilterValues) -> None:
+        """Show ``values`` and search with them once (not once per widget)."""
+        spins = (self.bpm_min, self.bpm_max, self.dur_min, self.dur_max)
+        widgets = (*spins, self.tag_words, self.instrumental, self.diverse, self.per_group)
+        for widget in widgets:
+            widget.blockSignals(True)
+        for spin, value in zip(spins, values[:4], strict=True):
+            spin.setValue(value)
+        self.tag_words.setText(values.tags)
+        self.instrumental.setChecked(values.instrumental)
+        self.diverse.setChecked(values.diverse)
+        self.per_group.setValue(values.per_group)
+        for widget in widgets:
+            widget.blockSignals(False)
+        self._emit_filters()
 
     def focus_filters(self) -> None:
         self.bpm_min.setFocus()

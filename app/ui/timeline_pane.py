@@ -1,9 +1,9 @@
 """Timeline mode: the cue list of an open timeline (File > Open timeline…).
 
 Selecting a cue makes its region of its temp file the query, so the query pane shows that
-region on the file's waveform and the results pane that cue's candidates. The sliders apply
-to every cue, or with "Sliders per cue" each cue keeps its own (a new cue starts from the
-current ones); the filters apply to every cue. "Pick" takes the selected result for the cue (a check mark),
+region on the file's waveform and the results pane that cue's candidates. The sliders and
+filters apply to every cue, or with "Sliders and filters per cue" each cue keeps its own (a
+cue not yet visited starts from the current ones). "Pick" takes the selected result for the cue (a check mark),
 "Audition" plays the cue's region and then the picked (or selected) result from its match,
 "Export…" writes the conformed timeline (unpicked cues keep their temp clip) and its cue
 sheet as CSV and a printable HTML page.
@@ -30,7 +30,7 @@ from app.core.types import SearchResult
 from app.services.playback_service import PlaybackService
 from app.services.timeline_service import TIMELINE_FILTER, TimelineService, timecode
 from app.ui.dialog_folders import DialogFolders
-from app.ui.query_pane import QueryPane
+from app.ui.query_pane import FilterValues, QueryPane
 
 COLUMNS = ("", "cue", "track", "record in", "duration", "replacement")
 
@@ -44,8 +44,8 @@ class TimelinePane(QWidget):
         super().__init__(parent)
         self.timeline, self.query, self.playback, self.dialogs = timeline, query, playback, dialogs
         self._selected_result = selected_result
-        self._sliders: dict[int, tuple[int, ...]] = {}  # per-cue slider values (UI state)
-        self._shown: int | None = None  # the cue whose sliders are on screen
+        self._settings: dict[int, tuple[tuple[int, ...], FilterValues]] = {}  # per cue: sliders, filters
+        self._shown: int | None = None  # the cue whose settings are on screen
         layout = QVBoxLayout(self)
         self.title = QLabel("<b>TIMELINE</b>  none open")
         layout.addWidget(self.title)
@@ -58,8 +58,8 @@ class TimelinePane(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._on_cue_selected)
         layout.addWidget(self.table, 1)
-        self.per_cue = QCheckBox("Sliders per cue")
-        self.per_cue.setToolTip("Each cue keeps its own slider settings (off: the sliders apply to all cues)")
+        self.per_cue = QCheckBox("Sliders and filters per cue")
+        self.per_cue.setToolTip("Each cue keeps its own sliders and filters (off: they apply to all cues)")
         layout.addWidget(self.per_cue)
         buttons = QHBoxLayout()
         self.pick_button = QPushButton("Pick result")
@@ -89,7 +89,7 @@ class TimelinePane(QWidget):
 
     def _on_cues(self, path: str, cues: list) -> None:
         self.title.setText(f"<b>TIMELINE</b>  {Path(path).name}: {len(cues)} cues")
-        self._sliders, self._shown = {}, None
+        self._settings, self._shown = {}, None
         self._refresh()
         if cues:
             self.table.selectRow(0)
@@ -114,9 +114,11 @@ class TimelinePane(QWidget):
             return
         if self.per_cue.isChecked():
             if self._shown is not None:
-                self._sliders[self._shown] = self.query.slider_values()
-            if index in self._sliders:
-                self.query.set_slider_values(self._sliders[index])
+                self._settings[self._shown] = (self.query.slider_values(), self.query.filter_values())
+            if index in self._settings:
+                sliders, filters = self._settings[index]
+                self.query.set_slider_values(sliders)
+                self.query.set_filter_values(filters)
         self._shown = index
         cue = self.timeline.cues[index]
         if not cue.source:

@@ -70,20 +70,28 @@ def test_open_pick_audition_and_export(qtbot, window, tmp_path) -> None:
     assert "temp0" in (tmp_path / "conformed.cues.html").read_text()
 
 
-def test_sliders_per_cue_or_for_all_cues(qtbot, window, tmp_path) -> None:
+def test_sliders_and_filters_per_cue_or_for_all_cues(qtbot, window, tmp_path) -> None:
     pane, sliders = window.timeline_pane, window.query_pane
     with qtbot.waitSignal(window.s.search.results_changed, timeout=10000):
         window.s.timeline.open(str(make_timeline(tmp_path)))
     sliders.set_slider_values((100, 0, 0, 0))
+    sliders.bpm_min.setValue(90)
     pane.table.selectRow(1)
     assert sliders.slider_values() == (100, 0, 0, 0)  # off: one setting for all cues
+    assert window.s.search.filters.bpm_min == 90
     pane.per_cue.setChecked(True)
     sliders.set_slider_values((0, 0, 0, 100))  # cue 1's own
+    sliders.bpm_min.setValue(120)
     pane.table.selectRow(0)
     assert sliders.slider_values() == (0, 0, 0, 100)  # cue 0 has none yet: starts from these
+    assert sliders.bpm_min.value() == 120
     sliders.set_slider_values((0, 100, 0, 0))
+    sliders.bpm_min.setValue(0)  # "any"
+    sliders.diverse.setChecked(False)
     pane.table.selectRow(1)
     assert sliders.slider_values() == (0, 0, 0, 100)
     assert window.s.search.weights.tempo == 1.0 and window.s.search.weights.mood == 0.0
+    assert window.s.search.filters.bpm_min == 120 and window.s.search.filters.max_per_group is not None
     pane.table.selectRow(0)
     assert sliders.slider_values() == (0, 100, 0, 0)
+    assert window.s.search.filters.bpm_min is None and window.s.search.filters.max_per_group is None
