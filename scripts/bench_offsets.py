@@ -35,6 +35,7 @@ from app.core.catalog import Catalog  # noqa: E402
 from app.core.indexer import index_folders  # noqa: E402
 from app.core.library import Library  # noqa: E402
 from app.core.model_registry import resolve_model  # noqa: E402
+from app.core.scanner import AUDIO_EXTENSIONS  # noqa: E402
 from app.core.search import TRACK_WEIGHT  # noqa: E402
 from app.core.types import SearchWeights  # noqa: E402
 from model.audio import SAMPLE_RATE, load_audio  # noqa: E402
@@ -82,7 +83,7 @@ def _cut_pieces(folder: Path, out: Path, rng: np.random.Generator) -> dict[str, 
     """Pieces of 15-20 s or 60 s from each track; returns piece path -> source track."""
     source_of: dict[str, str] = {}
     out.mkdir(parents=True, exist_ok=True)
-    for path in sorted(folder.rglob("*.ogg")):
+    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS):
         samples = load_audio(path)
         at, n = 0, 0
         while True:

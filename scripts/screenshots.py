@@ -50,6 +50,7 @@ def main() -> int:
     parser.add_argument("--train-steps", type=int, default=0, help="steps per epoch for that run (0: all)")
     parser.add_argument("--sliders", help="slider values genre,mood,instrument,tempo (0-100) for main.png")
     parser.add_argument("--main-only", action="store_true", help="only main.png (no map, no trainer)")
+    parser.add_argument("--timeline-only", action="store_true", help="only timeline.png")
     args = parser.parse_args()
 
     fresh_home("soundalike-shots-", args.model, null_audio=not args.real_audio)
@@ -83,6 +84,12 @@ def main() -> int:
     started = time.monotonic()
     wait(app, lambda: done["indexed"], args.timeout, "indexing")
     print(f"indexed {len(files)} files in {time.monotonic() - started:.1f} s", file=sys.stderr)
+
+    if args.timeline_only:
+        shoot_timeline(app, window, services, files, out)
+        services.shutdown()
+        window.close()
+        return 0
 
     query = Path(args.query).resolve() if args.query else files[len(files) // 3]
     got = {"results": False}
