@@ -9,7 +9,8 @@ Public API::
 
 A cue is one clip on an audio track: its name, track, source file, source in/out (seconds
 in the file) and record in (seconds from the start of its track). Tracks are named by their
-name, else ``A1``, ``A2``... in order (``--track`` accepts either). EDLs carry no paths:
+name, else (no name, or one several tracks share) ``A1``, ``A2``... in order (``--track``
+accepts either). EDLs carry no paths:
 their media is found in ``media_dir`` by clip name, else reel name (file name with or
 without extension). A file reference's timecode start (``available_range``) is subtracted,
 so ``source_in_s`` is always seconds into the decoded file.
@@ -116,15 +117,19 @@ def write_timeline(timeline: otio.schema.Timeline, path: str | os.PathLike[str])
         raise TimelineError(f"cannot write timeline {path}: {_first_line(exc)}") from None
 
 
-def track_label(track: otio.schema.Track, index: int) -> str:
-    return track.name or f"A{index + 1}"
+def track_labels(tracks: Sequence[otio.schema.Track]) -> list[str]:
+    """Each audio track's name, else ``A1``, ``A2``...; also by position when several tracks
+    share a name (the AAF reader names every audio track "Sequence")."""
+    names = [track.name for track in tracks]
+    return [name if name and names.count(name) == 1 else f"A{t + 1}" for t, name in enumerate(names)]
 
 
 def _audio_clips(timeline: otio.schema.Timeline) -> Iterator[tuple[int, str, int, otio.schema.Clip]]:
-    for t, track in enumerate(timeline.audio_tracks()):
+    tracks = timeline.audio_tracks()
+    for t, (track, label) in enumerate(zip(tracks, track_labels(tracks), strict=True)):
         clips = [item for item in track if isinstance(item, otio.schema.Clip)]
         for c, clip in enumerate(clips):
-            yield t, track_label(track, t), c, clip
+            yield t, label, c, clip
 
 
 def list_cues(

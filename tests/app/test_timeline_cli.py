@@ -16,7 +16,7 @@ import opentimelineio as otio
 import pytest
 
 from app.cli import main
-from app.core.timeline import TimelineError, read_timeline, write_timeline
+from app.core.timeline import TimelineError, list_cues, read_timeline, write_timeline
 from tests.app.library_helpers import WINDOW_S, make_model
 from tests.synth_audio import music_like, write_audio
 
@@ -158,8 +158,9 @@ def test_edl_media_is_found_by_clip_name_and_record_times_count_from_the_hour(pr
     assert v_clip.name == "shot1.mov" and v_clip.source_range.start_time.to_seconds() == 10.0
 
 
-def test_edl_writer_gives_each_audio_track_its_channel(tmp_path) -> None:
-    """A1 and A2 come back as the same tracks; reel names with spaces stay parseable."""
+def test_edl_and_aaf_keep_each_audio_track(tmp_path) -> None:
+    """A1 and A2 come back as the same tracks (EDL channels A and A2); reel names with spaces
+    stay parseable."""
     timeline = otio.schema.Timeline(name="two tracks")
     for n in range(2):
         track = otio.schema.Track(name=f"A{n + 1}", kind=otio.schema.TrackKind.Audio)
@@ -174,6 +175,9 @@ def test_edl_writer_gives_each_audio_track_its_channel(tmp_path) -> None:
     assert [t.name for t in back.audio_tracks()] == ["A1", "A2"]
     starts = [t.find_clips()[0].range_in_parent().start_time.to_seconds() for t in back.audio_tracks()]
     assert starts == [2.0, 3.0]
+    write_timeline(timeline, tmp_path / "cut.aaf")  # the AAF reader calls both tracks "Sequence"
+    aaf_cues = list_cues(read_timeline(tmp_path / "cut.aaf"), tracks={"A2"})
+    assert [(c.track, c.record_in_s, c.source_in_s) for c in aaf_cues] == [("A2", 3.0, 5.0)]
 
 
 def test_aaf_refuses_transitions_it_cannot_describe(tmp_path) -> None:
