@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 TEACHER_STAMP := $(VENV)/.teacher-musicnn-0.1.0
 
-.PHONY: run test teacher system-deps-run system-deps-test lint bench bundle bundle-smoke clean
+.PHONY: run test teacher onnx system-deps-run system-deps-test lint bench bundle bundle-smoke clean
 
 run: system-deps-run $(STAMP)
 	$(BIN)/soundalike
@@ -43,6 +43,10 @@ $(TEACHER_STAMP): $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check app model tests scripts
 	$(BIN)/lint-imports
+
+# The shipped model's ONNX twin (search without torch); re-run after replacing default.pt.
+onnx: $(STAMP)
+	$(BIN)/python -m model.export_onnx
 
 bench: $(STAMP)
 	$(BIN)/soundalike bench encode

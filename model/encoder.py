@@ -23,7 +23,6 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ from model.audio import AudioError, split_windows, stream_windows, windows_rate
 from model.checkpoint import ModelFile, load_model
 from model.device import choose_precision, first_line, resolve_device
 from model.dimensions import normalize_blocks
+from model.embedding import TrackEmbedding, available_cores, track_vector  # noqa: F401 - re-exported
 from model.features import LogMel
 from model.network import CSNInception
 from model.prefetch import prefetch_windows
@@ -41,36 +41,6 @@ log = logging.getLogger(__name__)
 
 CPU_BATCH_WINDOWS = 8  # windows per CPU forward pass (24 s of audio): faster than 16 or 32, cache
 CUDA_BATCH_WINDOWS = 128  # windows per forward pass on a GPU
-
-
-@dataclass(frozen=True)
-class TrackEmbedding:
-    """Vectors for one piece of audio.
-
-    ``windows``: ``(n, 256)`` one per non-overlapping window (window ``i`` starts at
-    ``i * WINDOW_SECONDS``); ``track``: ``(256,)`` their block-normalised mean; ``padded``:
-    the clip was shorter than one window and was zero-padded.
-    """
-
-    windows: np.ndarray
-    track: np.ndarray
-    padded: bool
-
-
-def track_vector(window_vectors: np.ndarray) -> np.ndarray:
-    """Track vector: mean of the window vectors with each 64-d block re-normalised."""
-    window_vectors = np.asarray(window_vectors, dtype=np.float32)
-    if window_vectors.ndim != 2 or len(window_vectors) == 0:
-        raise ValueError("track_vector needs a non-empty (n, 256) array")
-    return normalize_blocks(window_vectors.mean(axis=0))
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on (respects taskset/cgroup affinity)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def pipeline_threads(cores: int) -> tuple[int, int]:

@@ -145,11 +145,19 @@ class TempoBranch(nn.Module):
         flux = flux.reshape(b, self.BANDS, n_mels // self.BANDS, -1).mean(dim=2)
         flux = flux - flux.mean(dim=-1, keepdim=True)
         length = flux.shape[-1]
-        spectrum = torch.fft.rfft(flux, n=2 * length)
-        acf = torch.fft.irfft(spectrum.real.square() + spectrum.imag.square(), n=2 * length)[..., :length]
-        lags = torch.arange(length, device=x.device, dtype=acf.dtype)
+        acf = self.autocorrelation(flux, self.FIRST_LAG + self.lags)
+        lags = torch.arange(acf.shape[-1], device=x.device, dtype=acf.dtype)
         acf = acf * (length / (length - lags)) / (acf[..., :1] + 1e-6)
-        return acf[..., self.FIRST_LAG : self.FIRST_LAG + self.lags]
+        return acf[..., self.FIRST_LAG :]
+
+    @staticmethod
+    def autocorrelation(flux: torch.Tensor, n_lags: int) -> torch.Tensor:
+        """Linear autocorrelation of the last axis at lags ``0 .. n_lags - 1``, by FFT
+        (zero-padded to twice the length: no wrap-around). model.export_onnx swaps in a
+        direct form, since ONNX export has no FFT."""
+        length = flux.shape[-1]
+        spectrum = torch.fft.rfft(flux, n=2 * length)
+        return torch.fft.irfft(spectrum.real.square() + spectrum.imag.square(), n=2 * length)[..., :n_lags]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(x.device.type, enabled=False):

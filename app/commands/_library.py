@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -57,15 +58,25 @@ def model_path(args: argparse.Namespace, catalog=None, reembed_ok: bool = False)
 
 
 def load_encoder(args: argparse.Namespace, threads: int | None = None, catalog=None,  # noqa: ANN001
-                 reembed_ok: bool = False, lazy: bool = False, announce: bool = False):  # noqa: ANN201
+                 reembed_ok: bool = False, lazy: bool = False, announce: bool = False,
+                 onnx: bool = False):  # noqa: ANN201
     """The encoder (torch is imported here, not at module import); ``threads``: CPU threads.
 
     ``lazy``: loaded on first use (``app.core.lazy_encoder``), so a run that embeds nothing
     never imports torch. ``announce``: say on stderr which device and precision it uses.
+    ``onnx``: for queries only, the model's ONNX export on onnxruntime when there is a
+    matching one (``model.onnx_encoder``; no torch import), unless ``--device cuda`` or
+    ``SOUNDALIKE_RUNTIME=torch``.
     """
     from app.core.lazy_encoder import LazyEncoder
 
     def load(path: Path):  # noqa: ANN202
+        if onnx and args.device != "cuda" and os.environ.get("SOUNDALIKE_RUNTIME", "") != "torch":
+            from model.onnx_encoder import load_onnx_encoder
+
+            exported = load_onnx_encoder(path, threads)
+            if exported is not None:
+                return exported
         from model.checkpoint import ModelFileError
         from model.encoder import Encoder, describe
 

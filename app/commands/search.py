@@ -130,7 +130,7 @@ def _search(args: argparse.Namespace, catalog, weights: SearchWeights, refs: dic
 
     if catalog.track_count("ok") == 0:
         raise CliError(f"the library {catalog.path} has no indexed tracks; run `soundalike index DIR`")
-    library = Library(catalog, load_encoder(args, catalog=catalog))
+    library = Library(catalog, load_encoder(args, catalog=catalog, onnx=True))
     if len(library) == 0:
         raise CliError(
             f"the library {catalog.path} was indexed with another model; run `soundalike index` "

@@ -1,0 +1,88 @@
+"""``python -m model.export_onnx [MODEL.pt] [-o OUT.onnx]``: a model's network as ONNX.
+
+Writes ``MODEL.onnx`` beside the model (default: the shipped ``resources/models/default.pt``)
+for model.onnx_encoder, which embeds search queries without torch. Re-run it whenever the
+model file changes (``make onnx``): the file records the model's id, and an ONNX file whose
+id is not its model's is ignored (the app then uses torch).
+
+The graph takes the log-mel input ``mel`` ``(batch, 1, 128, 129)`` and gives the network's
+``embedding`` ``(batch, 256)``; batch norm is folded as in ``Encoder``. ONNX has no FFT, so
+the tempo branch's autocorrelation is computed directly (same values: both are the linear
+autocorrelation; tests/model/test_onnx_encoder.py compares the embeddings with torch's).
+The tag head, applied in numpy, travels in the metadata as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from model.atomic import atomic_path
+from model.checkpoint import load_model
+from model.onnx_encoder import SOURCE_ID_KEY, TAG_HEAD_KEY, onnx_path
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "resources" / "models" / "default.pt"
+OPSET = 17
+
+
+def direct_autocorrelation(flux: torch.Tensor, n_lags: int) -> torch.Tensor:
+    """``TempoBranch.autocorrelation`` without FFT: one gather and one product per lag."""
+    length = flux.shape[-1]
+    padded = F.pad(flux, (0, n_lags))
+    index = (torch.arange(n_lags)[:, None] + torch.arange(length)[None, :]).reshape(-1)
+    shifted = padded.index_select(-1, index).reshape(*flux.shape[:-1], n_lags, length)
+    return (shifted * flux.unsqueeze(-2)).sum(-1)
+
+
+def _tag_head_json(tags) -> str:  # noqa: ANN001 - model.tags.TagModel
+    return json.dumps({
+        "names": list(tags.names), "groups": list(tags.groups),
+        "thresholds": tags.thresholds.tolist(),  # inf (uncalibrated) round-trips as Infinity
+        **{key: getattr(tags, key).tolist() for key in ("w1", "b1", "w2", "b2")},
+    })  # fmt: skip
+
+
+def export(model_path: str | Path = DEFAULT_MODEL, out: str | Path | None = None) -> Path:
+    """Write the ONNX file for ``model_path``; returns its path."""
+    import onnx
+
+    model_path = Path(model_path)
+    out = Path(out) if out is not None else onnx_path(model_path)
+    network, info = load_model(model_path, map_location="cpu")
+    network = network.eval().fuse_for_inference()
+    if network.tempo is not None:
+        network.tempo.autocorrelation = direct_autocorrelation  # type: ignore[method-assign]
+    example = torch.zeros(2, 1, info.dims.n_mels, info.dims.n_frames)
+    with atomic_path(out) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
+        torch.onnx.export(
+            network, (example,), str(tmp), dynamo=False, opset_version=OPSET,
+            input_names=["mel"], output_names=["embedding"],
+            dynamic_axes={"mel": {0: "batch"}, "embedding": {0: "batch"}},
+        )  # fmt: skip
+        graph = onnx.load(str(tmp))
+        meta = {SOURCE_ID_KEY: info.model_id}
+        if info.tags is not None:
+            meta[TAG_HEAD_KEY] = _tag_head_json(info.tags)
+        for key, value in meta.items():
+            graph.metadata_props.add(key=key, value=value)
+        onnx.save(graph, str(tmp))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0].strip("`"))
+    parser.add_argument("model", nargs="?", type=Path, default=DEFAULT_MODEL, help="model file (.pt)")
+    parser.add_argument("-o", "--output", type=Path, help="ONNX file (default: beside the model)")
+    args = parser.parse_args(argv)
+    print(export(args.model, args.output))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""The search-time encoder on ONNX Runtime: a query embedded without importing torch.
+
+Public API::
+
+    onnx_path(model_path) -> Path                       # "default.pt" -> "default.onnx"
+    load_onnx_encoder(model_path, threads=None) -> OnnxEncoder | None
+
+Why: a CLI search spent ~2 s of its time importing torch, to embed a 30-s clip (10
+windows, ~0.1 s of network). ``model.export_onnx`` writes the network of a model file as
+ONNX next to it, with the model file's id in its metadata; the log-mel front end runs in
+numpy (model.mel). ``load_onnx_encoder`` returns None, and the caller loads torch, when
+onnxruntime is not installed, there is no ``.onnx`` beside the model, or its recorded id
+is not the model file's (a retrained ``default.pt`` whose export was not re-run): an
+ONNX file is never used for a model it was not made from.
+
+``OnnxEncoder`` answers what a search asks of ``model.encoder.Encoder`` (``model_id``,
+``info.path``, ``info.tags``, ``embed_windows``, ``embed_samples``) in float32 on the CPU;
+indexing and training stay on torch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.audio import split_windows
+from model.dimensions import EMBEDDING_SIZE, normalize_blocks
+from model.embedding import TrackEmbedding, available_cores, track_vector
+from model.mel import log_mel
+from model.model_id import model_id_of
+from model.tags import TagModel
+
+log = logging.getLogger(__name__)
+
+SOURCE_ID_KEY = "soundalike.source_model_id"  # metadata: model_id of the .pt it was made from
+TAG_HEAD_KEY = "soundalike.tag_head"  # metadata: the model file's tag head as JSON (optional)
+BATCH_WINDOWS = 8  # windows per run, as the torch encoder's CPU batch
+
+
+@dataclass(frozen=True)
+class OnnxModelInfo:
+    """What the app reads of ``Encoder.info``: the model file's path and its tag head."""
+
+    path: Path  # the .pt file (catalogs note it as the model that embedded them)
+    onnx_path: Path
+    tags: TagModel | None
+
+
+def onnx_path(model_path: str | os.PathLike[str]) -> Path:
+    return Path(model_path).with_suffix(".onnx")
+
+
+def source_model_id(path: str | os.PathLike[str]) -> str | None:
+    """The model id recorded in an ONNX file's metadata (None: onnxruntime or the key is missing)."""
+    session = _session(Path(path), threads=1)
+    return None if session is None else session.get_modelmeta().custom_metadata_map.get(SOURCE_ID_KEY)
+
+
+def load_onnx_encoder(model_path: str | os.PathLike[str], threads: int | None = None) -> OnnxEncoder | None:
+    """The ONNX twin of ``model_path``, or None when it cannot stand in for it (module doc)."""
+    model_path = Path(model_path)
+    path = onnx_path(model_path)
+    if not path.is_file():
+        return None
+    session = _session(path, threads or available_cores())
+    if session is None:
+        return None
+    meta = session.get_modelmeta().custom_metadata_map
+    model_id = model_id_of(model_path)
+    if meta.get(SOURCE_ID_KEY) != model_id:
+        log.info("%s was exported from model %s, not %s; using torch", path, meta.get(SOURCE_ID_KEY), model_id)
+        return None
+    tags = TagModel.from_payload(json.loads(meta[TAG_HEAD_KEY])) if TAG_HEAD_KEY in meta else None
+    return OnnxEncoder(session, OnnxModelInfo(model_path, path, tags), model_id)
+
+
+def _session(path: Path, threads: int) -> Any:
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: its warnings would reach the CLI's stderr
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for a bad file
+        log.warning("cannot load %s (%s); using torch", path, str(exc).splitlines()[0] if str(exc) else exc)
+        return None
+
+
+class OnnxEncoder:
+    """Embeds 22 050 Hz audio with an exported network (float32, CPU). Not thread-safe."""
+
+    device = "cpu"
+    precision = "fp32"
+    native_rates = False  # 22 050 Hz only: the numpy front end has the one filterbank
+
+    def __init__(self, session: Any, info: OnnxModelInfo, model_id: str) -> None:
+        self._session = session
+        self.info = info
+        self.model_id = model_id
+
+    def embed_windows(self, windows: np.ndarray) -> np.ndarray:
+        """``(n, WINDOW_SAMPLES)`` waveforms -> ``(n, 256)`` float32, block-normalised."""
+        windows = np.asarray(windows, dtype=np.float32)
+        if windows.ndim != 2:
+            raise ValueError("embed_windows expects (n, WINDOW_SAMPLES) windows")
+        if len(windows) == 0:
+            return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
+        parts = [
+            self._session.run(None, {"mel": log_mel(windows[i : i + BATCH_WINDOWS])})[0]
+            for i in range(0, len(windows), BATCH_WINDOWS)
+        ]
+        return normalize_blocks(np.concatenate(parts))
+
+    def embed_samples(self, samples: np.ndarray) -> TrackEmbedding:
+        """Mono ``SAMPLE_RATE`` samples -> window vectors and track vector."""
+        windows, padded = split_windows(samples)
+        vectors = self.embed_windows(windows)
+        return TrackEmbedding(vectors, track_vector(vectors), padded)
+
+
+def describe(encoder: OnnxEncoder) -> str:
+    return f"runtime=onnx device=cpu precision=fp32 model={encoder.model_id} ({encoder.info.onnx_path.name})"

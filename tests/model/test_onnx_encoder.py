@@ -1,0 +1,73 @@
+"""The ONNX encoder: same embeddings as torch, used only for the model it was made from."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from model.checkpoint import new_untrained_model, save_model, untrained_card
+from model.encoder import Encoder
+from model.export_onnx import export
+from model.model_id import model_id_of
+from model.onnx_encoder import load_onnx_encoder, onnx_path, source_model_id
+from model.tags import TagModel
+from tests.model_files import SMALL, make_model
+from tests.synth_audio import music_like
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):  # noqa: ANN201
+    """A small random-init model with a tag head, and its ONNX export beside it."""
+    path = tmp_path_factory.mktemp("onnx") / "m.pt"
+    rng = np.random.default_rng(0)
+    head = {
+        "names": ["rock", "calm", "piano"], "groups": ["genre", "mood", "instrument"],
+        "thresholds": [0.5, float("inf"), 0.3],
+        "w1": torch.from_numpy(rng.normal(size=(8, 256)).astype(np.float32)), "b1": torch.zeros(8),
+        "w2": torch.from_numpy(rng.normal(size=(3, 8)).astype(np.float32)), "b2": torch.zeros(3),
+    }  # fmt: skip
+    torch.manual_seed(0)
+    save_model(path, new_untrained_model(0, SMALL), SMALL, untrained_card(0), extra={"tag_head": head})
+    export(path)
+    return path
+
+
+def test_embeddings_match_torch(exported) -> None:
+    audio = music_like(20.0, seed=3, sr=22050)
+    torch_vectors = Encoder.load(exported, device="cpu", precision="fp32").embed_samples(audio)
+    onnx_encoder = load_onnx_encoder(exported)
+    assert onnx_encoder is not None and onnx_encoder.model_id == model_id_of(exported)
+    onnx_vectors = onnx_encoder.embed_samples(audio)
+    assert onnx_vectors.windows.shape == torch_vectors.windows.shape == (6, 256)
+    blocks = (onnx_vectors.windows * torch_vectors.windows).reshape(-1, 4, 64).sum(-1)
+    assert blocks.min() >= 0.999  # every window, every dimension
+    assert onnx_vectors.padded is torch_vectors.padded is False
+
+
+def test_tag_head_travels_in_the_metadata(exported) -> None:
+    from model.checkpoint import load_model
+
+    _, info = load_model(exported)
+    tags = load_onnx_encoder(exported).info.tags
+    assert isinstance(tags, TagModel) and tags.names == info.tags.names and tags.groups == info.tags.groups
+    np.testing.assert_array_equal(tags.thresholds, info.tags.thresholds)  # inf included
+    np.testing.assert_array_equal(tags.w1, info.tags.w1)
+
+
+def test_missing_or_foreign_onnx_means_torch(exported, tmp_path, monkeypatch) -> None:
+    other = make_model(tmp_path / "other.pt", seed=1)
+    assert load_onnx_encoder(other) is None  # no .onnx beside it
+    shutil.copy(onnx_path(exported), onnx_path(other))  # an export of another model
+    assert source_model_id(onnx_path(other)) != model_id_of(other)
+    assert load_onnx_encoder(other) is None
+    onnx_path(other).write_bytes(b"not onnx")
+    assert load_onnx_encoder(other) is None
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # not installed
+    assert load_onnx_encoder(exported) is None
