@@ -12,7 +12,9 @@ line up, window by window, not just its average. The best ``(p, o)`` gives the c
 in the track, ``o * WINDOW_SECONDS - p * hop``.
 
 Cost: ``PHASES`` times the query's windows to embed (once per query), and for each result
-shown a ``(m, n)`` product per phase (tens of microseconds for a 3-minute track).
+shown a ``(m, n)`` product per phase (tens of microseconds for a 3-minute track), once per
+query: the weight-free part (``phase_cosines``) is kept by the search, so a slider move
+only picks the best offset again.
 """
 
 from __future__ import annotations
@@ -51,35 +53,59 @@ def split_phases(samples: np.ndarray, phases: int = PHASES) -> list[np.ndarray]:
     return out
 
 
-def align(
-    phases: Sequence[np.ndarray], track: np.ndarray, weights: np.ndarray, hop_s: float
-) -> tuple[float, np.ndarray]:
-    """Best ``(offset_s, cosines)`` of the query's phase windows against a track's windows.
+def phase_cosines(phases: Sequence[np.ndarray], track: np.ndarray) -> list[np.ndarray]:
+    """Per phase, ``(offsets, 4)`` per-dimension cosines averaged over the aligned window pairs.
 
     ``phases[p]`` is ``(m_p, 256)`` block-normalised window vectors, ``track`` is
-    ``(n, 256)``; ``cosines`` are the four per-dimension cosines averaged over the aligned
-    window pairs where ``weights @ cosines`` is highest. A track shorter than a phase's
-    sequence is compared with the sequence's first ``n`` windows at offset 0. Offsets before
-    the track's start are clamped to 0.
+    ``(n, 256)``. Independent of the slider weights, so a search keeps it per candidate and
+    a slider move only re-picks the best offset (``best_alignment``). A track shorter than
+    a phase's sequence is compared with the sequence's first ``n`` windows at offset 0; an
+    empty phase or track gives ``(0, 4)``.
     """
-    x = np.asarray(track, dtype=np.float32).reshape(track.shape[0], N_DIMS, BLOCK_SIZE)
-    w = np.asarray(weights, dtype=np.float32)
-    n = x.shape[0]
-    best_score, best_offset, best_dims = -np.inf, 0.0, np.zeros(N_DIMS, np.float32)
-    for p, q in enumerate(phases):
+    x = np.asarray(track, dtype=np.float32).reshape(track.shape[0], N_DIMS, BLOCK_SIZE).transpose(1, 2, 0)
+    n = x.shape[2]
+    out = []
+    for q in phases:
         m = q.shape[0]
         if m == 0 or n == 0:
+            out.append(np.zeros((0, N_DIMS), np.float32))
             continue
-        qb = np.asarray(q, dtype=np.float32).reshape(m, N_DIMS, BLOCK_SIZE)
-        pair = np.einsum("idk,jdk->ijd", qb, x)  # (m, n, 4): cosines of window pairs
+        qb = np.asarray(q, dtype=np.float32).reshape(m, N_DIMS, BLOCK_SIZE).transpose(1, 0, 2)
+        pair = np.matmul(qb, x).transpose(1, 2, 0)  # (m, n, 4): cosines of window pairs
         if n < m:
-            dims = np.einsum("iid->d", pair[:n, :n])[None, :] / n
-        else:
-            starts = np.arange(n - m + 1)
-            dims = pair[np.arange(m)[None, :], starts[:, None] + np.arange(m)[None, :]].mean(axis=1)
+            out.append(np.einsum("iid->d", pair[:n, :n])[None, :] / n)
+            continue
+        count = n - m + 1
+        dims = pair[0, :count].copy()
+        for i in range(1, m):  # the diagonals: query window i against track window o + i
+            dims += pair[i, i : i + count]
+        out.append(dims / m)
+    return out
+
+
+def best_alignment(
+    cosines: Sequence[np.ndarray], weights: np.ndarray, hop_s: float
+) -> tuple[float, np.ndarray]:
+    """Best ``(offset_s, cosines)`` over ``phase_cosines``: where ``weights @ cosines`` is highest.
+
+    Offsets before the track's start are clamped to 0.
+    """
+    w = np.asarray(weights, dtype=np.float32)
+    best_score, best_offset, best_dims = -np.inf, 0.0, np.zeros(N_DIMS, np.float32)
+    for p, dims in enumerate(cosines):
+        if dims.shape[0] == 0:
+            continue
         scores = dims @ w
         o = int(np.argmax(scores))
         if scores[o] > best_score:
             best_score, best_dims = float(scores[o]), dims[o]
             best_offset = max(0.0, o * WINDOW_SECONDS - p * hop_s)
     return best_offset, best_dims
+
+
+def align(
+    phases: Sequence[np.ndarray], track: np.ndarray, weights: np.ndarray, hop_s: float
+) -> tuple[float, np.ndarray]:
+    """Best ``(offset_s, cosines)`` of the query's phase windows against a track's windows
+    (``phase_cosines`` then ``best_alignment``)."""
+    return best_alignment(phase_cosines(phases, track), weights, hop_s)

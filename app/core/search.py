@@ -43,7 +43,8 @@ cosine):
    window (scripts/bench_offsets.py measures it on real music).
 
 Per query the engine caches the ``(N, 4)`` track cosines (above ``flat_limit``: the cosines of
-a candidate pool) and each candidate's ``(offsets, 4)`` segment cosines, so a slider move
+a candidate pool), each candidate's ``(offsets, 4)`` segment cosines and its phase-aligned
+cosines (app.core.alignment.phase_cosines), so a slider move
 (new weights, same query) is a few small products: it never searches the index again, and
 only tracks new to the candidate list have their windows read. A weight of 0 removes that
 dimension's influence exactly: it multiplies that column by 0 everywhere.
@@ -59,7 +60,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.core.alignment import align, phase_hop_s
+from app.core.alignment import best_alignment, phase_cosines, phase_hop_s
 from app.core.auto_tags import LibraryTags, TagQueryError
 from app.core.calibration import LibrarySpread, calibrate, scale
 from app.core.catalog import TrackTable
@@ -209,6 +210,7 @@ class _QueryState:
         self.track_cosines: np.ndarray | None = None  # (N, 4), exact mode
         self.segments: dict[int, np.ndarray] = {}  # row -> (offsets, 4)
         self.pool: tuple[np.ndarray, np.ndarray] | None = None  # approximate mode: rows, (rows, 4)
+        self.phases: dict[int, list[np.ndarray] | None] = {}  # row -> alignment.phase_cosines
 
 
 class SearchEngine:
@@ -437,11 +439,15 @@ class SearchEngine:
         order = _ranking(raw, centers, w, rows, match)
         if query.phases:  # module doc, 6
             order = order[: RERANK_FACTOR * k]
-            ids = [int(self.table.ids[rows[i]]) for i in order]
-            found = self._windows(ids)
-            for i, track_id in zip(order, ids, strict=True):
-                if track_id in found:
-                    offsets[i], aligned = align(query.phases, found[track_id], w, phase_hop_s())
+            new = [int(rows[i]) for i in order if int(rows[i]) not in state.phases]
+            found = self._windows([int(self.table.ids[r]) for r in new]) if new else {}
+            for row in new:
+                track = found.get(int(self.table.ids[row]))
+                state.phases[row] = None if track is None else phase_cosines(query.phases, track)
+            for i in order:
+                cosines = state.phases[int(rows[i])]
+                if cosines is not None:
+                    offsets[i], aligned = best_alignment(cosines, w, phase_hop_s())
                     raw[i] = (1.0 - self.track_weight) * aligned + self.track_weight * tracks[i]
             order = order[_ranking(raw[order], centers, w, rows[order], match)]
         order = order[:k]
