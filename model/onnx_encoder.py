@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 SOURCE_ID_KEY = "soundalike.source_model_id"  # metadata: model_id of the .pt it was made from
 TAG_HEAD_KEY = "soundalike.tag_head"  # metadata: the model file's tag head as JSON (optional)
+RUNTIME_ENV = "SOUNDALIKE_RUNTIME"  # "torch": never use an ONNX export (comparisons, debugging)
 BATCH_WINDOWS = 8  # windows per run, as the torch encoder's CPU batch
 
 
@@ -62,8 +63,13 @@ def source_model_id(path: str | os.PathLike[str]) -> str | None:
     return None if session is None else session.get_modelmeta().custom_metadata_map.get(SOURCE_ID_KEY)
 
 
-def load_onnx_encoder(model_path: str | os.PathLike[str], threads: int | None = None) -> OnnxEncoder | None:
-    """The ONNX twin of ``model_path``, or None when it cannot stand in for it (module doc)."""
+def load_onnx_encoder(
+    model_path: str | os.PathLike[str], threads: int | None = None, device: str = "auto"
+) -> OnnxEncoder | None:
+    """The ONNX twin of ``model_path``, or None when it cannot stand in for it (module doc),
+    when ``device`` asks for CUDA, or when ``$SOUNDALIKE_RUNTIME`` is ``torch``."""
+    if device == "cuda" or os.environ.get(RUNTIME_ENV, "") == "torch":
+        return None
     model_path = Path(model_path)
     path = onnx_path(model_path)
     if not path.is_file():

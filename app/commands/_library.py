@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -71,10 +70,10 @@ def load_encoder(args: argparse.Namespace, threads: int | None = None, catalog=N
     from app.core.lazy_encoder import LazyEncoder
 
     def load(path: Path):  # noqa: ANN202
-        if onnx and args.device != "cuda" and os.environ.get("SOUNDALIKE_RUNTIME", "") != "torch":
+        if onnx:
             from model.onnx_encoder import load_onnx_encoder
 
-            exported = load_onnx_encoder(path, threads)
+            exported = load_onnx_encoder(path, threads, args.device)
             if exported is not None:
                 return exported
         from model.checkpoint import ModelFileError

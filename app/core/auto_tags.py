@@ -26,6 +26,7 @@ class LibraryTags:
         self.model = model
         self._vectors = vectors
         self._probabilities: np.ndarray | None = None
+        self._labels: dict[int, tuple[str, ...]] = {}
 
     @property
     def available(self) -> bool:
@@ -46,12 +47,16 @@ class LibraryTags:
         return self._probabilities
 
     def labels(self, row: int) -> tuple[str, ...]:
-        """The tags shown for one track (empty without a tag head)."""
+        """The tags shown for one track (empty without a tag head); kept per row, since every
+        slider move shows the same tracks' tags again."""
         if self.model is None:
             return ()
-        probabilities = self._probabilities[row] if self._probabilities is not None else \
-            self.model.predict(self._vectors[row : row + 1])[0]
-        return tuple(self.model.labels(probabilities))
+        found = self._labels.get(row)
+        if found is None:
+            probabilities = self._probabilities[row] if self._probabilities is not None else \
+                self.model.predict(self._vectors[row : row + 1])[0]
+            found = self._labels[row] = tuple(self.model.labels(probabilities))
+        return found
 
     def instrumental_mask(self) -> np.ndarray:
         model = self._require("the instrumental filter")

@@ -2,7 +2,8 @@
 
 Heavy imports (torch via model.encoder, faiss via app.core.search) happen lazily on a
 worker thread the first time a query is embedded or the library indexed, so the window
-appears at once. With no trained model installed, search and indexing say so instead of
+appears at once. Queries run on the model's ONNX export when it has a matching one
+(model.onnx_encoder), so torch is imported only when the library is indexed. With no trained model installed, search and indexing say so instead of
 silently using an untrained network.
 """
 
@@ -52,6 +53,7 @@ class CoreLibrary:
         self.model_path = model_path
         self.device = device
         self._library: Any = None
+        self._torch: Any = None  # the torch encoder (indexing; queries when there is no ONNX export)
         self._lock = threading.Lock()
 
     @property
@@ -61,10 +63,21 @@ class CoreLibrary:
                 if self.model_path is None:
                     raise UserFacingError(NO_MODEL)
                 from app.core.library import Library
-                from model.encoder import Encoder
+                from model.onnx_encoder import load_onnx_encoder
 
-                self._library = Library(self.catalog, Encoder.load(self.model_path, device=self.device))
+                # Queries on the ONNX export when there is a matching one (no torch import
+                # before the first result); indexing loads torch when it runs.
+                encoder = load_onnx_encoder(self.model_path, device=self.device) or self._torch_encoder()
+                self._library = Library(self.catalog, encoder)
             return self._library
+
+    def _torch_encoder(self) -> Any:
+        """The torch encoder, loaded once (the caller holds ``self._lock``)."""
+        from model.encoder import Encoder
+
+        if self._torch is None:
+            self._torch = Encoder.load(self.model_path, device=self.device)
+        return self._torch
 
     def close(self) -> None:
         """Close the catalog (checkpoints SQLite's WAL); called after the pools are joined."""
@@ -73,12 +86,19 @@ class CoreLibrary:
     # LibraryBackend
     def index(self, folders: Sequence[str]) -> Iterator[Progress]:
         from app.core.indexer import index_folders
+        from app.core.lazy_encoder import LazyEncoder
 
         if self.model_path is None:
             raise UserFacingError("No trained model is installed, so the library cannot be indexed yet.")
         library = self.library
+
+        def load(_path: Path) -> Any:
+            with self._lock:
+                return self._torch_encoder()
+
         try:
-            yield from index_folders(self.catalog, folders, library.encoder)
+            # torch is loaded only when a file must be embedded (not for an unchanged library).
+            yield from index_folders(self.catalog, folders, LazyEncoder(self.model_path, load))
         finally:
             # New vectors become searchable (also after a cancel). The engine is rebuilt here,
             # on the worker, so the GUI thread's next re-rank never loads vectors itself.

@@ -47,15 +47,24 @@ def test_first_launch_opens_on_the_demo_library(qapp, real_env: Path) -> None:
         again.shutdown()
 
 
-def test_real_services_index_search_and_map(qtbot, real_env: Path) -> None:
+@pytest.mark.parametrize("exported", [False, True], ids=["torch", "onnx"])
+def test_real_services_index_search_and_map(qtbot, real_env: Path, exported: bool) -> None:
     from app.services.bootstrap import build_services
     from app.services.settings import Settings
 
+    if exported:  # queries then run on the ONNX export; indexing still on torch
+        pytest.importorskip("onnx")
+        pytest.importorskip("onnxruntime")
+        from model.export_onnx import export
+
+        export(real_env / "untrained.pt")
     settings = Settings()
     settings.set("setting/demo_added", True)  # this test indexes its own small library only
     s = build_services(settings)
     try:
         assert s.search.available
+        encoder = s.search.backend.library.encoder
+        assert type(encoder).__name__ == ("OnnxEncoder" if exported else "Encoder")
         with qtbot.waitSignal(s.library.indexing_finished, timeout=120_000) as done:
             s.library.add_folder(str(real_env / "lib"))
         assert done.args[0] == "Library up to date: 5 tracks."
