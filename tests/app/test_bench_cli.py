@@ -47,3 +47,19 @@ def test_race_against_bliss_runs_every_contender_in_alternating_order(capsys) ->
     assert calls == ["index", "bliss", "embed", "embed", "bliss", "index"]
     out = capsys.readouterr().out
     assert "index    300x" in out and "index/bliss 1.50" in out and "embed/bliss 2.00x" in out
+
+
+def test_bench_latency_times_cli_searches_on_a_synthetic_catalog(tmp_path: Path) -> None:
+    from tests.model_files import make_model
+
+    model = make_model(tmp_path / "m.pt")
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "bench", "latency", "--tracks", "300", "--windows", "8",
+         "--catalog-dir", str(tmp_path / "bench"), "--model", str(model), "--runs", "1", "--no-gui",
+         "--no-export"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if "CLI search" in line]
+    assert len(lines) == 2 and all("torch" in line and "p95" in line for line in lines)  # no export: torch only
+    assert (tmp_path / "bench" / "library.db").is_file()
