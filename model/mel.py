@@ -51,7 +51,8 @@ def log_mel(windows: np.ndarray) -> np.ndarray:
     padded = np.pad(windows, ((0, 0), (N_FFT // 2, N_FFT // 2)))
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT, axis=1)[:, ::HOP_LENGTH]
     spectrum = np.fft.rfft(frames * _hann(), axis=-1)  # (n, frames, N_BINS) complex64
-    power = spectrum.real**2 + spectrum.imag**2
-    mel = np.matmul(mel_filters(), power.transpose(0, 2, 1))  # (n, N_MELS, frames)
+    power = spectrum.real**2 + spectrum.imag**2  # (n, frames, N_BINS)
+    # One 2-D product (BLAS); a batched matmul over the transposed power ran 30x slower.
+    mel = (power.reshape(-1, N_BINS) @ mel_filters().T).reshape(power.shape[0], power.shape[1], N_MELS)
     out = (np.log10(1.0 + 10.0 * mel) - MEL_MEAN) / MEL_STD
-    return out[:, None].astype(np.float32, copy=False)
+    return np.ascontiguousarray(out.transpose(0, 2, 1)[:, None], dtype=np.float32)

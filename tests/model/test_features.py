@@ -50,3 +50,13 @@ def test_front_end_stays_float32_under_autocast() -> None:
             cast = module(windows)
     assert cast.dtype == torch.float32
     torch.testing.assert_close(cast, plain)
+
+
+def test_numpy_front_end_matches_the_torch_module() -> None:
+    from model.mel import log_mel
+
+    windows = _windows().astype(np.float32)  # music, noise and silence
+    expected = LogMel()(torch.from_numpy(windows)).numpy()
+    got = log_mel(windows)
+    assert got.shape == expected.shape == (3, 1, N_MELS, N_FRAMES) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=TOLERANCE)
