@@ -254,11 +254,16 @@ class Catalog:
 
     def model_counts(self) -> dict[str, int]:
         """How many searchable tracks have vectors from each model id."""
-        sql = (
-            "SELECT e.model_id, count(*) FROM embeddings e JOIN tracks t ON t.id = e.track_id "
-            "WHERE t.status='ok' GROUP BY e.model_id"
+        # Counted through the indexes (embeddings_model, tracks_status): a join over every
+        # row reads one page per track (its vectors share the page), seconds at 100k tracks.
+        counts = {str(m): int(n) for m, n in self._rows("SELECT model_id, count(*) FROM embeddings GROUP BY model_id")}
+        not_ok = (
+            "SELECT e.model_id, count(*) FROM tracks t JOIN embeddings e ON e.track_id = t.id "
+            "WHERE t.status IN ('pending', 'error', 'missing') GROUP BY e.model_id"
         )
-        return {str(m): int(n) for m, n in self._rows(sql)}
+        for model, n in self._rows(not_ok):
+            counts[str(model)] -= int(n)
+        return {m: n for m, n in counts.items() if n > 0}
 
     def indexing_models(self) -> tuple[list[str], dict[str, str]]:
         """Model ids with vectors here (most tracks first) and the file each was last seen at."""

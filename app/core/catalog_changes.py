@@ -74,12 +74,14 @@ def read_vector_changes(db: sqlite3.Connection, model_id: str, since: int | None
         meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('catalog_id', 'change_counter')"))
         if "change_counter" not in meta:  # schema 3, read-only (not migrated): no counter
             since = None
+        # Changes only: walk the rev index (without statistics SQLite would scan every
+        # embedding of the model and look each track up).
+        tables = "tracks t JOIN embeddings e" if since is None else "tracks t INDEXED BY tracks_rev CROSS JOIN embeddings e"
         newer = "" if since is None else " AND t.rev > ?"
         params = (model_id,) if since is None else (model_id, since)
         rows = db.execute(
             "SELECT t.id, e.track, e.n_windows, t.duration_s, t.bpm, t.path, t.album, t.fingerprint "
-            "FROM tracks t JOIN embeddings e ON e.track_id = t.id "
-            f"WHERE {_SEARCHABLE}{newer} ORDER BY t.id",
+            f"FROM {tables} ON e.track_id = t.id WHERE {_SEARCHABLE}{newer} ORDER BY t.id",
             params,
         ).fetchall()
         removed: list[int] = []
