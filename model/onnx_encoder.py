@@ -89,7 +89,9 @@ def load_onnx_encoder(
 def _session(path: Path, threads: int) -> Any:
     try:
         import onnxruntime
-    except ImportError:
+    except Exception as exc:  # noqa: BLE001 - absent, or a bundle missing one of its libraries
+        if not isinstance(exc, ImportError):
+            log.warning("onnxruntime cannot load (%s); using torch", exc)
         return None
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
