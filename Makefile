@@ -45,7 +45,9 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 # The shipped model's ONNX twin (search without torch); re-run after replacing default.pt.
+# (pip first: a venv made before onnx/onnxruntime were dependencies gets them.)
 onnx: $(STAMP)
+	$(BIN)/pip install -q -e ".[dev]"
 	$(BIN)/python -m model.export_onnx
 
 bench: $(STAMP)
