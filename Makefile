@@ -22,12 +22,14 @@ system-deps-run:
 system-deps-test:
 	@scripts/system-deps.sh test
 
+# The studio extra (PostgreSQL client, Ray) is in the dev venv: its tests run against a real
+# server and cluster (scripts/system-deps.sh installs PostgreSQL for `make test`).
 # torch is pinned to the CPU build first: a bare `torch` requirement would pull a CUDA build
 # of several GB. A newer torch already present (e.g. a CUDA build on a GPU box) is kept.
 $(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "torch==2.13.0"
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,studio]"
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 # The training-only musicnn teacher (model/training): resampy from the `teacher` extra, and the
@@ -36,7 +38,7 @@ $(STAMP):
 teacher: $(TEACHER_STAMP)
 
 $(TEACHER_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e ".[dev,teacher]"
+	$(BIN)/pip install -q -e ".[dev,studio,teacher]"
 	$(BIN)/pip install -q --no-deps "musicnn==0.1.0"
 	touch $(TEACHER_STAMP)
 

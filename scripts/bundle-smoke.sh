@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of the PyInstaller bundle (make bundle): runs the bundled executable the way a
-# user would, with nothing from the source tree on its path.
+# user would, with nothing from the source tree on its path. The studio extra (Ray, psycopg)
+# must not be in it.
 #
 #   scripts/bundle-smoke.sh [DIST_DIR]        # default dist/soundalike
 #
@@ -23,6 +24,9 @@ PY=${PYTHON:-.venv/bin/python}
 [ -x "$EXE" ] || { echo "bundle-smoke: no executable at $EXE (run: make bundle)" >&2; exit 1; }
 RES="$DIST/_internal/resources"
 [ -d "$RES/demo" ] || { echo "bundle-smoke: demo library missing from the bundle ($RES/demo)" >&2; exit 1; }
+for studio in ray psycopg psycopg_binary grpc; do  # the studio extra stays out (build.spec)
+  [ ! -e "$DIST/_internal/$studio" ] || { echo "bundle-smoke: $studio is bundled; build.spec must exclude it" >&2; exit 1; }
+done
 
 TMP=$(mktemp -d -t soundalike-smoke.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages soundalike needs, or says exactly how to.
 #   scripts/system-deps.sh run    what the app needs (PortAudio for playback)
-#   scripts/system-deps.sh test   what the test suite needs as well (MIDI rendering, X for screenshots)
+#   scripts/system-deps.sh test   what the test suite needs as well (MIDI rendering, X for screenshots,
+#                                 a PostgreSQL server for the studio catalog tests)
 # As root it runs apt-get; otherwise it prints the command and, for `test`, fails.
 set -euo pipefail
 
@@ -11,7 +12,7 @@ qt_packages=(libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 lib
              libxcb-render-util0 libxcb-xinerama0 libxcb-shape0 libxcb-randr0 libxcb-xkb1 libegl1
              libgl1 libfontconfig1 libdbus-1-3)
 run_packages=(libportaudio2 libsndfile1 "${qt_packages[@]}")
-test_packages=(fluidsynth timgm6mb-soundfont xvfb xauth)
+test_packages=(fluidsynth timgm6mb-soundfont xvfb xauth postgresql)
 
 case "${1:-run}" in
   run) wanted=("${run_packages[@]}") ;;

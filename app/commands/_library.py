@@ -11,7 +11,9 @@ from app.cli import CliError
 
 def add_library_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", metavar="PATH", help="library file (default: library.db in the per-user data dir)"
+        "--db", metavar="PATH|URL",
+        help="library file (default: library.db in the per-user data dir), or a studio's shared "
+        "catalog: postgresql://USER@HOST/DB (needs the studio extra)",
     )
     parser.add_argument(
         "--model", metavar="M",

@@ -1,4 +1,9 @@
-"""``soundalike index DIR... [--db PATH]``: add or update a library (progress on stderr).
+"""``soundalike index DIR... [--db PATH|URL] [--cluster local|ray://HOST:PORT]``: add or update
+a library (progress on stderr).
+
+``--cluster`` spreads the decoding and embedding over the workers of a Ray cluster, which
+write straight into the PostgreSQL catalog named by ``--db`` (app.core.cluster_index);
+every machine must see the music folders and the model file at the same paths.
 
 Incremental: only new or changed content is decoded and embedded (moved, renamed or copied
 files keep their vectors); files gone from disk are reported missing and leave the results; an interrupted run (Ctrl+C, kill -9) is completed by running it again.
@@ -13,7 +18,8 @@ import os
 import sys
 import time
 
-from app.commands._library import add_library_options, load_encoder, open_catalog
+from app.cli import CliError
+from app.commands._library import add_library_options, load_encoder, model_path, open_catalog
 from app.core.types import display_path
 
 HELP = "add or update a library: scan folders, embed new or changed audio files"
@@ -24,7 +30,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_library_options(parser)
     parser.add_argument(
         "--workers", type=int, default=None, metavar="N",
-        help="decoding processes (default: CPU cores - 1, at least 1; 0 decodes inline)",
+        help="decoding processes (default: CPU cores - 1, at least 1; 0 decodes inline); "
+        "with --cluster: Ray workers (default: one per CPU of the cluster)",
+    )
+    parser.add_argument(
+        "--cluster", metavar="local|ray://HOST:PORT",
+        help="embed on a Ray cluster (needs --db postgresql://...); 'local' starts one on this machine",
     )
     parser.add_argument(
         "--batch-windows", type=int, default=64, metavar="N",
@@ -40,6 +51,7 @@ def _format_eta(seconds: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.core.catalog_io import is_database_url
     from app.core.indexer import IndexSummary, index_folders
 
     # Decoding workers and torch share the cores: torch gets the cores the workers leave
@@ -47,21 +59,25 @@ def run(args: argparse.Namespace) -> int:
     # vs 134x with 1 worker + 2 threads and 154x decoding inline with 2 threads).
     cores = os.cpu_count() or 2
     workers = max(1, cores - 1) if args.workers is None else args.workers
+    if args.cluster and not is_database_url(args.db or ""):
+        raise CliError("--cluster writes to a shared catalog: pass --db postgresql://USER@HOST/DB")
     catalog = open_catalog(args, create=True)
+    summary = IndexSummary()
     try:
-        encoder = load_encoder(args, threads=max(1, cores - workers), catalog=catalog, reembed_ok=True,
-                               lazy=True, announce=True)
+        if args.cluster:
+            steps = _cluster_run(args, catalog, summary)
+        else:
+            encoder = load_encoder(args, threads=max(1, cores - workers), catalog=catalog,
+                                   reembed_ok=True, lazy=True, announce=True)
+            steps = index_folders(catalog, args.folders, encoder, workers=workers, summary=summary,
+                                  batch_windows=max(1, args.batch_windows))
     except BaseException:
         catalog.close()
         raise
-    summary = IndexSummary()
     interactive = sys.stderr.isatty()
     last_print = 0.0
     try:
-        for progress in index_folders(
-            catalog, args.folders, encoder, workers=workers, summary=summary,
-            batch_windows=max(1, args.batch_windows),
-        ):
+        for progress in steps:
             now = time.monotonic()
             line = progress.message + _format_eta(progress.eta_s)
             if interactive:
@@ -86,6 +102,28 @@ def run(args: argparse.Namespace) -> int:
         f"({summary.audio_seconds / 60:.1f} min of audio embedded) -> {catalog.path}",
         file=sys.stderr,
     )
+    if summary.lost_workers:
+        print(f"{summary.lost_workers} cluster workers died; their files were indexed by others",
+              file=sys.stderr)
     if summary.scanned == 0 and summary.problems and not summary.removed:
         return 1
     return 0
+
+
+def _cluster_run(args: argparse.Namespace, catalog, summary):  # noqa: ANN001, ANN202
+    """The run's progress on a Ray cluster (app.core.cluster_index); errors as CliError."""
+    from app.core.cluster_index import ClusterError, ClusterIndexer
+
+    try:
+        indexer = ClusterIndexer(catalog, model_path(args, catalog, reembed_ok=True), cluster=args.cluster,
+                                 workers=args.workers, device=args.device)
+    except ClusterError as exc:
+        raise CliError(str(exc)) from None
+
+    def steps():  # noqa: ANN202
+        try:
+            yield from indexer.run(args.folders, summary=summary)
+        except ClusterError as exc:
+            raise CliError(str(exc)) from None
+
+    return steps()

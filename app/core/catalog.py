@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from app.core.catalog_changes import VectorChanges, read_vector_changes
-from app.core.catalog_io import CatalogError, connect, sqlite_reason
+from app.core.catalog_io import CatalogError, connect, is_database_url, sqlite_reason
 from app.core.catalog_records import FileState, Relink, TrackRecord, TrackTable
 from app.core.catalog_schema import MIGRATIONS, READABLE_FROM, SCHEMA_VERSION, statements
 from app.core.types import TrackInfo, display_path
@@ -104,15 +104,30 @@ class Catalog:
     searches read while the indexer writes.
     """
 
+    # What a failed statement raises, and its one-line reason (the PostgreSQL backend,
+    # app.core.catalog_pg, overrides both; its SQL is this class's, placeholders translated).
+    _errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
+        self.cache_base = path  # local caches of this catalog are named "<cache_base>.<...>"
         self._db = connection
         self._lock = threading.RLock()
+
+    def _reason(self, exc: BaseException) -> str:
+        return sqlite_reason(exc, self.path)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> Catalog:
-        """Open (and with ``create``, make) the catalog at ``path`` (default: per-user dir)."""
+        """Open (and with ``create``, make) the catalog at ``path`` (default: per-user dir).
+
+        A ``postgresql://`` URL opens the shared studio catalog (app.core.catalog_pg).
+        """
+        if isinstance(path, str) and is_database_url(path):
+            from app.core.catalog_pg import PgCatalog
+
+            return PgCatalog.open(path, create=create)
         db_path = Path(path) if path is not None else default_db_path()
         if not db_path.exists():
             if not create:
@@ -178,18 +193,18 @@ class Catalog:
                         self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except self._errors as exc:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                raise CatalogError(f"cannot write library {self.path}: {sqlite_reason(exc, self.path)}") from None
+                raise CatalogError(f"cannot write library {self.path}: {self._reason(exc)}") from None
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         """Run one read; SQLite failures leave as ``CatalogError``."""
         with self._lock:
             try:
                 return self._db.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise CatalogError(f"cannot read library {self.path}: {sqlite_reason(exc, self.path)}") from None
+            except self._errors as exc:
+                raise CatalogError(f"cannot read library {self.path}: {self._reason(exc)}") from None
 
     def _chunked_rows(self, sql: str, ids: list, head: Sequence[object] = ()) -> Iterator[tuple]:
         """``sql`` has one ``{marks}`` placeholder for up to 500 of ``ids`` at a time."""
@@ -273,6 +288,11 @@ class Catalog:
             for key, value in self._rows("SELECT key, value FROM meta WHERE key LIKE ?", (MODEL_PATH_KEY + "%",))
         }
         return sorted(counts, key=lambda m: -counts[m]), hints
+
+    def claim_model(self, model_id: str) -> None:
+        """Called before indexing with ``model_id``. A personal library follows its user's
+        model (the indexer re-embeds what another model made), so nothing is checked here;
+        a shared studio catalog (app.core.catalog_pg) refuses a second model."""
 
     def note_model_path(self, model_id: str, path: str) -> None:
         """Remember where the model that embeds this library lives (for the CLI's model choice)."""

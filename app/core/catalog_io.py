@@ -5,19 +5,41 @@ Public API::
     connect(db_path) -> sqlite3.Connection     # WAL; read-only when the file cannot be written
     sqlite_reason(exc, db_path) -> str          # "the disk is full (...); free some space ..."
     CatalogError                                # what app.core.catalog raises, one line
+    is_database_url(text) -> bool               # "postgresql://..." (the studio catalog)
+    redact_url(url) -> str                      # the URL with its password hidden
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
 
 LOW_SPACE_BYTES = 256 * 1024  # less free than this and an I/O error is a full disk
 
 
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
+
+
 class CatalogError(Exception):
     """The catalog cannot be opened or used; ``str(e)`` is a one-line reason."""
+
+
+def is_database_url(text: str) -> bool:
+    """Whether ``--db`` names a PostgreSQL server rather than a SQLite file."""
+    return text.lower().startswith(DATABASE_SCHEMES)
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit for messages and logs: ``postgresql://user:secret@host`` loses ``:secret``."""
+    scheme, _, rest = url.partition("://")
+    netloc, slash, tail = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    tail = re.sub(r"(?i)(password=)[^&]*", r"\1***", tail)
+    return f"{scheme}://{netloc}{slash}{tail}"
 
 
 def sqlite_reason(exc: sqlite3.Error, path: Path) -> str:

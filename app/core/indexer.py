@@ -34,7 +34,7 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -72,6 +72,7 @@ class IndexSummary:
     problems: list[tuple[str, str]] = field(default_factory=list)  # scan problems
     audio_seconds: float = 0.0
     cancelled: bool = False
+    lost_workers: int = 0  # cluster runs: workers that died (their files went to others)
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def decode_file(file: ScannedFile, native: bool = False) -> Iterator[Decoded]:
         yield Decoded(file, None, False, 0.0, tags, f"{file.path}: {type(exc).__name__}: {exc}")
 
 
-def _cancelled(cancel: Cancel) -> bool:
+def is_cancelled(cancel: Cancel) -> bool:
     if cancel is None:
         return False
     if isinstance(cancel, threading.Event):
@@ -147,27 +148,36 @@ def index_folders(
 ) -> Iterator[Progress]:
     """Index ``folders`` into ``catalog`` with ``encoder``; yields Progress (see module doc)."""
     summary = summary if summary is not None else IndexSummary()
+    todo = yield from plan_run(catalog, folders, str(encoder.model_id), encoder.info.path, cancel, summary)
+    if todo:
+        yield from embed_files(catalog, todo, encoder, cancel, workers, batch_windows,
+                               max_batch_tracks, summary)
+
+
+def plan_run(
+    catalog: Catalog, folders: Sequence[str | os.PathLike[str]], model_id: str,
+    model_path: str | os.PathLike[str], cancel: Cancel, summary: IndexSummary,
+) -> Generator[Progress, None, list[ScannedFile]]:
+    """Scan ``folders``, compare with the catalog, apply moves and removals, mark the files
+    to embed pending; returns them (empty when cancelled). Also the first half of a cluster
+    run (app.core.cluster_index), which shares the embedding out instead."""
     roots = [os.path.abspath(os.path.expanduser(os.fspath(f))) for f in folders]
     files: list[ScannedFile] = []
     for file in scan(roots, summary.problems):
         files.append(file)
         if len(files) % 500 == 0:
             yield Progress(len(files), None, f"scanning: {len(files)} audio files found")
-            if _cancelled(cancel):
+            if is_cancelled(cancel):
                 summary.cancelled = True
-                return
+                return []
     summary.scanned = len(files)
     existing_roots = [r for r in roots if os.path.exists(r)]
-    catalog.note_model_path(str(encoder.model_id), os.path.abspath(encoder.info.path))
-    plan = yield from make_plan(catalog, files, existing_roots, str(encoder.model_id), summary)
+    catalog.claim_model(model_id)
+    catalog.note_model_path(model_id, os.path.abspath(model_path))
+    plan = yield from make_plan(catalog, files, existing_roots, model_id, summary)
     summary.removed = apply_plan(catalog, plan)
-    todo = plan.todo
-    total = len(todo)
-    yield Progress(0, total, f"{total} files to index ({summary.unchanged} unchanged)")
-    if not todo:
-        return
-    yield from _embed_all(catalog, todo, encoder, cancel, workers, batch_windows,
-                          max_batch_tracks, summary)
+    yield Progress(0, len(plan.todo), f"{len(plan.todo)} files to index ({summary.unchanged} unchanged)")
+    return plan.todo
 
 
 def _pieces(
@@ -183,12 +193,14 @@ def _pieces(
             yield file, piece
 
 
-def _embed_all(
+def embed_files(
     catalog: Catalog, todo: list[ScannedFile], encoder: Encoder, cancel: Cancel,
     workers: int | None, batch_windows: int, max_batch_tracks: int, summary: IndexSummary,
 ) -> Iterator[Progress]:
-    """Embed pieces as soon as one encoder batch is ready (so the decoders never wait on a
-    commit), and commit finished files every ``batch_windows`` windows or ``max_batch_tracks``
+    """Embed and store ``todo`` (decoded in ``workers`` processes, 0: inline).
+
+    Embeds pieces as soon as one encoder batch is ready (so the decoders never wait on a
+    commit), and commits finished files every ``batch_windows`` windows or ``max_batch_tracks``
     files. Waiting for a whole commit's windows before embedding left one core idle while
     the other decoded and the decoder blocked while the encoder ran (measured: 1.3 s of 7 s)."""
     model_id = str(encoder.model_id)
@@ -223,7 +235,7 @@ def _embed_all(
 
     try:
         for item in pieces:
-            if _cancelled(cancel):
+            if is_cancelled(cancel):
                 summary.cancelled = True
                 return
             if item is None:
@@ -238,7 +250,7 @@ def _embed_all(
                 ready, uncommitted = [], uncommitted + n_ready
             if uncommitted >= batch_windows or len(finished) >= max_batch_tracks:
                 yield commit()  # also a progress report and cancellation point inside long files
-        if _cancelled(cancel):
+        if is_cancelled(cancel):
             summary.cancelled = True
             return
         finished.extend(_embed_batch(ready, encoder, model_id, partial))

@@ -1,0 +1,87 @@
+"""The catalog on a real PostgreSQL server: same rows as SQLite, schema versions, one model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.core.catalog import Catalog, CatalogError, TrackRecord
+from app.core.catalog_pg import PgCatalog
+from app.core.indexer import IndexSummary, index_folders
+from tests.app.library_helpers import make_library, make_model
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory):
+    from model.encoder import Encoder
+
+    return Encoder.load(make_model(tmp_path_factory.mktemp("model") / "m.pt"), device="cpu")
+
+
+def _state(catalog: Catalog) -> tuple[list, dict]:
+    """What a user sees of a catalog, without ids (each engine numbers rows its own way)."""
+    tracks = [(t.path, t.title, t.duration_s, t.bpm, t.status, t.loudness_lufs) for t in catalog.tracks()]
+    by_id = {t.track_id: t.path for t in catalog.tracks()}
+    table = catalog.load_track_vectors(next(iter(catalog.model_counts())))
+    vectors = {by_id[int(i)]: v.tobytes() for i, v in zip(table.ids, table.vectors, strict=True)}
+    return tracks, vectors
+
+
+def _index(catalog: Catalog, folder, encoder) -> IndexSummary:
+    summary = IndexSummary()
+    for _ in index_folders(catalog, [folder], encoder, summary=summary, workers=0):
+        pass
+    return summary
+
+
+def test_indexer_leaves_the_same_library_in_sqlite_and_postgresql(tmp_path, pg_url, encoder) -> None:
+    paths = make_library(tmp_path / "music", n=4, seconds=7)
+    (tmp_path / "music" / "bad.wav").write_bytes(b"RIFF" + b"\x01" * 300)
+    lite, pg = Catalog.open(tmp_path / "lib.db"), Catalog.open(pg_url)
+    assert isinstance(pg, PgCatalog) and "postgresql://" in str(pg.path)
+    for catalog in (lite, pg):
+        first = _index(catalog, tmp_path / "music", encoder)
+        assert (first.added, len(first.failed)) == (5, 1)
+    assert _state(lite) == _state(pg)
+    # A move, a copy and a deletion: rows relinked, copied and marked missing on both.
+    paths[0].rename(tmp_path / "music" / "moved.wav")
+    (tmp_path / "music" / "copy.wav").write_bytes(paths[1].read_bytes())
+    paths[2].unlink()
+    for catalog in (lite, pg):
+        again = _index(catalog, tmp_path / "music", encoder)
+        assert (again.moved, again.copied, again.missing, again.added) == (1, 1, 1, 0)
+    assert _state(lite) == _state(pg)
+    assert pg.errors()[0][0].endswith("bad.wav") and lite.errors() == pg.errors()
+    lite.close(), pg.close()
+
+
+def test_schema_is_versioned_and_a_newer_one_refused(pg_url) -> None:
+    with pytest.raises(CatalogError, match="no library at"):
+        Catalog.open(pg_url, create=False)
+    catalog = Catalog.open(pg_url)
+    assert catalog.get_meta("schema_version") == "4" and catalog.integrity_check() == "ok"
+    Catalog.open(pg_url).close()  # a second client: nothing to migrate
+    catalog.set_meta("schema_version", "99")
+    with pytest.raises(CatalogError, match="newer than this soundalike"):
+        Catalog.open(pg_url)
+    catalog.close()
+
+
+def test_a_second_model_is_refused(pg_url) -> None:
+    catalog = Catalog.open(pg_url)
+    catalog.claim_model("model-a")
+    catalog.claim_model("model-a")
+    with pytest.raises(CatalogError, match="embedded with model model-a; this run's model is model-b"):
+        catalog.claim_model("model-b")
+    vectors = np.ones((2, 256), np.float16)
+    record = TrackRecord("/x.wav", 1, 1, 6.0, {}, "model-b", track=vectors[0], windows=vectors)
+    with pytest.raises(CatalogError, match="model-b"):
+        catalog.write_batch([record])
+    assert catalog.track_count() == 0
+    catalog.close()
+
+
+def test_unreachable_server_is_one_line(tmp_path) -> None:
+    with pytest.raises(CatalogError, match="cannot open library postgresql://u:\\*\\*\\*@") as info:
+        Catalog.open(f"postgresql://u:secret@/db?host={tmp_path}")
+    assert "secret" not in str(info.value) and "\n" not in str(info.value)
