@@ -21,9 +21,11 @@ How a run goes:
    next is queued while one runs). A worker decodes and embeds its chunk and writes it to
    PostgreSQL in batches (app.core.indexer.embed_files), then reports counts back here.
 4. A worker that dies (its process killed, its machine gone) fails its chunks' results:
-   those chunks go back to the head of the queue for the other workers and a replacement
-   worker is started, at most ``workers`` times per run. Upserts make redoing a half-written
-   chunk harmless. A worker whose chunk raises (the database refused a write) stops the run.
+   those chunks go back to the head of the queue for the workers still alive (upserts make
+   redoing a half-written chunk harmless); the run stops only when none is left, and the
+   next run resumes it. No replacement is started: loading torch and the model costs a
+   worker seconds to minutes, and the run's summary says how many were lost. A worker whose
+   chunk raises (the database refused a write) stops the run.
 
 Ray is imported only when a run starts: ``import app`` and the desktop bundle never need it.
 """
@@ -150,29 +152,31 @@ class ClusterIndexer:
             if owned:
                 ray.shutdown()
 
-    def _start_worker(self, ray: Any) -> Any:
+    def _start_workers(self, ray: Any, size: int) -> None:
+        """``size`` workers, loading their models in parallel; the first refusal stops the run."""
         worker_class = ray.remote(num_cpus=1, max_restarts=0)(IndexWorker)
-        actor = worker_class.remote(self.catalog.url, self.model_path, self.model_id, self.device)
+        actors = [worker_class.remote(self.catalog.url, self.model_path, self.model_id, self.device)
+                  for _ in range(size)]  # fmt: skip
         try:
-            reason, pid = ray.get(actor.start.remote())
+            started = ray.get([actor.start.remote() for actor in actors])
         except ray.exceptions.RayError as exc:
-            raise ClusterError(f"a worker failed to start: {str(exc).strip().splitlines()[-1]}") from None
-        if reason:
-            ray.kill(actor)
-            raise ClusterError(reason)
-        self._actors[actor] = pid
-        return actor
+            started = [(f"a worker failed to start: {str(exc).strip().splitlines()[-1]}", 0)]
+        reasons = [reason for reason, _ in started if reason]
+        if reasons:
+            for actor in actors:
+                ray.kill(actor)
+            raise ClusterError(reasons[0])
+        self._actors = {actor: pid for actor, (_, pid) in zip(actors, started, strict=True)}
 
     def _dispatch(
         self, ray: Any, todo: list[ScannedFile], cancel: Cancel, summary: IndexSummary
     ) -> Iterator[Progress]:
         size = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         yield Progress(0, len(todo), f"starting {size} workers on the cluster")
-        for _ in range(size):
-            self._start_worker(ray)
+        self._start_workers(ray, size)
         queue = deque(todo[i : i + self.chunk_files] for i in range(0, len(todo), self.chunk_files))
         in_flight: dict[Any, tuple[Any, list[ScannedFile]]] = {}  # result ref -> (actor, chunk)
-        replacements, done, started = size, 0, time.monotonic()
+        done, started = 0, time.monotonic()
         while queue or in_flight:
             if is_cancelled(cancel):
                 summary.cancelled = True
@@ -189,11 +193,8 @@ class ClusterIndexer:
                 except ray.exceptions.RayActorError:
                     queue.appendleft(chunk)  # its files go to another worker
                     summary.lost_workers += int(self._actors.pop(actor, None) is not None)
-                    if replacements <= 0 and not self._actors:
+                    if not self._actors:
                         raise ClusterError("every worker died; run the same command again to resume") from None
-                    if replacements > 0 and actor not in self._actors and len(self._actors) < size:
-                        replacements -= 1
-                        self._start_worker(ray)
                     continue
                 except ray.exceptions.RayTaskError as exc:
                     raise ClusterError(f"a worker failed: {str(exc).strip().splitlines()[-1]}") from None
