@@ -40,7 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds with --against (default 2)")
 
 
-def _files(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
+def bench_files(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
     from app.core.scanner import scan
 
     folder = args.folder or (DEFAULT_FOLDER if DEFAULT_FOLDER.is_dir() else None)
@@ -77,7 +77,7 @@ def _race(args: argparse.Namespace) -> int:
     _peer.check_bliss()
     with tempfile.TemporaryDirectory(prefix="soundalike-bench-race-") as tmp_name:
         tmp = Path(tmp_name)
-        folder, note = _files(args, tmp)
+        folder, note = bench_files(args, tmp)
         paths = sorted(folder.iterdir())
         audio_s = sum(audio_duration(p) for p in paths)
         model, model_note = bench_model(args.model, tmp)
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="soundalike-bench-index-") as tmp_name:
         tmp = Path(tmp_name)
-        folder, note = _files(args, tmp)
+        folder, note = bench_files(args, tmp)
         model, model_note = bench_model(args.model, tmp)
         cores = os.cpu_count() or 2
         workers = max(1, cores - 1) if args.workers is None else args.workers

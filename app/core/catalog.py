@@ -318,8 +318,8 @@ class Catalog:
         with self._lock:
             try:
                 return read_vector_changes(self._db, model_id, since)
-            except sqlite3.Error as exc:
-                raise CatalogError(f"cannot read library {self.path}: {sqlite_reason(exc, self.path)}") from None
+            except self._errors as exc:
+                raise CatalogError(f"cannot read library {self.path}: {self._reason(exc)}") from None
 
     def window_vectors(self, track_ids: Iterable[int], model_id: str) -> dict[int, np.ndarray]:
         """``{track_id: (n_windows, 256) float16}`` for the given tracks (missing ids absent)."""

@@ -129,6 +129,7 @@ class PgCatalog(Catalog):
         except psycopg.Error as exc:
             raise CatalogError(f"cannot open library {redact_url(url)}: {_one_line(exc)}") from None
         catalog = cls(url, connection)
+        catalog.cache_base.parent.mkdir(parents=True, exist_ok=True)
         try:
             catalog._migrate_pg(create)
         except BaseException:

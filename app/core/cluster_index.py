@@ -174,6 +174,7 @@ class ClusterIndexer:
         size = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         yield Progress(0, len(todo), f"starting {size} workers on the cluster")
         self._start_workers(ray, size)
+        yield Progress(0, len(todo), f"{size} workers ready")
         queue = deque(todo[i : i + self.chunk_files] for i in range(0, len(todo), self.chunk_files))
         in_flight: dict[Any, tuple[Any, list[ScannedFile]]] = {}  # result ref -> (actor, chunk)
         done, started = 0, time.monotonic()

@@ -9,7 +9,9 @@ Public API (what the CLI and app.services use)::
     library.reload()                              # after indexing: new engine, swapped in
 
 The track vectors come through a local cache file next to the catalog
-(app.core.vector_cache), synced by the catalog's change counter on every (re)load.
+(app.core.vector_cache), synced by the catalog's change counter on every (re)load; for a
+studio catalog on PostgreSQL the file is in this user's data dir (``catalog.cache_base``),
+so every editor searches a local copy at the local catalog's latency.
 Only vectors made by the encoder's model are searched (``model_id``); tracks embedded by
 another model are counted by ``stale_count`` and re-embedded by the next index run.
 Mix-and-match and multi-query: build several queries with ``prepare_query`` and pass them
@@ -81,12 +83,12 @@ class Library:
 
     def _build(self) -> SearchEngine:
         model_id = self.model_id
-        table = load_table(self.catalog, model_id, cache_path(self.catalog.path, model_id))
+        table = load_table(self.catalog, model_id, cache_path(self.catalog.cache_base, model_id))
         return SearchEngine(
             table,
             lambda ids: self.catalog.window_vectors(ids, model_id),
             self.catalog.get_tracks,
-            index_cache=f"{self.catalog.path}.{model_id}",
+            index_cache=f"{self.catalog.cache_base}.{model_id}",
             tags=self.encoder.info.tags,
             **self._options,
         )

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from PySide6.QtCore import QTimer
+
 from app.core import model_registry
 from app.core.player import DecodeCache, Player
 from app.core.types import Progress, SearchFilters, SearchResult, SearchWeights
@@ -213,6 +215,20 @@ def _update(p: Any, epochs: int) -> TrainUpdate:
     return TrainUpdate(max(p.epoch, 0), epochs, None, {}, None, p.message)
 
 
+def open_catalog(chosen: str) -> tuple[Any, str]:
+    """``(catalog, problem)``: the catalog the settings name ('' = the per-user library.db)
+    and "", or, when it cannot be opened (a studio's server down, a file gone), the per-user
+    one and the reason: the app still starts."""
+    from app.core.catalog import Catalog, CatalogError
+
+    if not chosen:
+        return Catalog.open(), ""
+    try:
+        return Catalog.open(chosen), ""
+    except CatalogError as exc:
+        return Catalog.open(), f"{exc}; using the local library (Library ▸ Catalog… to change)"
+
+
 def build_services(settings: Settings | None = None) -> Services:
     log_file = setup_logging()
     settings = settings or Settings()
@@ -222,9 +238,9 @@ def build_services(settings: Settings | None = None) -> Services:
         settings.set("setting/library_folders", [str(model_registry.DEMO_LIBRARY)])
         settings.set("setting/demo_added", True)
     state: dict[str, CoreLibrary] = {}
-    from app.core.catalog import Catalog
-
-    catalog = Catalog.open()
+    catalog, problem = open_catalog(settings.get("setting/library_catalog"))
+    if problem:  # shown once the window listens (the first turn of the event loop)
+        QTimer.singleShot(0, lambda: errors.report(problem))
     if not settings.get("setting/active_model"):
         # No choice made in the app yet: the model that indexed the library (e.g. from the
         # CLI), as `soundalike search` would pick it; saved so every part shows the same one.

@@ -17,6 +17,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -144,6 +145,7 @@ class MainWindow(QMainWindow):
         self._action(lib, "&Rescan", self.s.library.rescan)
         self._action(lib, "&Cancel indexing", self.s.library.cancel)
         self._action(lib, "Show library &map", lambda: self.tabs.setCurrentWidget(self.map_view))
+        self._action(lib, "C&atalog…", self.choose_catalog)
         tools = self.menuBar().addMenu("&Tools")
         self._action(tools, "&Train a model on your music…", self.open_trainer)
         self._action(tools, "&Filter results", self.query_pane.focus_filters, "Ctrl+F")
@@ -157,6 +159,20 @@ class MainWindow(QMainWindow):
             action.setCheckable(True)
             action.setChecked(name == current)
             self._compute_actions[name] = action
+
+    def choose_catalog(self) -> None:
+        """Where the library lives: a file, or a studio's shared PostgreSQL catalog (its URL)."""
+        current = str(self.s.settings.get("setting/library_catalog"))
+        text, ok = QInputDialog.getText(
+            self, "Library catalog",
+            "Empty: this computer's library. A file path, or a studio's shared catalog:\n"
+            "postgresql://USER:PASSWORD@HOST/DATABASE (needs soundalike[studio]).\n"
+            "Used from the next start.",
+            text=current,
+        )  # fmt: skip
+        if ok and text.strip() != current:
+            self.s.settings.set("setting/library_catalog", text.strip())
+            self.statusBar().showMessage("The library catalog changes at the next start.", 15000)
 
     def _set_level_match(self, on: bool) -> None:
         self.s.settings.set("setting/level_match", on)

@@ -7,17 +7,12 @@ import uuid
 
 import pytest
 
-from tests.studio_servers import create_database, create_schema, postgres_server, unavailable
+from tests.studio_servers import create_schema, studio_server, unavailable
 
 
 @pytest.fixture(scope="session")
 def pg_socket():
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        unavailable("psycopg is not installed (pip install -e '.[studio]')")
-    with postgres_server() as folder:
-        create_database(folder)
+    with studio_server() as folder:
         yield folder
 
 
@@ -37,3 +32,9 @@ def ray_cluster():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _own_data_dir(tmp_path, monkeypatch):
+    """Clients' vector caches of studio catalogs go to the per-user data dir: a temporary one."""
+    monkeypatch.setenv("SOUNDALIKE_DATA_DIR", str(tmp_path / "user-data"))

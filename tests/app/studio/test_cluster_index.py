@@ -13,6 +13,7 @@ from app.cli import main
 from app.core.catalog import Catalog
 from app.core.cluster_index import ClusterError, ClusterIndexer
 from app.core.indexer import IndexSummary
+from model.model_id import model_id_of
 from tests.app.library_helpers import WINDOW_S, make_library, make_model
 
 N_TRACKS = 8
@@ -43,49 +44,47 @@ def _search(capsys, db: str, model, clip) -> list[dict]:
     return json.loads(capsys.readouterr().out)
 
 
-def test_cluster_index_searches_like_the_local_library(studio, pg_url, ray_cluster, capsys) -> None:
+def test_cluster_run_with_a_worker_killed_searches_like_the_local_library(
+    studio, pg_url, ray_cluster, capsys
+) -> None:
     base, model, paths, reference = studio
-    capsys.readouterr()
-    assert main(["index", str(base / "music"), "--db", pg_url, "--model", str(model), "--cluster", "local"]) == 0
-    err = capsys.readouterr().err
-    assert f"{N_TRACKS} added" in err and f"indexed {N_TRACKS}/{N_TRACKS} files on 2 workers" in err
-    assert _vectors(pg_url) == _vectors(str(reference))
-    for clip in (paths[3], paths[6]):
-        assert _search(capsys, pg_url, model, clip) == _search(capsys, str(reference), model, clip)
-    # Nothing changed: a second cluster run embeds nothing (and starts no workers).
-    assert main(["index", str(base / "music"), "--db", pg_url, "--model", str(model), "--cluster", "local"]) == 0
-    assert f"{N_TRACKS} unchanged" in capsys.readouterr().err
-    # Another model on the shared library is refused in one line, before any work.
-    other = make_model(base / "other.pt", seed=1)
-    assert main(["index", str(base / "music"), "--db", pg_url, "--model", str(other)]) == 1
-    assert "every machine must use the same model file" in capsys.readouterr().err
-
-
-def test_a_killed_worker_loses_nothing(studio, pg_url, ray_cluster) -> None:
-    base, model, _paths, reference = studio
     catalog = Catalog.open(pg_url)
     indexer = ClusterIndexer(catalog, model, chunk_files=1)
-    summary, killed = IndexSummary(), []
+    summary, killed, messages = IndexSummary(), [], []
     for progress in indexer.run([base / "music"], summary=summary):
+        messages.append(progress.message)
         if progress.done and not killed:
             killed.append(indexer.worker_pids()[0])
             os.kill(killed[0], signal.SIGKILL)  # mid-run: it has a chunk running and one queued
-    assert killed and summary.lost_workers == 1 and not summary.failed
+    assert "starting 2 workers on the cluster" in messages and killed
+    assert summary.lost_workers == 1 and not summary.failed and summary.added == N_TRACKS
     assert catalog.track_count("ok") == N_TRACKS and catalog.track_count("pending") == 0
-    assert _vectors(pg_url) == _vectors(str(reference))
     catalog.close()
+    assert _vectors(pg_url) == _vectors(str(reference))
+    capsys.readouterr()
+    for clip in (paths[3], paths[6]):
+        assert _search(capsys, pg_url, model, clip) == _search(capsys, str(reference), model, clip)
 
 
-def test_a_worker_seeing_another_model_file_is_refused_and_the_run_resumes(studio, pg_url, ray_cluster, tmp_path) -> None:
-    base, model, _paths, reference = studio
+def test_cli_cluster_needs_a_shared_catalog_and_one_model(studio, pg_url, ray_cluster, capsys) -> None:
+    base, model, _paths, _reference = studio
+    music, other = str(base / "music"), make_model(base / "other.pt", seed=1)
+    assert main(["index", music, "--db", str(base / "x.db"), "--cluster", "local"]) == 2  # usage
+    assert "--cluster writes to a shared catalog" in capsys.readouterr().err
+    with Catalog.open(pg_url) as catalog:  # the library's first indexer used `model`
+        catalog.claim_model(model_id_of(model))
+    # Another model on the shared library is refused in one line, before any work.
+    assert main(["index", music, "--db", pg_url, "--model", str(other), "--cluster", "local"]) == 1
+    assert "every machine must use the same model file" in capsys.readouterr().err
+
+
+def test_a_worker_seeing_another_model_file_is_refused(studio, pg_url, ray_cluster, tmp_path) -> None:
+    base, model, _paths, _reference = studio
     shared = shutil.copy(model, tmp_path / "shared.pt")
     catalog = Catalog.open(pg_url)
     indexer = ClusterIndexer(catalog, shared)
     make_model(tmp_path / "shared.pt", seed=2)  # the workers' machines have another file there
     with pytest.raises(ClusterError, match="is model .*, not the run's .*same model file"):
         list(indexer.run([base / "music"]))
-    assert catalog.track_count("ok") == 0 and catalog.track_count("pending") == N_TRACKS
-    shutil.copy(model, shared)  # fixed: the next run completes the pending files
-    list(ClusterIndexer(catalog, shared).run([base / "music"]))
-    assert catalog.track_count("ok") == N_TRACKS
+    assert catalog.track_count("ok") == 0 and catalog.track_count("pending") == N_TRACKS  # resumable
     catalog.close()

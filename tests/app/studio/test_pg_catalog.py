@@ -1,6 +1,9 @@
-"""The catalog on a real PostgreSQL server: same rows as SQLite, schema versions, one model."""
+"""The catalog on a real PostgreSQL server: same rows as SQLite, schema versions, one model,
+clients' local vector caches kept in step while an indexer writes."""
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pytest
@@ -8,6 +11,7 @@ import pytest
 from app.core.catalog import Catalog, CatalogError, TrackRecord
 from app.core.catalog_pg import PgCatalog
 from app.core.indexer import IndexSummary, index_folders
+from app.core.vector_cache import load_table
 from tests.app.library_helpers import make_library, make_model
 
 
@@ -85,3 +89,65 @@ def test_unreachable_server_is_one_line(tmp_path) -> None:
     with pytest.raises(CatalogError, match="cannot open library postgresql://u:\\*\\*\\*@") as info:
         Catalog.open(f"postgresql://u:secret@/db?host={tmp_path}")
     assert "secret" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_two_clients_stay_in_step_while_an_indexer_writes(pg_url, tmp_path) -> None:
+    """Each client's cache is, at every sync, the library as of one committed batch (never
+    half a batch), found incrementally after the first full read, and equal at the end."""
+    writer = Catalog.open(pg_url)
+    writer.claim_model("m")
+    clients = [Catalog.open(pg_url) for _ in range(2)]
+    full_reads = []
+    for client in clients:
+        read = client.vector_changes
+        client.vector_changes = lambda m, since, read=read: full_reads.append(since is None) or read(m, since)
+    rng = np.random.default_rng(0)
+
+    def batch(b: int) -> list[TrackRecord]:
+        vectors = rng.standard_normal((5, 256)).astype(np.float16)
+        return [TrackRecord(f"/lib/{b:02d}-{i}.wav", 1, 1, 6.0, {"album": f"a{b}"}, "m",
+                            track=vectors[i], windows=vectors[i : i + 1]) for i in range(5)]  # fmt: skip
+
+    writer.write_batch(batch(0))
+    done = threading.Event()
+
+    def write() -> None:
+        for b in range(1, 16):
+            writer.write_batch(batch(b))
+        done.set()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    sizes = []
+    while not done.is_set():
+        for i, client in enumerate(clients):
+            table = load_table(client, "m", tmp_path / f"client{i}.vectors")
+            assert len(table) % 5 == 0 and list(table.ids) == sorted(set(table.ids.tolist()))
+            assert set(table.paths) == {f"/lib/{b:02d}-{k}.wav" for b in range(len(table) // 5) for k in range(5)}
+            sizes.append(len(table))
+    thread.join()
+    # Deletions, a vanished file and a failed re-index reach the caches too.
+    writer.remove_paths(["/lib/03-0.wav"])
+    writer.set_status([writer.find_track("/lib/04-1.wav").track_id], "missing")
+    writer.write_batch([TrackRecord("/lib/05-2.wav", 1, 2, error="cannot decode")])
+    expected = writer.load_track_vectors("m")
+    assert len(expected) == 16 * 5 - 3
+    for i, client in enumerate(clients):
+        table = load_table(client, "m", tmp_path / f"client{i}.vectors")
+        assert table.ids.tolist() == expected.ids.tolist() and table.paths == expected.paths
+        assert np.array_equal(table.vectors, expected.vectors) and table.albums == expected.albums
+    assert full_reads.count(True) == 2 and len(full_reads) > 4 and len(set(sizes)) > 1
+    writer.close(), [c.close() for c in clients]
+
+
+def test_the_app_opens_the_catalog_its_settings_name_or_falls_back(pg_url, tmp_path, monkeypatch) -> None:
+    from app.services.bootstrap import open_catalog
+
+    monkeypatch.setenv("SOUNDALIKE_DATA_DIR", str(tmp_path / "data"))
+    catalog, problem = open_catalog(pg_url)
+    assert isinstance(catalog, PgCatalog) and problem == ""
+    catalog.close()
+    catalog, problem = open_catalog(f"postgresql://u:pw@/gone?host={tmp_path}")
+    assert not isinstance(catalog, PgCatalog) and catalog.path == tmp_path / "data" / "library.db"
+    assert problem.startswith("cannot open library postgresql://u:***@") and "using the local library" in problem
+    catalog.close()

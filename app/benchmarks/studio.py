@@ -1,0 +1,217 @@
+"""``soundalike bench studio``: the studio library (PostgreSQL catalog, Ray indexing) at scale.
+
+What it measures (load average printed with every timing: the machine may be shared):
+1. A simulated catalog of ``--tracks`` synthetic tracks (default 1M; vectors shaped like a
+   trained model's, app.benchmarks._catalog) in PostgreSQL, bulk-loaded with COPY. Then, in
+   a fresh client process (so its memory is the client's alone): the first sync of the
+   local vector cache (time, resident and peak memory, cache file size), an incremental sync
+   after an indexer wrote ``--new`` tracks through ``Catalog.write_batch``, and the p50/p95
+   latency of ``--queries`` searches on the synced cache (track level from the cache, the
+   candidates' windows from the server, as the app searches).
+2. Indexing throughput (x realtime) on the same files, into PostgreSQL: one process as
+   ``soundalike index`` runs it (1 decoder + the encoder), against a 2-worker local Ray
+   cluster (``--cluster local``). Ray's overhead is 1 - ray/single (target <= 15 %), on the
+   run's steady state (after the workers loaded their models; the start-up is printed too).
+3. An extrapolation from 1 and 2: hours to index 1M tracks (``--track-minutes`` each, default
+   3.6 min: 60,000 hours) on N machines like this one, and the catalog write rate that needs.
+
+Without ``--db`` a throwaway PostgreSQL server is started (app.benchmarks._postgres, the
+Debian package). ``--tracks`` sizes the catalog: COPY of 1M rows takes minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HELP = "studio scale: 1M-track PostgreSQL catalog sync + query p95, Ray indexing overhead"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", help="a PostgreSQL URL to use (default: a throwaway local server)")
+    parser.add_argument("--tracks", type=int, default=1_000_000, help="simulated catalog size (default 1M)")
+    parser.add_argument("--new", type=int, default=1000, help="tracks written before the incremental sync")
+    parser.add_argument("--queries", type=int, default=100, help="searches timed on the synced cache")
+    parser.add_argument("--folder", type=Path, help="audio for the indexing part (default: data/real if present)")
+    parser.add_argument("--max-files", type=int, default=16, help="files indexed per run (default 16)")
+    parser.add_argument("--skip-index", action="store_true", help="only the catalog part")
+    parser.add_argument("--track-minutes", type=float, default=3.6, help="mean track length for the extrapolation")
+
+
+def _load() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
+def bulk_load(url: str, n: int, model_id: str, seed: int = 0) -> None:
+    """``n`` synthetic tracks (2 windows each) by COPY, stamped 1..n as the triggers would."""
+    import psycopg
+
+    from app.benchmarks._catalog import synthetic_tracks
+    from app.core.catalog import Catalog
+
+    Catalog.open(url).close()  # the schema
+    tracks = synthetic_tracks(n, seed)
+    bpms = np.random.default_rng(seed + 2).uniform(70, 170, n).round(1)
+    now = time.time()
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("ALTER TABLE tracks DISABLE TRIGGER USER")
+        cur.execute("ALTER TABLE embeddings DISABLE TRIGGER USER")
+        columns = "id, path, fingerprint, size, mtime_ns, duration_s, title, album, bpm, status, model_id, updated_at, rev"
+        with cur.copy(f"COPY tracks ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "bytea", "text", "int8", "int8", "float8", "text", "text",
+                            "float8", "text", "text", "float8", "int8"])  # fmt: skip
+            for i in range(n):
+                copy.write_row((i + 1, f"/bench/{i:07d}.flac".encode(), f"bench-{i}", 1000 + i, i,
+                                5.94, f"Track {i}", f"Album {i // 12}", float(bpms[i]), "ok",
+                                model_id, now, i + 1))  # fmt: skip
+        with cur.copy("COPY embeddings (track_id, model_id, n_windows, padded, track, windows) "
+                      "FROM STDIN (FORMAT BINARY)") as copy:  # fmt: skip
+            copy.set_types(["int8", "text", "int4", "int4", "bytea", "bytea"])
+            for i in range(n):
+                vector = tracks[i].tobytes()
+                copy.write_row((i + 1, model_id, 2, 0, vector, vector + vector))
+        cur.execute("ALTER TABLE tracks ENABLE TRIGGER USER")
+        cur.execute("ALTER TABLE embeddings ENABLE TRIGGER USER")
+        cur.execute("UPDATE meta SET value = %s WHERE key = 'change_counter'", (str(n),))
+        cur.execute("SELECT setval(pg_get_serial_sequence('tracks', 'id'), %s)", (n,))
+        cur.execute("INSERT INTO meta(key, value) VALUES('library_model', %s)", (model_id,))
+        cur.execute("ANALYZE")
+
+
+def _memory_mb() -> tuple[float, float]:
+    """(resident, peak resident) MiB of this process (Linux /proc)."""
+    fields = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            fields[key] = value
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def client_run(url: str, model_id: str, cache_dir: str, new: int, queries: int, out) -> None:  # noqa: ANN001
+    """A fresh client process: first sync, an indexer writes ``new`` tracks, incremental sync,
+    timed searches. Sends a dict of figures through ``out``."""
+    from app.benchmarks._catalog import synthetic_tracks
+    from app.core.catalog import Catalog, TrackRecord
+    from app.core.search import SearchEngine, query_from_windows
+    from app.core.types import SearchWeights
+    from app.core.vector_cache import cache_path, load_table
+
+    figures: dict[str, float] = {}
+    client = Catalog.open(url, create=False)
+    cache = cache_path(Path(cache_dir) / "client", model_id)
+    figures["rss_before_mb"] = _memory_mb()[0]
+    t0 = time.perf_counter()
+    table = load_table(client, model_id, cache)
+    figures["first_sync_s"] = time.perf_counter() - t0
+    figures["rss_mb"], figures["peak_mb"] = _memory_mb()
+    figures["cache_mb"] = cache.stat().st_size / 2**20
+    figures["rows"] = len(table)
+    t0 = time.perf_counter()
+    load_table(client, model_id, cache)
+    figures["nothing_new_sync_s"] = time.perf_counter() - t0
+    with Catalog.open(url) as indexer:
+        vectors = synthetic_tracks(new, seed=7)
+        t0 = time.perf_counter()
+        for start in range(0, new, 32):  # the indexer's batches
+            indexer.write_batch([
+                TrackRecord(f"/bench/new-{i:06d}.flac", 1, i, 5.94, {}, model_id, track=vectors[i],
+                            windows=np.stack([vectors[i], vectors[i]]))
+                for i in range(start, min(new, start + 32))
+            ])  # fmt: skip
+        figures["write_tracks_per_s"] = new / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    table = load_table(client, model_id, cache)
+    figures["incremental_sync_s"] = time.perf_counter() - t0
+    figures["rows_after"] = len(table)
+    t0 = time.perf_counter()
+    engine = SearchEngine(table, lambda ids: client.window_vectors(ids, model_id), client.get_tracks,
+                          index_cache=f"{cache}.ivf")  # fmt: skip
+    figures["engine_build_s"] = time.perf_counter() - t0
+    rng = np.random.default_rng(1)
+    times = []
+    for _ in range(queries):
+        row = int(rng.integers(0, len(table)))
+        query = np.stack([table.vectors[row], table.vectors[row]]).astype(np.float32)
+        query += 0.05 * rng.standard_normal(query.shape).astype(np.float32)
+        t0 = time.perf_counter()
+        engine.search(query_from_windows(query), SearchWeights(), 10)
+        times.append(time.perf_counter() - t0)
+    figures["query_p50_ms"] = float(np.percentile(times, 50) * 1000)
+    figures["query_p95_ms"] = float(np.percentile(times, 95) * 1000)
+    client.close()
+    out.send(figures)
+
+
+def _catalog_part(url: str, args: argparse.Namespace, model_id: str) -> dict[str, float]:
+    from app.benchmarks._postgres import fresh_schema
+
+    catalog_url = fresh_schema(url, "bench_catalog")
+    t0 = time.perf_counter()
+    bulk_load(catalog_url, args.tracks, model_id)
+    print(f"   catalog: {args.tracks} simulated tracks loaded by COPY in {time.perf_counter() - t0:.0f} s ({_load()})")
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    with tempfile.TemporaryDirectory(prefix="soundalike-bench-client-") as cache_dir:
+        child = context.Process(target=client_run,
+                                args=(catalog_url, model_id, cache_dir, args.new, args.queries, send))  # fmt: skip
+        child.start()
+        figures = receive.recv()
+        child.join()
+    print(f"   first sync: {figures['first_sync_s']:.1f} s for {figures['rows']:.0f} tracks; client memory "
+          f"{figures['rss_mb']:.0f} MiB resident ({figures['rss_before_mb']:.0f} before), peak "
+          f"{figures['peak_mb']:.0f} MiB; cache file {figures['cache_mb']:.0f} MiB ({_load()})")
+    print(f"   sync with nothing new: {figures['nothing_new_sync_s'] * 1000:.0f} ms")
+    print(f"   indexer wrote {args.new} tracks at {figures['write_tracks_per_s']:.0f} tracks/s (batches of 32)")
+    print(f"   incremental sync of {args.new} new tracks: {figures['incremental_sync_s']:.2f} s "
+          f"({figures['rows_after']:.0f} tracks now; includes rewriting the cache file)")
+    print(f"   search engine built in {figures['engine_build_s']:.1f} s; {args.queries} queries: "
+          f"p50 {figures['query_p50_ms']:.1f} ms, p95 {figures['query_p95_ms']:.1f} ms ({_load()})")
+    return figures
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.benchmarks._model import bench_model
+    from model.model_id import model_id_of
+
+    print(f"soundalike bench studio: {os.cpu_count()} cores, {_load()}")
+    with contextlib.ExitStack() as stack:
+        url = args.db
+        if url is None:
+            from app.benchmarks._postgres import postgres_server, server_url
+
+            url = server_url(stack.enter_context(postgres_server()))
+            print("   PostgreSQL: a throwaway local server (Unix socket)")
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="soundalike-bench-studio-")))
+        model, model_note = bench_model(None, tmp)
+        figures = _catalog_part(url, args, model_id_of(model))
+        if args.skip_index:
+            return 0
+        from app.benchmarks._studio_index import index_part
+
+        rates = index_part(url, args, model, model_note, tmp)
+        _extrapolate(rates, figures, args)
+    return 0
+
+
+def _extrapolate(rates: dict[str, float], figures: dict[str, float], args: argparse.Namespace) -> None:
+    """Hours to index 1M tracks on N machines like this one, from the measured rates."""
+    audio_h = 1_000_000 * args.track_minutes / 60
+    per_machine = rates["ray"]  # x realtime of this machine's cores on the cluster
+    tracks_per_s_machine = per_machine / (args.track_minutes * 60)
+    print(f"   extrapolation: 1M tracks x {args.track_minutes} min = {audio_h:,.0f} h of audio; "
+          f"this machine on Ray: {per_machine:.0f}x realtime = {tracks_per_s_machine:.2f} tracks/s")
+    for machines in (1, 4, 16, 64, 256):
+        hours = audio_h / (per_machine * machines)
+        needed = tracks_per_s_machine * machines
+        print(f"     {machines:4d} machines: {hours:8.1f} h  (catalog writes {needed:7.1f} tracks/s; "
+              f"one writer measured {figures['write_tracks_per_s']:.0f}/s)")
+    print("   assumes linear scaling (each worker decodes and embeds alone; the catalog's writes are "
+          "small) and machines like this one; a GPU worker is many times faster")
