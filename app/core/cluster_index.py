@@ -72,9 +72,6 @@ class IndexWorker:
 
     def start(self) -> tuple[str, int]:
         """Check the model and load it; ``(reason, pid)``: reason is "" when ready."""
-        from app.core.catalog_pg import PgCatalog
-        from model.encoder import Encoder
-
         url, model_path, model_id, device = self._args
         node = socket.gethostname()
         if not os.path.isfile(model_path):
@@ -83,6 +80,9 @@ class IndexWorker:
         if found != model_id:
             return (f"worker on {node}: {model_path} is model {found}, not the run's {model_id}; "
                     "every machine must have the same model file"), os.getpid()  # fmt: skip
+        from app.core.catalog_pg import PgCatalog  # torch comes with the encoder: after the checks
+        from model.encoder import Encoder
+
         self._encoder = Encoder.load(model_path, device=device, threads=1)
         self._catalog = PgCatalog.open(url, create=False)
         return "", os.getpid()
