@@ -60,6 +60,7 @@ class ChunkResult:
     done: int
     audio_seconds: float
     failed: list[tuple[str, str]]
+    cpu_s: float  # CPU seconds the worker spent on it (benchmarks compare per CPU-second)
 
 
 class IndexWorker:
@@ -88,10 +89,10 @@ class IndexWorker:
         return "", os.getpid()
 
     def index(self, files: Sequence[ScannedFile]) -> ChunkResult:
-        summary = IndexSummary()
+        summary, cpu = IndexSummary(), time.process_time()
         for _ in embed_files(self._catalog, list(files), self._encoder, None, 0, 64, 32, summary):
             pass
-        return ChunkResult(len(files), summary.audio_seconds, summary.failed)
+        return ChunkResult(len(files), summary.audio_seconds, summary.failed, time.process_time() - cpu)
 
 
 def connect(cluster: str, workers: int | None) -> tuple[Any, bool]:
@@ -130,6 +131,7 @@ class ClusterIndexer:
         self.cluster, self.workers, self.device = cluster, workers, device
         self.chunk_files = max(1, chunk_files)
         self._actors: dict[Any, int] = {}  # live actor -> its process id
+        self.worker_cpu_s = 0.0  # CPU seconds the workers spent on the chunks they finished
 
     def worker_pids(self) -> list[int]:
         return list(self._actors.values())
@@ -200,6 +202,7 @@ class ClusterIndexer:
                 except ray.exceptions.RayTaskError as exc:
                     raise ClusterError(f"a worker failed: {str(exc).strip().splitlines()[-1]}") from None
                 done += result.done
+                self.worker_cpu_s += result.cpu_s
                 summary.audio_seconds += result.audio_seconds
                 summary.failed.extend(result.failed)
                 rate = summary.audio_seconds / max(time.monotonic() - started, 1e-6)
