@@ -235,19 +235,28 @@ class PgCatalog(Catalog):
         )
 
     def _changed_rows(self, raw: Any, model_id: str, since: int | None) -> Iterator[TrackTable]:
-        """The searchable rows changed after ``since``, ``SYNC_ROWS`` at a time (binary)."""
+        """The searchable rows changed after ``since``, in binary.
+
+        A first sync (``since`` None) streams every row through a server-side cursor,
+        ``SYNC_ROWS`` at a time. Changes since a counter are few and fetched at once: a cursor
+        would be planned for its first rows (``cursor_tuple_fraction``), walking the primary
+        key in ``ORDER BY`` order through all 1M rows instead of the ``rev`` index.
+        """
         from app.core.catalog_changes import table_from_rows
 
         newer = "" if since is None else " AND t.rev > %s"
         params = (model_id,) if since is None else (model_id, since)
+        sql = (
+            "SELECT t.id, e.track, e.n_windows, t.duration_s, t.bpm, t.path, t.album, "
+            "t.fingerprint FROM tracks t JOIN embeddings e ON e.track_id = t.id "
+            f"WHERE t.status='ok' AND e.model_id=%s{newer} ORDER BY t.id"
+        )
+        if since is not None:
+            yield table_from_rows(raw.execute(sql, params, binary=True).fetchall())
+            return
         with raw.cursor(name="soundalike_sync", binary=True) as cursor:
             cursor.itersize = SYNC_ROWS
-            cursor.execute(
-                "SELECT t.id, e.track, e.n_windows, t.duration_s, t.bpm, t.path, t.album, "
-                "t.fingerprint FROM tracks t JOIN embeddings e ON e.track_id = t.id "
-                f"WHERE t.status='ok' AND e.model_id=%s{newer} ORDER BY t.id",
-                params,
-            )
+            cursor.execute(sql, params)
             while rows := cursor.fetchmany(SYNC_ROWS):
                 yield table_from_rows(rows)
 
