@@ -31,7 +31,12 @@ class CliError(Exception):
     """A user-facing failure: its message is printed as ``soundalike: <message>``."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only the ``chosen`` subcommand gets its options (all of them when None).
+
+    Configuring a subcommand can import what it needs to describe itself (``bench``
+    imports every benchmark module); a search should not pay for that on every call.
+    """
     parser = argparse.ArgumentParser(
         prog=APP_NAME,
         description="Find replacement music by example. With no command, opens the app.",
@@ -42,13 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f"app.commands.{name}")
         sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
-        module.configure(sub)
+        if chosen in (None, name):
+            module.configure(sub)
         sub.set_defaults(run=module.run)
     return parser
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    return build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # The first word that is not an option names the command (the top-level options take no value).
+    command = next((word for word in argv if not word.startswith("-")), None)
+    return build_parser(command if command in COMMANDS else None).parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -63,3 +63,21 @@ def test_bench_latency_times_cli_searches_on_a_synthetic_catalog(tmp_path: Path)
     lines = [line for line in result.stdout.splitlines() if "CLI search" in line]
     assert len(lines) == 2 and all("torch" in line and "p95" in line for line in lines)  # no export: torch only
     assert (tmp_path / "bench" / "library.db").is_file()
+
+
+def test_other_commands_do_not_import_the_benchmarks() -> None:
+    """Only `bench` configures (imports) the benchmark modules: a search must not pay for them."""
+    probe = (
+        "import sys; from app.cli import parse_args; args = parse_args(sys.argv[1:]); "
+        "print(args.command, sorted(m for m in sys.modules if m.startswith('app.benchmarks.')))"
+    )
+
+    def loaded(*argv: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert loaded("-v", "search", "clip.wav", "-k", "3") == "search []"
+    assert "app.benchmarks.encode" in loaded("bench", "encode", "--files", "x.wav")
