@@ -112,7 +112,7 @@ def train(config: TrainConfig, workdir: Path, use_teacher: bool, init: Path | No
             f"{len(select_split(real, 'train'))} train / "
             f"{len(select_split(real, 'val'))} val real tracks ({REAL.relative_to(ROOT)}, unlabelled except beat-tracker BPM)")  # fmt: skip
     if init is not None:
-        data += f"; initialised from {init.name} (the synthetic-only default it replaces)"
+        data += f"; initialised from {init.name}"
     if teacher is not None:
         data += (f"; musicnn teacher tags for {int(teacher.known.sum())} of {len(labels)} tracks "
                  f"({TEACHER.relative_to(ROOT)})")
