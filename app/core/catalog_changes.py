@@ -38,6 +38,14 @@ from app.core.catalog_records import TrackTable
 from model.dimensions import EMBEDDING_SIZE
 
 _SEARCHABLE = "t.status='ok' AND e.model_id=?"
+# How many rows are searchable, counted through the indexes (embeddings_model, tracks_status)
+# on both engines: a join over every row reads one page per track (its vectors share the
+# page): 0.3 s at 100k tracks on SQLite, 0.46 s at 200k on PostgreSQL (this: 0.015 s).
+TOTAL_SQL = (
+    "SELECT (SELECT count(*) FROM embeddings WHERE model_id = ?) - (SELECT count(*) "
+    "FROM tracks t JOIN embeddings e ON e.track_id = t.id "
+    "WHERE t.status IN ('pending', 'error', 'missing') AND e.model_id = ?)"
+)
 
 
 @dataclass(frozen=True)
@@ -92,14 +100,7 @@ def read_vector_changes(db: sqlite3.Connection, model_id: str, since: int | None
                 "UNION SELECT track_id FROM removed WHERE rev > ?",
                 (since, model_id, since),
             )]  # fmt: skip
-        # Counted through the indexes (embeddings_model, tracks_status): a join over every
-        # row would read one page per track (its vectors share the page), 0.3 s at 100k.
-        total = db.execute(
-            "SELECT (SELECT count(*) FROM embeddings WHERE model_id = ?) - (SELECT count(*) "
-            "FROM tracks t JOIN embeddings e ON e.track_id = t.id "
-            "WHERE t.status IN ('pending', 'error', 'missing') AND e.model_id = ?)",
-            (model_id, model_id),
-        ).fetchone()[0]
+        total = db.execute(TOTAL_SQL, (model_id, model_id)).fetchone()[0]
     finally:
         db.execute("COMMIT")
     return VectorChanges(

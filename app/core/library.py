@@ -8,8 +8,8 @@ Public API (what the CLI and app.services use)::
     library.search(query, other_weights)          # slider move: cheap re-rank, no re-embed
     library.reload()                              # after indexing: new engine, swapped in
 
-The track vectors come through a local cache file next to the catalog
-(app.core.vector_cache), synced by the catalog's change counter on every (re)load; for a
+The track vectors come through a local cache next to the catalog (app.core.vector_cache),
+held in memory and synced by the catalog's change counter on every (re)load; for a
 studio catalog on PostgreSQL the file is in this user's data dir (``catalog.cache_base``),
 so every editor searches a local copy at the local catalog's latency.
 Only vectors made by the encoder's model are searched (``model_id``); tracks embedded by
@@ -35,7 +35,7 @@ from app.core.diversity import OVERFETCH, diversify
 from app.core.fingerprint import fingerprint_or_none
 from app.core.search import Query, SearchEngine, SearchError, query_from_windows
 from app.core.types import SearchFilters, SearchResult, SearchWeights
-from app.core.vector_cache import cache_path, load_table
+from app.core.vector_cache import VectorCache, cache_path
 
 if TYPE_CHECKING:
     from model.encoder import Encoder
@@ -54,6 +54,7 @@ class Library:
         self.encoder = encoder
         self._options = {"flat_limit": flat_limit, "candidates": candidates}
         self._engine: SearchEngine | None = None
+        self._vectors: VectorCache | None = None  # kept across reloads: a sync reads only changes
         self._lock = threading.Lock()
         self._query_fingerprints: dict[str, str | None] = {}  # clip path -> its content
 
@@ -83,7 +84,9 @@ class Library:
 
     def _build(self) -> SearchEngine:
         model_id = self.model_id
-        table = load_table(self.catalog, model_id, cache_path(self.catalog.cache_base, model_id))
+        if self._vectors is None or self._vectors.model_id != model_id:
+            self._vectors = VectorCache(cache_path(self.catalog.cache_base, model_id), model_id)
+        table = self._vectors.sync(self.catalog)
         return SearchEngine(
             table,
             lambda ids: self.catalog.window_vectors(ids, model_id),

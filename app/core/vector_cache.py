@@ -1,56 +1,53 @@
-"""A local file holding one model's searchable track vectors, kept in step with the catalog.
+"""One model's searchable track vectors, held in memory and in a local file, kept in step
+with the catalog.
 
 Public API::
 
     cache_path(catalog_path, model_id) -> Path          # "<catalog>.<model_id>.vectors"
-    load_table(source, model_id, path) -> TrackTable    # what the search engine is built from
+    cache = VectorCache(path, model_id)                 # one per searcher (app.core.library)
+    cache.sync(source) -> TrackTable                    # what the search engine is built from
+    load_table(source, model_id, path) -> TrackTable    # one sync by a fresh VectorCache
 
 ``source`` is any catalog with ``vector_changes(model_id, since)`` (app.core.catalog_changes
 states the contract): the SQLite catalog, or a PostgreSQL one whose clients each keep a
 cache on their own disk.
 
 Why: building the search engine read every track vector out of SQLite, 1.9 s of a CLI
-search on a 100k-track catalog (one row and one BLOB per track). The cache is one file
-read in one call (100k tracks: 51 MB of float16 vectors plus ids, durations, BPMs, paths).
-Each load asks the catalog only for what changed since the cache's counter, merges it,
-and rewrites the file atomically when something changed.
+search on a 100k-track catalog (one row and one BLOB per track), and a studio client's
+first read of a 1M-track PostgreSQL catalog takes minutes. The file is read once per
+process; after that a sync asks the catalog only for what changed since the table's
+counter, merges it in memory (app.core.table_merge) and appends it to the file as one
+frame (app.core.vector_cache_file: crash-safe, CRC-checked). The file is rewritten whole
+only after a full read, or when its appended frames outgrow ``COMPACT_SHARE`` of the
+snapshot or number ``MAX_FRAMES`` (each restart merges them all).
 
-Never trusted when stale: the cache is rebuilt from a full read when its file is missing,
-truncated or fails its CRC-32, when it was made from another catalog (``catalog_id``) or
-another model, when the catalog's counter is behind the cache's (a restored backup), and
-when the merged row count differs from the catalog's. A cache that cannot be written (a
-read-only folder, a full disk) only costs the next load a full read.
-
-File layout (little-endian): ``MAGIC``, a uint32 header length, a JSON header
-(``catalog_id``, ``model_id``, ``counter``, ``n``, ``crc32`` of the body), then the body:
-ids int64[n], vectors float16[n, 256], n_windows int32[n], duration_s float32[n],
-bpm float32[n], and the paths, albums and fingerprints as JSON (lone surrogates of
-undecodable file names round-trip through JSON's ``\\udcXX`` escapes).
+Never trusted when stale: the cache is rebuilt from a full read when its file is missing
+or damaged, when it was made from another catalog (``catalog_id``) or another model, when
+the catalog's counter is behind the cache's (a restored backup), and when the merged row
+count differs from the catalog's. A cache that cannot be written (a read-only folder, a
+full disk) only costs the next process a full read. Two processes sharing one file never
+read a wrong table from it: an append that finds the file not as it left it rewrites it
+whole instead, and frames that do not chain are ignored (at worst, one full read).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import struct
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
-
 from app.core.catalog_changes import VectorChanges
 from app.core.catalog_records import TrackTable
+from app.core.table_merge import merge, squash
+from app.core.vector_cache_file import MAGIC, frame_parts, read_frames, snapshot_parts
 from model.atomic import atomic_path
-from model.dimensions import EMBEDDING_SIZE
 
 log = logging.getLogger(__name__)
 
-MAGIC = b"SLVCACHE1\n"
-_NUMERIC = (("ids", np.int64, ()), ("vectors", np.float16, (EMBEDDING_SIZE,)),
-            ("n_windows", np.int32, ()), ("duration_s", np.float32, ()), ("bpm", np.float32, ()))
+COMPACT_SHARE = 0.25  # appended frames may grow to this share of the snapshot's bytes
+MAX_FRAMES = 64
 
 
 class VectorSource(Protocol):
@@ -58,9 +55,8 @@ class VectorSource(Protocol):
 
 
 @dataclass(frozen=True)
-class _Cached:
+class _State:
     catalog_id: str
-    model_id: str
     counter: int
     table: TrackTable
 
@@ -71,95 +67,121 @@ def cache_path(catalog_path: str | os.PathLike[str], model_id: str) -> Path:
 
 def load_table(source: VectorSource, model_id: str, path: str | os.PathLike[str]) -> TrackTable:
     """``model_id``'s searchable vectors in ``source``, through the cache file at ``path``."""
-    path = Path(path)
-    cached = _read(path)
-    if cached is not None and cached.model_id == model_id:
-        changes = source.vector_changes(model_id, cached.counter)
-        if changes.counter < 0:
+    return VectorCache(path, model_id).sync(source)
+
+
+class VectorCache:
+    """The table of one model's vectors, synced by counter (see the module doc).
+
+    Not thread-safe: its owner serialises ``sync`` (Library does, under its lock).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], model_id: str) -> None:
+        self.path = Path(path)
+        self.model_id = model_id
+        self._state: _State | None = None
+        self._file: tuple[int, int] | None = None  # (inode, size) as this cache left the file
+        self._snapshot_bytes = 0
+        self._journal = (0, 0)  # frames appended since the snapshot: (count, bytes)
+        self._opened = False
+
+    def sync(self, source: VectorSource) -> TrackTable:
+        if not self._opened:
+            self._opened = True
+            self._state = self._read()
+        state = self._state
+        if state is not None:
+            changes = source.vector_changes(self.model_id, state.counter)
+            if changes.counter < 0:
+                return changes.table
+            if changes.catalog_id == state.catalog_id and changes.counter >= state.counter:
+                table = merge(state.table, changes.table, changes.removed)
+                if len(table) == changes.total:
+                    if changes.counter != state.counter:
+                        self._state = _State(state.catalog_id, changes.counter, table)
+                        self._append(state.counter, changes)
+                    return table
+            log.info("vector cache %s is stale; rebuilding it", self.path)
+        changes = source.vector_changes(self.model_id, None)
+        if changes.counter < 0:  # a catalog without a change counter: nothing to key a cache by
             return changes.table
-        if changes.catalog_id == cached.catalog_id and changes.counter >= cached.counter:
-            table = merge(cached.table, changes)
-            if len(table) == changes.total:
-                if changes.counter != cached.counter:
-                    _write(path, _Cached(changes.catalog_id, model_id, changes.counter, table))
-                return table
-        log.info("vector cache %s is stale; rebuilding it", path)
-    changes = source.vector_changes(model_id, None)
-    if changes.counter < 0:  # a catalog without a change counter: nothing to key a cache by
+        self._state = _State(changes.catalog_id, changes.counter, changes.table)
+        self._rewrite()
         return changes.table
-    _write(path, _Cached(changes.catalog_id, model_id, changes.counter, changes.table))
-    return changes.table
 
+    # ------------------------------------------------------------------ the file
+    def _head(self, catalog_id: str, counter: int, since: int | None = None) -> dict:
+        head = {"catalog_id": catalog_id, "model_id": self.model_id, "counter": counter}
+        return head if since is None else {**head, "since": since}
 
-def merge(table: TrackTable, changes: VectorChanges) -> TrackTable:
-    """``table`` with the changed rows replaced or added and the removed ones dropped."""
-    if len(changes.table) == 0 and changes.removed.size == 0:
-        return table
-    gone = np.concatenate([changes.removed, changes.table.ids])
-    keep = np.flatnonzero(~np.isin(table.ids, gone))
-    n_old = keep.size
-    ids = np.concatenate([table.ids[keep], changes.table.ids])
-    order = np.argsort(ids, kind="stable")
+    def _read(self) -> _State | None:
+        """The file's snapshot with its chained frames merged in; None when unusable."""
+        found = read_frames(self.path)
+        if found is None:
+            return None
+        frames, end = found
+        first = frames[0].head
+        if first.get("model_id") != self.model_id or "since" in first:
+            return None
+        catalog_id, counter, steps = str(first["catalog_id"]), int(first["counter"]), []
+        for frame in frames[1:]:
+            head = frame.head
+            if head.get("since") != counter or head.get("catalog_id") != catalog_id:
+                log.warning("vector cache %s: a frame does not follow its predecessor; ignoring the rest", self.path)
+                break
+            steps.append((frame.table, frame.removed))
+            counter = int(head["counter"])
+        table = frames[0].table if not steps else merge(frames[0].table, *squash(steps))
+        self._snapshot_bytes = len(MAGIC) + frames[0].size
+        self._journal = (len(steps), sum(frame.size for frame in frames[1 : 1 + len(steps)]))
+        self._file = self._identity() if len(steps) == len(frames) - 1 and end == self._size() else None
+        return _State(catalog_id, counter, table)
 
-    def pick_array(name: str) -> np.ndarray:
-        both = np.concatenate([getattr(table, name)[keep], getattr(changes.table, name)])
-        return both[order]
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_size
 
-    def pick_list(name: str) -> list:
-        old, new = getattr(table, name), getattr(changes.table, name)
-        return [old[keep[i]] if i < n_old else new[i - n_old] for i in order.tolist()]
+    def _size(self) -> int:
+        identity = self._identity()
+        return -1 if identity is None else identity[1]
 
-    return TrackTable(
-        **{name: pick_array(name) for name, _, _ in _NUMERIC},
-        paths=pick_list("paths"), albums=pick_list("albums"), fingerprints=pick_list("fingerprints"),
-    )
+    def _append(self, since: int, changes: VectorChanges) -> None:
+        """One frame for this sync, or the whole file when appending is not safe or worth it."""
+        count, size = self._journal
+        if (self._file is None or self._identity() != self._file or count >= MAX_FRAMES
+                or size > COMPACT_SHARE * self._snapshot_bytes):  # fmt: skip
+            self._rewrite()
+            return
+        parts = frame_parts(self._head(changes.catalog_id, changes.counter, since), changes.table, changes.removed)
+        written = sum(map(len, parts))
+        try:
+            with open(self.path, "r+b") as f:
+                f.seek(self._file[1])
+                for part in parts:
+                    f.write(part)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            log.info("vector cache %s not appended to (%s); it is rewritten next time", self.path, exc)
+            self._file = None
+            return
+        self._journal = (count + 1, size + written)
+        self._file = (self._file[0], self._file[1] + written)
 
-
-def _read(path: Path) -> _Cached | None:
-    """The cache at ``path``, or None when it is absent or damaged in any way."""
-    try:
-        with open(path, "rb") as f:
-            data = bytearray(f.read())  # writable: the arrays below are views of it
-    except OSError:
-        return None
-    try:
-        if not data.startswith(MAGIC):
-            raise ValueError("not a vector cache")
-        start = len(MAGIC) + 4
-        (head_len,) = struct.unpack_from("<I", data, len(MAGIC))
-        head = json.loads(bytes(data[start : start + head_len]))
-        body = memoryview(data)[start + head_len :]
-        if zlib.crc32(body) != head["crc32"]:
-            raise ValueError("CRC mismatch")
-        n, offset, arrays = int(head["n"]), 0, {}
-        for name, dtype, shape in _NUMERIC:
-            count = n * int(np.prod(shape, dtype=np.int64))
-            arrays[name] = np.frombuffer(body, dtype, count, offset).reshape((n, *shape))
-            offset += count * np.dtype(dtype).itemsize
-        strings = json.loads(bytes(body[offset:]))
-        table = TrackTable(**arrays, **strings)
-        if not (len(table.paths) == len(table.albums) == len(table.fingerprints) == n):
-            raise ValueError("row counts differ")
-        return _Cached(str(head["catalog_id"]), str(head["model_id"]), int(head["counter"]), table)
-    except (ValueError, KeyError, TypeError, struct.error) as exc:  # json errors are ValueErrors
-        log.warning("vector cache %s is damaged (%s); rebuilding it", path, exc)
-        return None
-
-
-def _write(path: Path, cached: _Cached) -> None:
-    t = cached.table
-    strings = {"paths": t.paths, "albums": t.albums, "fingerprints": list(t.fingerprints)}
-    parts = [np.ascontiguousarray(getattr(t, name), dtype).tobytes() for name, dtype, _ in _NUMERIC]
-    parts.append(json.dumps(strings).encode("ascii"))
-    crc = 0
-    for part in parts:
-        crc = zlib.crc32(part, crc)
-    head = json.dumps({"catalog_id": cached.catalog_id, "model_id": cached.model_id,
-                       "counter": cached.counter, "n": len(t), "crc32": crc}).encode("ascii")
-    try:
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            f.write(MAGIC + struct.pack("<I", len(head)) + head)
-            for part in parts:
-                f.write(part)
-    except OSError as exc:
-        log.info("vector cache %s not written (%s); the next load reads the catalog", path, exc)
+    def _rewrite(self) -> None:
+        state = self._state
+        assert state is not None
+        parts = snapshot_parts(self._head(state.catalog_id, state.counter), state.table)
+        self._file, self._journal = None, (0, 0)
+        try:
+            with atomic_path(self.path) as tmp, open(tmp, "wb") as f:
+                for part in parts:
+                    f.write(part)
+        except OSError as exc:
+            log.info("vector cache %s not written (%s); the next process reads the catalog", self.path, exc)
+            return
+        self._snapshot_bytes = sum(map(len, parts))
+        self._file = self._identity()

@@ -13,6 +13,9 @@ def test_bench_studio_reports_sync_memory_and_latency(pg_socket, capsys) -> None
     assert main(["bench", "studio", *args]) == 0
     out = capsys.readouterr().out
     assert "300 simulated tracks loaded by COPY" in out
-    assert re.search(r"first sync: [\d.]+ s for 300 tracks; client memory \d+ MiB resident", out)
-    assert "incremental sync of 40 new tracks" in out and "(340 tracks now;" in out
+    took = r"[\d.]+ s \([\d.]+ CPU-s\)"
+    assert re.search(rf"first sync: {took} for 300 tracks; client memory \d+ MiB resident", out)
+    assert re.search(rf"sync with nothing new: {took}", out)
+    assert re.search(rf"incremental sync of 40 new tracks: {took} \(340 tracks now;", out)
+    assert re.search(rf"restart \(a new client reads the cache file, then syncs\): {took}", out)
     assert re.search(r"5 queries: p50 [\d.]+ ms, p95 [\d.]+ ms", out)

@@ -85,6 +85,29 @@ def test_a_second_model_is_refused(pg_url) -> None:
     catalog.close()
 
 
+def test_integrity_check_finds_what_an_outside_hand_broke(pg_url) -> None:
+    import psycopg
+
+    catalog = Catalog.open(pg_url)
+    catalog.claim_model("model-a")
+    vectors = np.ones((2, 256), np.float16)
+    catalog.write_batch([TrackRecord(f"/{name}.wav", 1, 1, 6.0, {}, "model-a", track=vectors[0], windows=vectors)
+                         for name in "abc"])  # fmt: skip
+    assert catalog.integrity_check() == "ok"
+    a, b = (catalog.find_track(f"/{name}.wav").track_id for name in "ab")
+    with psycopg.connect(pg_url, autocommit=True) as outside:
+        outside.execute("UPDATE embeddings SET model_id = 'model-z' WHERE track_id = %s", (a,))
+        outside.execute("DELETE FROM embeddings WHERE track_id = %s", (b,))
+        outside.execute("UPDATE meta SET value = '2' WHERE key = 'change_counter'")
+    problems = catalog.integrity_check().split("; ")
+    assert problems[0] == "vectors of other models than the library's model-a: model-z"
+    assert problems[1].startswith("tracks stamped ") and "after the change counter 2" in problems[1]
+    assert problems[2] == "1 tracks marked indexed have no vectors"
+    catalog.set_meta("schema_version", "3")
+    assert catalog.integrity_check() == "schema version 3, expected 4"
+    catalog.close()
+
+
 def test_unreachable_server_is_one_line(tmp_path) -> None:
     with pytest.raises(CatalogError, match="cannot open library postgresql://u:\\*\\*\\*@") as info:
         Catalog.open(f"postgresql://u:secret@/db?host={tmp_path}")

@@ -1,0 +1,120 @@
+"""The vector cache between syncs: held in memory, each sync appended to its file as one
+frame, a frame torn by a killed client never read, the file compacted when frames pile up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import app.core.vector_cache as vector_cache
+from app.core.catalog_records import TrackTable
+from app.core.table_merge import merge, squash
+from app.core.vector_cache import VectorCache, cache_path, load_table
+from app.core.vector_cache_file import read_frames
+from tests.app.core.test_vector_cache import MODEL, Spy, _assert_same, _record, catalog  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _no_compaction_by_size(monkeypatch):
+    """The test catalogs are tiny: one frame outweighs their snapshot."""
+    monkeypatch.setattr(vector_cache, "COMPACT_SHARE", 100.0)
+
+
+def _sync_changes(library, cache: VectorCache, step: int) -> None:  # noqa: ANN001
+    """One round of every kind of change (new, re-embedded, removed tracks), then a sync."""
+    library.write_batch([_record(f"/new/{step}.wav", 100 + step), _record(f"/m/{step}.wav", 200 + step)])
+    library.remove_paths([f"/m/{step + 6}.wav"])
+    cache.sync(library)
+
+
+def test_syncs_read_only_changes_and_append_them(catalog, monkeypatch) -> None:  # noqa: F811
+    path = cache_path(catalog.path, MODEL)
+    cache, spy = VectorCache(path, MODEL), Spy(catalog)
+    cache.sync(spy)
+    snapshot = path.read_bytes()
+    reads = []
+    monkeypatch.setattr(vector_cache, "read_frames", lambda p: reads.append(p))  # the file is read once
+    for step in range(3):
+        _sync_changes(catalog, cache, step)
+        _assert_same(cache.sync(spy), catalog.load_track_vectors(MODEL))
+    assert reads == [] and spy.calls[0] is None and None not in spy.calls[1:]
+    data = path.read_bytes()
+    assert data.startswith(snapshot) and len(data) > len(snapshot)  # appended, not rewritten
+    monkeypatch.undo()
+    frames, end = read_frames(path)
+    assert len(frames) == 4 and end == len(data)
+    restarted = Spy(catalog)
+    _assert_same(load_table(restarted, MODEL, path), catalog.load_track_vectors(MODEL))
+    assert restarted.calls == [spy.calls[-1]]  # a new process: the file's frames, then changes only
+
+
+@pytest.mark.parametrize("kept", [0, 3, 200, -1])  # bytes of the last frame written (-1: all but one)
+def test_a_frame_torn_by_a_killed_client_is_never_read(catalog, kept) -> None:  # noqa: F811
+    path = cache_path(catalog.path, MODEL)
+    cache = VectorCache(path, MODEL)
+    cache.sync(catalog)
+    _sync_changes(catalog, cache, 0)
+    counter_after_first = read_frames(path)[0][-1].head["counter"]
+    size_after_first = path.stat().st_size
+    _sync_changes(catalog, cache, 1)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 1 if kept < 0 else size_after_first + kept])  # killed mid-append
+    spy = Spy(catalog)
+    fresh = VectorCache(path, MODEL)
+    _assert_same(fresh.sync(spy), catalog.load_track_vectors(MODEL))
+    assert spy.calls == [counter_after_first]  # the state before the torn sync, then its changes
+    frames, end = read_frames(path)  # a file with a torn tail is rewritten whole, not appended to
+    assert len(frames) == (3 if kept == 0 else 1) and end == path.stat().st_size
+    _assert_same(load_table(catalog, MODEL, path), catalog.load_track_vectors(MODEL))
+
+
+def test_frames_are_compacted_into_a_new_snapshot(catalog, monkeypatch) -> None:  # noqa: F811
+    monkeypatch.setattr(vector_cache, "MAX_FRAMES", 2)
+    path = cache_path(catalog.path, MODEL)
+    cache = VectorCache(path, MODEL)
+    cache.sync(catalog)
+    counts = []
+    for step in range(4):
+        _sync_changes(catalog, cache, step)
+        counts.append(len(read_frames(path)[0]))
+    assert counts == [2, 3, 1, 2]
+    _assert_same(load_table(catalog, MODEL, path), catalog.load_track_vectors(MODEL))
+
+
+def test_a_file_replaced_by_another_process_is_rewritten_not_appended_to(catalog) -> None:  # noqa: F811
+    path = cache_path(catalog.path, MODEL)
+    first, second = VectorCache(path, MODEL), VectorCache(path, MODEL)
+    first.sync(catalog)
+    second.sync(catalog)  # reads the file, appends nothing
+    _sync_changes(catalog, first, 0)  # appended to the file `second` read
+    _sync_changes(catalog, second, 1)  # the file is not as `second` left it: rewritten whole
+    assert len(read_frames(path)[0]) == 1
+    _sync_changes(catalog, first, 2)  # nor as `first` left it
+    assert len(read_frames(path)[0]) == 1
+    _assert_same(load_table(catalog, MODEL, path), catalog.load_track_vectors(MODEL))
+
+
+def _table(ids: list[int], seed: int) -> TrackTable:
+    rng = np.random.default_rng(seed)
+    n = len(ids)
+    return TrackTable(
+        ids=np.array(ids, np.int64), vectors=rng.normal(size=(n, 256)).astype(np.float16),
+        n_windows=rng.integers(1, 9, n).astype(np.int32), duration_s=rng.random(n).astype(np.float32),
+        bpm=rng.random(n).astype(np.float32), paths=[f"/p/{i}-{seed}" for i in ids],
+        albums=[f"a{i % 3}" for i in ids], fingerprints=[None if i % 4 else f"f{i}" for i in ids],
+    )
+
+
+def test_squashed_steps_merge_like_each_step_in_turn() -> None:
+    rng = np.random.default_rng(3)
+    base = _table(list(range(0, 60, 2)), 0)
+    steps = []
+    for seed in range(1, 8):  # upserts of old and new ids, removals, ids removed then re-added
+        chosen = np.sort(rng.choice(70, size=20, replace=False))
+        upserts, removed = chosen[:12], chosen[12:]
+        steps.append((_table(upserts.tolist(), seed), removed.astype(np.int64)))
+    one_by_one = base
+    for changed, removed in steps:
+        one_by_one = merge(one_by_one, changed, removed)
+    _assert_same(merge(base, *squash(steps)), one_by_one)
+    assert one_by_one.ids.tolist() == sorted(set(one_by_one.ids.tolist()))
