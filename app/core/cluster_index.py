@@ -12,10 +12,11 @@ How a run goes:
    exactly as a local run does (app.core.indexer.plan_run): moves and removals are applied
    and the files to embed are marked ``pending``. Those rows make the run resumable: a run
    stopped anyhow leaves them pending and the next run embeds them.
-2. One ``IndexWorker`` Ray actor per CPU of the cluster (``workers`` to choose) checks that
-   it sees the model file at the same path with the same model id (a machine with another
-   copy is refused: vectors of two models never meet in one library), loads the encoder
-   (CUDA when its machine has one and ``device`` allows, else 1 CPU thread) and opens the
+2. One ``IndexWorker`` Ray actor per CPU of each node (``workers`` to cap the count), pinned
+   to its node; on a node with GPUs each asks for a share of them and embeds on CUDA, else
+   it embeds on 1 CPU thread (app.core.cluster_plan). Each checks that it sees the model
+   file at the same path with the same model id (a machine with another copy is refused:
+   vectors of two models never meet in one library), loads the encoder and opens the
    catalog itself. Every machine must see the library and the model at the driver's paths.
 3. Files go out in chunks of ``chunk_files``, at most two chunks in flight per worker (the
    next is queued while one runs). A worker decodes and embeds its chunk and writes it to
@@ -40,6 +41,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.cluster_plan import WorkerSlot, plan_workers
 from app.core.indexer import Cancel, IndexSummary, embed_files, is_cancelled, plan_run
 from app.core.scanner import ScannedFile
 from app.core.types import Progress
@@ -154,11 +156,18 @@ class ClusterIndexer:
             if owned:
                 ray.shutdown()
 
-    def _start_workers(self, ray: Any, size: int) -> None:
-        """``size`` workers, loading their models in parallel; the first refusal stops the run."""
+    def _start_workers(self, ray: Any, slots: list[WorkerSlot]) -> None:
+        """A worker per slot, loading their models in parallel; the first refusal stops the run."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
         worker_class = ray.remote(num_cpus=1, max_restarts=0)(IndexWorker)
-        actors = [worker_class.remote(self.catalog.url, self.model_path, self.model_id, self.device)
-                  for _ in range(size)]  # fmt: skip
+        actors = [
+            worker_class.options(
+                num_gpus=slot.num_gpus,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(slot.node_id, soft=False),
+            ).remote(self.catalog.url, self.model_path, self.model_id, slot.device)
+            for slot in slots
+        ]
         try:
             started = ray.get([actor.start.remote() for actor in actors])
         except ray.exceptions.RayError as exc:
@@ -173,10 +182,13 @@ class ClusterIndexer:
     def _dispatch(
         self, ray: Any, todo: list[ScannedFile], cancel: Cancel, summary: IndexSummary
     ) -> Iterator[Progress]:
-        size = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        yield Progress(0, len(todo), f"starting {size} workers on the cluster")
-        self._start_workers(ray, size)
-        yield Progress(0, len(todo), f"{size} workers ready")
+        slots = plan_workers(ray.nodes(), self.device, self.workers)
+        if not slots:
+            raise ClusterError(f"the cluster has no {'GPU' if self.device == 'cuda' else 'CPU'} for a worker")
+        on_gpu = sum(slot.num_gpus > 0 for slot in slots)
+        yield Progress(0, len(todo), f"starting {len(slots)} workers on the cluster ({on_gpu} with a GPU share)")
+        self._start_workers(ray, slots)
+        yield Progress(0, len(todo), f"{len(slots)} workers ready")
         queue = deque(todo[i : i + self.chunk_files] for i in range(0, len(todo), self.chunk_files))
         in_flight: dict[Any, tuple[Any, list[ScannedFile]]] = {}  # result ref -> (actor, chunk)
         done, started = 0, time.monotonic()

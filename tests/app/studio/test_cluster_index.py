@@ -56,7 +56,7 @@ def test_cluster_run_with_a_worker_killed_searches_like_the_local_library(
         if progress.done and not killed:
             killed.append(indexer.worker_pids()[0])
             os.kill(killed[0], signal.SIGKILL)  # mid-run: it has a chunk running and one queued
-    assert "starting 2 workers on the cluster" in messages and killed
+    assert "starting 2 workers on the cluster (0 with a GPU share)" in messages and killed
     assert summary.lost_workers == 1 and not summary.failed and summary.added == N_TRACKS
     assert catalog.track_count("ok") == N_TRACKS and catalog.track_count("pending") == 0
     catalog.close()
