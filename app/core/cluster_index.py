@@ -49,6 +49,7 @@ from model.model_id import model_id_of
 
 IN_FLIGHT = 2  # chunks queued per worker: one running, one waiting (no idle gap between them)
 RAY_MISSING = "distributed indexing needs Ray: pip install 'soundalike[studio]'"
+TOKEN_HINT = "a cluster started by `ray start` wants its token: copy its ~/.ray/auth_token here or set RAY_AUTH_TOKEN"
 
 
 class ClusterError(Exception):
@@ -97,8 +98,25 @@ class IndexWorker:
         return ChunkResult(len(files), summary.audio_seconds, summary.failed, time.process_time() - cpu)
 
 
+def _send_token() -> None:
+    """Make the Ray client send the cluster's token when this machine has one.
+
+    ``ray start`` turns token authentication on by default (Ray 2.5x) with the token in
+    ``~/.ray/auth_token``, but a Ray client only sends it with ``RAY_AUTH_MODE=token``: without
+    it, every connection is refused and ``ray.init`` reports a timeout 30 s later. An explicit
+    ``RAY_AUTH_MODE`` (``disabled`` for a cluster without tokens) is left as it is.
+    """
+    has_token = os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.isfile(
+        os.path.expanduser("~/.ray/auth_token")
+    )
+    if has_token:
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+
 def connect(cluster: str, workers: int | None) -> tuple[Any, bool]:
     """``(ray, owned)``: Ray connected to ``cluster``; ``owned`` when this call started it."""
+    if cluster.startswith("ray://"):
+        _send_token()  # before Ray's import: it reads its configuration then
     try:
         import ray
     except ImportError:
@@ -112,7 +130,7 @@ def connect(cluster: str, workers: int | None) -> tuple[Any, bool]:
         try:
             ray.init(address=cluster, **options)
         except (ConnectionError, RuntimeError) as exc:
-            raise ClusterError(f"cannot reach the Ray cluster at {cluster}: {exc}") from None
+            raise ClusterError(f"cannot reach the Ray cluster at {cluster}: {exc} ({TOKEN_HINT})") from None
     else:
         raise ClusterError(f"--cluster takes 'local' or ray://HOST:PORT, not {cluster!r}")
     return ray, True

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 
 import pytest
 
@@ -15,6 +21,7 @@ from app.core.cluster_index import ClusterError, ClusterIndexer
 from app.core.indexer import IndexSummary
 from model.model_id import model_id_of
 from tests.app.library_helpers import WINDOW_S, make_library, make_model
+from tests.studio_servers import unavailable
 
 N_TRACKS = 8
 
@@ -88,3 +95,76 @@ def test_a_worker_seeing_another_model_file_is_refused(studio, pg_url, ray_clust
         list(indexer.run([base / "music"]))
     assert catalog.track_count("ok") == 0 and catalog.track_count("pending") == N_TRACKS  # resumable
     catalog.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def ray_head():
+    """``ray start --head`` on loopback with a Ray client server; yields its ray:// address.
+
+    Stopped without ``ray stop`` (that stops every Ray on the machine, other users' too):
+    ``--block`` keeps the head's own process in the foreground, in a session of its own;
+    SIGTERM makes it stop the processes it started, and whatever is left of its process
+    group is killed after.
+    """
+    ray = shutil.which("ray", path=os.path.dirname(sys.executable))
+    if ray is None:
+        unavailable("Ray is not installed (pip install -e '.[studio]')")
+    client_port = _free_port()
+    temp = tempfile.mkdtemp(prefix="ray-")  # short: Ray's socket paths must fit 107 bytes
+    token = os.path.join(temp, "auth_token")  # the cluster's token (not this user's ~/.ray one)
+    with open(token, "w") as f:
+        f.write(secrets.token_hex(32))
+    env = {**os.environ, "RAY_AUTH_TOKEN_PATH": token}
+    env.pop("RAY_AUTH_MODE", None)
+    head = subprocess.Popen(
+        [ray, "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={_free_port()}",
+         f"--ray-client-server-port={client_port}", "--num-cpus=2", "--num-gpus=0",
+         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", client_port), timeout=1).close()
+                break
+            except OSError:
+                if head.poll() is not None or time.monotonic() > deadline:
+                    unavailable(f"ray start --head failed: {head.stderr.read().decode()[-500:]}")
+                time.sleep(0.5)
+        yield f"ray://127.0.0.1:{client_port}", env
+    finally:
+        head.terminate()
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(head.pid, signal.SIGKILL)  # the head's session: its processes only
+        except ProcessLookupError:
+            pass
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_cli_indexes_through_a_ray_client_connection(studio, pg_url, ray_head, capsys) -> None:
+    """``--cluster ray://HOST:PORT``: the driver is a Ray client of a cluster it did not start
+    (a process of its own: this one may hold a local Ray already) that sends the cluster's
+    token without being told to (app.core.cluster_index._send_token)."""
+    base, model, paths, reference = studio
+    address, env = ray_head
+    run = subprocess.run(
+        [sys.executable, "-m", "app", "index", str(base / "music"), "--db", pg_url, "--model", str(model),
+         "--cluster", address, "--workers", "1"],  # one worker: one torch start-up, the CI's budget
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert f"{N_TRACKS} added" in run.stderr
+    assert _vectors(pg_url) == _vectors(str(reference))
+    capsys.readouterr()
+    assert _search(capsys, pg_url, model, paths[2]) == _search(capsys, str(reference), model, paths[2])
