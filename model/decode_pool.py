@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Generic, TypeVar
 
+from threadpoolctl import threadpool_limits
+
 Item = TypeVar("Item")
 
 AHEAD = 2  # items queued per worker, so it never waits for the parent between files
@@ -41,7 +43,11 @@ class _End:
 
 
 def _serve(conn: Connection, job: Callable[[object], Iterable[object]]) -> None:
-    """A worker's loop: items in, pieces out, until told to stop or the parent is gone."""
+    """A worker's loop: items in, pieces out, until told to stop or the parent is gone.
+
+    A worker is one core's share of the work: numpy's BLAS runs one thread in it (OpenBLAS
+    started one per core, whose spinning cost as much CPU as the BPM and loudness meters)."""
+    threadpool_limits(limits=1, user_api="blas")
     try:
         while (item := conn.recv()) is not None:
             try:

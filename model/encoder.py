@@ -32,27 +32,20 @@ from model.audio import AudioError, split_windows, stream_windows, windows_rate
 from model.checkpoint import ModelFile, load_model
 from model.device import choose_precision, first_line, resolve_device
 from model.dimensions import normalize_blocks
-from model.embedding import TrackEmbedding, available_cores, track_vector  # noqa: F401 - re-exported
+from model.embedding import (  # noqa: F401 - re-exported
+    TrackEmbedding,
+    available_cores,
+    pipeline_threads,
+    track_vector,
+)
 from model.features import LogMel
 from model.network import CSNInception
-from model.prefetch import prefetch_windows
+from model.prefetch import embed_prefetched
 
 log = logging.getLogger(__name__)
 
 CPU_BATCH_WINDOWS = 8  # windows per CPU forward pass (24 s of audio): faster than 16 or 32, cache
 CUDA_BATCH_WINDOWS = 128  # windows per forward pass on a GPU
-
-
-def pipeline_threads(cores: int) -> tuple[int, int]:
-    """``(torch_threads, decode_workers)`` for embedding many files on ``cores`` CPU cores.
-
-    Decoding and the bf16 network cost about the same per second of audio, so the cores are
-    split in half. Oversubscribing is far worse than idling: on 2 cores, 2 torch threads plus
-    a decoder ran at 205x realtime, 1 + 1 at 278x, and 2 + 2 collapsed to 30x (OpenMP
-    threads spin-waiting for a preempted peer).
-    """
-    decode_workers = max(1, cores // 2)
-    return max(1, cores - decode_workers), decode_workers
 
 
 class Encoder:
@@ -207,28 +200,9 @@ class Encoder:
         else:
             workers = decode_workers or max(1, available_cores() - 1)
         try:
-            yield from self._embed_prefetched(paths, workers)
+            yield from embed_prefetched(self.embed_windows, paths, self.batch_windows, workers, self.native_rates)
         finally:
             torch.set_num_threads(previous)
-
-    def _embed_prefetched(
-        self, paths: Sequence[str | os.PathLike[str]], workers: int
-    ) -> Iterator[tuple[str, TrackEmbedding | AudioError]]:
-        pending: dict[int, list[np.ndarray]] = {}
-        padded: dict[int, bool] = {}
-        for batch in prefetch_windows(paths, self.batch_windows, workers, native=self.native_rates):
-            if batch.error is not None:
-                pending.pop(batch.index, None)
-                yield batch.path, batch.error
-                continue
-            assert batch.windows is not None
-            pending.setdefault(batch.index, []).append(self.embed_windows(batch.windows))
-            padded[batch.index] = padded.get(batch.index, False) or batch.padded
-            if batch.last:
-                vectors = np.concatenate(pending.pop(batch.index))
-                yield batch.path, TrackEmbedding(
-                    vectors, track_vector(vectors), padded.pop(batch.index)
-                )
 
 
 def describe(encoder: Encoder) -> str:

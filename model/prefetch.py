@@ -4,7 +4,8 @@ libsndfile (through cffi) and soxr release the GIL while they work, so plain thr
 second core busy decoding while torch uses the first (measured in ``soundalike bench encode``).
 Files are streamed as window batches into a bounded queue, so memory stays bounded by
 ``queue_batches`` batches whatever the files' lengths, and a consumer that stops early (a
-cancelled job, a closed generator) stops the producers too.
+cancelled job, a closed generator) stops the producers too. ``embed_prefetched`` is the
+loop both encoders (torch and ONNX) run over it to embed many files.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from model.audio import AudioError, stream_windows
+from model.embedding import TrackEmbedding, track_vector
 
 
 @dataclass(frozen=True)
@@ -107,3 +110,32 @@ def prefetch_windows(
         stop.set()
         for thread in threads:
             thread.join()
+
+
+def embed_prefetched(
+    embed_windows: Callable[[np.ndarray], np.ndarray],
+    paths: Sequence[str | os.PathLike[str]],
+    batch_windows: int,
+    workers: int,
+    native: bool = False,
+) -> Iterator[tuple[str, TrackEmbedding | AudioError]]:
+    """``(path, TrackEmbedding | AudioError)`` per file in completion order, decoded by
+    ``prefetch_windows`` while ``embed_windows`` runs.
+
+    numpy's BLAS runs one thread meanwhile: the cores are already split between decoders
+    and the network, and OpenBLAS's idle threads spin (they cost a fifth of an index run's CPU).
+    """
+    pending: dict[int, list[np.ndarray]] = {}
+    padded: dict[int, bool] = {}
+    with threadpool_limits(limits=1, user_api="blas"):
+        for batch in prefetch_windows(paths, batch_windows, workers, native=native):
+            if batch.error is not None:
+                pending.pop(batch.index, None)
+                yield batch.path, batch.error
+                continue
+            assert batch.windows is not None
+            pending.setdefault(batch.index, []).append(embed_windows(batch.windows))
+            padded[batch.index] = padded.get(batch.index, False) or batch.padded
+            if batch.last:
+                vectors = np.concatenate(pending.pop(batch.index))
+                yield batch.path, TrackEmbedding(vectors, track_vector(vectors), padded.pop(batch.index))

@@ -60,14 +60,15 @@ def model_path(args: argparse.Namespace, catalog=None, reembed_ok: bool = False)
 
 def load_encoder(args: argparse.Namespace, threads: int | None = None, catalog=None,  # noqa: ANN001
                  reembed_ok: bool = False, lazy: bool = False, announce: bool = False,
-                 onnx: bool = False):  # noqa: ANN201
+                 onnx: bool = False, gpu_first: bool = False):  # noqa: ANN201
     """The encoder (torch is imported here, not at module import); ``threads``: CPU threads.
 
     ``lazy``: loaded on first use (``app.core.lazy_encoder``), so a run that embeds nothing
-    never imports torch. ``announce``: say on stderr which device and precision it uses.
-    ``onnx``: for queries only, the model's ONNX export on onnxruntime when there is a
-    matching one (``model.onnx_encoder``; no torch import), unless ``--device cuda`` or
-    ``SOUNDALIKE_RUNTIME=torch``.
+    never imports torch. ``announce``: say on stderr which runtime, device and precision it uses.
+    ``onnx``: the model's ONNX export on onnxruntime when there is a matching one
+    (``model.onnx_encoder``; no torch import, and twice torch's speed on a CPU), unless
+    ``--device cuda`` or ``SOUNDALIKE_RUNTIME=torch``; ``gpu_first``: nor with ``--device
+    auto`` where a GPU may be (indexing: torch on a GPU is faster still).
     """
     from app.core.lazy_encoder import LazyEncoder
 
@@ -75,8 +76,12 @@ def load_encoder(args: argparse.Namespace, threads: int | None = None, catalog=N
         if onnx:
             from model.onnx_encoder import load_onnx_encoder
 
-            exported = load_onnx_encoder(path, threads, args.device)
+            exported = load_onnx_encoder(path, threads, args.device, gpu_first)
             if exported is not None:
+                if announce:
+                    from model.onnx_encoder import describe as describe_onnx
+
+                    print(f"encoder: {describe_onnx(exported)}", file=sys.stderr)
                 return exported
         from model.checkpoint import ModelFileError
         from model.encoder import Encoder, describe

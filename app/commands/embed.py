@@ -41,21 +41,16 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("no input files (give FILE arguments or --from-list LIST)")
     if args.output.suffix != ".npz":
         raise CliError(f"output must be an .npz file: {args.output}")
-    model_path = _library.model_path(args)
-
     import numpy as np
 
     from model.atomic import atomic_path
     from model.audio import WINDOW_SECONDS
-    from model.checkpoint import ModelFileError
     from model.dimensions import DIMENSIONS
-    from model.encoder import Encoder, TrackEmbedding, describe
+    from model.embedding import TrackEmbedding, available_cores, pipeline_threads
 
-    try:
-        encoder = Encoder.load(model_path, device=args.device)
-    except (ModelFileError, ValueError) as exc:
-        raise CliError(str(exc)) from exc
-    print(f"encoder: {describe(encoder)}", file=sys.stderr)  # which device (CUDA or CPU) and precision
+    # On a CPU: the ONNX export (twice torch's speed), its threads the decoders' complement.
+    network_threads, _ = pipeline_threads(available_cores())
+    encoder = _library.load_encoder(args, threads=network_threads, announce=True, onnx=True, gpu_first=True)
 
     vectors: dict[str, np.ndarray] = {}
     failed = 0

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             steps = _cluster_run(args, catalog, summary)
         else:
             encoder = load_encoder(args, threads=max(1, cores - workers), catalog=catalog,
-                                   reembed_ok=True, lazy=True, announce=True)
+                                   reembed_ok=True, lazy=True, announce=True, onnx=True, gpu_first=True)
             steps = index_folders(catalog, args.folders, encoder, workers=workers, summary=summary,
                                   batch_windows=max(1, args.batch_windows))
     except BaseException:

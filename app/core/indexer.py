@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from app.core.catalog import Catalog, TrackRecord
 from app.core.fingerprint import fingerprint_or_none
@@ -211,6 +212,10 @@ def embed_files(
     done, total, uncommitted = 0, len(todo), 0
     started = time.monotonic()
     pieces = _pieces(todo, n_workers, encoder.native_rates)
+    device = str(getattr(encoder.device, "type", encoder.device)).upper()  # torch.device or "cpu" (ONNX)
+    # numpy's BLAS on one thread (the ONNX front end's product, the meters when decoding
+    # inline): the cores are split between processes already, and idle OpenBLAS threads spin.
+    blas = threadpool_limits(limits=1, user_api="blas")
 
     def commit() -> Progress:
         nonlocal done, finished, uncommitted
@@ -229,7 +234,7 @@ def embed_files(
         mean_s = summary.audio_seconds / max(1, done - len(summary.failed))
         eta = (total - done) * mean_s / rate if rate > 0 else None
         return Progress(
-            done, total, f"indexed {done}/{total} files, {rate:.0f}x real time on {encoder.device.type.upper()}",
+            done, total, f"indexed {done}/{total} files, {rate:.0f}x real time on {device}",
             rate=rate, eta_s=eta,
         )
 
@@ -258,6 +263,7 @@ def embed_files(
             yield commit()
     finally:
         pieces.close()
+        blas.restore_original_limits()
 
 
 def _embed_batch(

@@ -55,7 +55,7 @@ class CoreLibrary:
         self.model_path = model_path
         self.device = device
         self._library: Any = None
-        self._torch: Any = None  # the torch encoder (indexing; queries when there is no ONNX export)
+        self._torch: Any = None  # the torch encoder (where there is no ONNX export, or a GPU)
         self._lock = threading.Lock()
 
     @property
@@ -95,11 +95,18 @@ class CoreLibrary:
         library = self.library
 
         def load(_path: Path) -> Any:
+            from model.onnx_encoder import load_onnx_encoder
+
+            # As `soundalike index`: the ONNX export on a CPU (one network thread, the other
+            # cores decode), torch on a GPU or when there is no matching export.
+            exported = load_onnx_encoder(self.model_path, threads=1, device=self.device, gpu_first=True)
+            if exported is not None:
+                return exported
             with self._lock:
                 return self._torch_encoder()
 
         try:
-            # torch is loaded only when a file must be embedded (not for an unchanged library).
+            # The encoder is loaded only when a file must be embedded (not for an unchanged library).
             yield from index_folders(self.catalog, folders, LazyEncoder(self.model_path, load))
         finally:
             # New vectors become searchable (also after a cancel). The engine is rebuilt here,
