@@ -7,16 +7,26 @@ catalog), bliss with one process per core, and ``soundalike embed``, each as a f
 process (start-up and model loading included, as a user meets them); the order alternates
 between rounds. On a shared, noisy machine only the ratio within a round means much, so
 each round's ratios are printed and summarised by their median.
+
+Two measures, printed side by side: wall time (the user's wait; distorted on a shared
+machine, where each contender gets what the other jobs leave it) and CPU time, user plus
+system, of the contender's whole process tree (what it costs; steadier under load). For the
+CPU figure this process becomes a child subreaper (Linux): workers orphaned when their parent
+exits (the forkserver's decoders) are re-parented here and reaped, so their time counts too.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.cli import CliError
@@ -49,32 +59,79 @@ def check_bliss() -> None:
         raise CliError("bliss-audio is not installed: pip install -e '.[bench]'") from exc
 
 
-def _timed(cmd: Sequence[str]) -> float:
+@dataclass(frozen=True)
+class Cost:
+    """One contender's run: wall seconds and CPU seconds of its process tree."""
+
+    wall: float
+    cpu: float
+
+
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (Linux), so that reaping them counts their CPU time."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _child_pids() -> set[int]:
+    """This process's children, adopted orphans included (Linux's /proc; empty elsewhere)."""
+    pids: set[int] = set()
+    for task in Path("/proc/self/task").glob("*/children"):
+        try:
+            pids.update(int(pid) for pid in task.read_text().split())
+        except OSError:
+            continue
+    return pids
+
+
+def _reap_orphans(known: set[int]) -> None:
+    """Wait for the children that appeared since ``known`` (a contender's adopted workers)."""
+    while new := _child_pids() - known:
+        for pid in new:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                known.add(pid)  # reaped by its own code meanwhile
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(cmd: Sequence[str]) -> Cost:
+    cpu, known = _children_cpu(), _child_pids()
     start = time.perf_counter()
     result = subprocess.run(list(cmd), capture_output=True, text=True)
     wall = time.perf_counter() - start
+    _reap_orphans(known)
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
         raise CliError(f"{' '.join(cmd[:4])} ... failed: {lines[-1]}")
-    return wall
+    return Cost(wall, _children_cpu() - cpu)
 
 
 def runners(
     folder: Path, paths: Sequence[Path], model: Path, processes: int, scratch: Path
 ) -> dict[str, Callable[[], float]]:
-    """Wall-time runners of the three contenders on the same files."""
+    """Runners of the three contenders on the same files, each returning its ``Cost``."""
     soundalike = [sys.executable, "-m", "app"]
     model_args = ["--model", str(model), "--device", "cpu"]
 
-    def index() -> float:
+    def index() -> Cost:
         with tempfile.TemporaryDirectory(dir=scratch) as tmp:
             return _timed([*soundalike, "index", str(folder), "--db", f"{tmp}/bench.db", *model_args])
 
-    def embed() -> float:
+    def embed() -> Cost:
         return _timed([*soundalike, "embed", *map(str, paths), "-o", str(scratch / "bench.npz"),
                        *model_args])  # fmt: skip
 
-    def bliss() -> float:
+    def bliss() -> Cost:
         return _timed([sys.executable, "-c", BLISS_SCRIPT, str(processes), *map(str, paths)])
 
     return {"index": index, "bliss": bliss, "embed": embed}
@@ -88,16 +145,21 @@ def median_ratios(rounds: list[dict[str, float]]) -> dict[str, float]:
     }  # fmt: skip
 
 
-def versus_bliss(run: dict[str, Callable[[], float]], audio_s: float, rounds: int) -> None:
-    """Alternate the contenders for ``rounds`` rounds; print throughputs and ratios."""
+def versus_bliss(run: dict[str, Callable[[], Cost]], audio_s: float, rounds: int) -> None:
+    """Alternate the contenders for ``rounds`` rounds; print throughputs and ratios, by wall
+    time and by CPU time (x realtime per CPU-second)."""
     order = list(run)
-    results: list[dict[str, float]] = []
+    walls: list[dict[str, float]] = []
+    cpus: list[dict[str, float]] = []
     for n in range(rounds):
-        walls = {name: run[name]() for name in (order if n % 2 == 0 else order[::-1])}
-        results.append(walls)
-        rates = "  ".join(f"{name} {audio_s / walls[name]:6.0f}x" for name in order)
-        ratios = "  ".join(f"{name}/bliss {walls['bliss'] / walls[name]:.2f}"
-                           for name in order if name != "bliss")  # fmt: skip
-        print(f"   round {n + 1}: {rates}   ({ratios})")
-    summary = "  ".join(f"{name}/bliss {ratio:.2f}x" for name, ratio in median_ratios(results).items())
-    print(f"   median over {rounds} rounds: {summary}")
+        costs = {name: run[name]() for name in (order if n % 2 == 0 else order[::-1])}
+        walls.append({name: c.wall for name, c in costs.items()})
+        cpus.append({name: c.cpu for name, c in costs.items()})
+        for label, times in (("wall", walls[-1]), ("CPU ", cpus[-1])):
+            rates = "  ".join(f"{name} {audio_s / times[name]:6.0f}x" for name in order)
+            ratios = "  ".join(f"{name}/bliss {times['bliss'] / times[name]:.2f}"
+                               for name in order if name != "bliss")  # fmt: skip
+            print(f"   round {n + 1} {label}: {rates}   ({ratios})")
+    for label, times in (("wall time", walls), ("CPU time ", cpus)):
+        summary = "  ".join(f"{name}/bliss {ratio:.2f}x" for name, ratio in median_ratios(times).items())
+        print(f"   median over {rounds} rounds, {label}: {summary}")

@@ -75,6 +75,8 @@ def _race(args: argparse.Namespace) -> int:
     from model.audio import audio_duration
 
     _peer.check_bliss()
+    if not _peer.become_subreaper():
+        print("   (not Linux: CPU times miss workers that outlive their parent)")
     with tempfile.TemporaryDirectory(prefix="soundalike-bench-race-") as tmp_name:
         tmp = Path(tmp_name)
         folder, note = bench_files(args, tmp)

@@ -35,18 +35,32 @@ def test_race_ratios_are_medians_of_each_round() -> None:
 
 
 def test_race_against_bliss_runs_every_contender_in_alternating_order(capsys) -> None:
-    from app.benchmarks._peer import versus_bliss
+    from app.benchmarks._peer import Cost, versus_bliss
 
     calls: list[str] = []
 
-    def runner(name: str, wall: float):
-        return lambda: calls.append(name) or wall
+    def runner(name: str, wall: float, cpu: float):
+        return lambda: calls.append(name) or Cost(wall, cpu)
 
-    versus_bliss({"index": runner("index", 2.0), "bliss": runner("bliss", 3.0),
-                  "embed": runner("embed", 1.5)}, audio_s=600.0, rounds=2)  # fmt: skip
+    versus_bliss({"index": runner("index", 2.0, 4.0), "bliss": runner("bliss", 3.0, 2.0),
+                  "embed": runner("embed", 1.5, 1.0)}, audio_s=600.0, rounds=2)  # fmt: skip
     assert calls == ["index", "bliss", "embed", "embed", "bliss", "index"]
     out = capsys.readouterr().out
-    assert "index    300x" in out and "index/bliss 1.50" in out and "embed/bliss 2.00x" in out
+    assert "index    300x" in out and "index/bliss 1.50" in out and "embed/bliss 2.00x" in out  # wall
+    assert "index    150x" in out and "index/bliss 0.50" in out and "embed/bliss 2.00x" in out  # CPU
+    assert "wall time: index/bliss 1.50x" in out and "CPU time : index/bliss 0.50x" in out
+
+
+def test_race_cpu_time_counts_workers_that_outlive_their_parent() -> None:
+    """A forkserver's decoders outlive the command's main process: their CPU must count."""
+    from app.benchmarks._peer import _timed, become_subreaper
+
+    if not become_subreaper():
+        return  # not Linux: documented as uncounted
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
+    orphan = f"import os, subprocess, sys; subprocess.Popen([sys.executable, '-c', {spin!r}]); os._exit(0)"
+    cost = _timed([sys.executable, "-c", orphan])
+    assert cost.cpu >= 0.3, cost  # the grandchild's 0.3 s, reaped after its parent exited
 
 
 def test_bench_latency_times_cli_searches_on_a_synthetic_catalog(tmp_path: Path) -> None:
