@@ -1,14 +1,18 @@
-"""``soundalike bench index``: end-to-end indexing throughput against the bare encoder's.
+"""``soundalike bench index``: where indexing's time goes, and what the whole pipeline costs.
 
-Both figures are seconds of audio per wall second (x realtime) on the same files:
-- bare encoder: ``Encoder.embed_windows`` on windows decoded beforehand (front end and
-  network only: the ceiling indexing can reach);
-- indexing: ``index_folders`` into a fresh catalog: scan, decode + tags in worker
-  processes, batched embedding, SQLite writes (what ``soundalike index`` does).
-The ratio is the share of the encoder's speed that indexing keeps.
+Prints, on the same files:
+1. the stage table (app/benchmarks/_stages.py): decode, down-mix, resample, BPM + loudness,
+   tags, fingerprint, front end, network, database writes, other, in CPU milliseconds per
+   second of audio, indexed inline on one thread with the encoder ``soundalike index`` uses
+   (the ONNX export on a CPU; ``SOUNDALIKE_RUNTIME=torch`` for torch's figures);
+2. ``soundalike index`` as a user runs it (a fresh process: start-up, scan, decoding in
+   worker processes, embedding, SQLite writes): x realtime by wall time, and by CPU time of
+   its whole process tree (its decoder workers included).
 
-``--against bliss`` instead races ``soundalike index`` and ``soundalike embed`` against
-bliss-rs on the same files, alternating, ``--rounds`` times (app/benchmarks/_peer.py).
+``--memory`` then measures peak RSS indexing a 3-minute and a 2-hour file
+(app/benchmarks/_memory.py). ``--against bliss`` then races ``soundalike index`` and ``soundalike embed`` against bliss-rs
+on the same files, alternating, ``--rounds`` times, by wall and by CPU time
+(app/benchmarks/_peer.py).
 
 Files: ``--folder`` (default ``data/real`` when present: Debian game music), limited to
 ``--max-files``; otherwise synthetic MP3s. Without a model the network is random-init
@@ -19,11 +23,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
-import time
 from pathlib import Path
 
-HELP = "indexing throughput (x realtime) end to end, against the bare encoder's"
+HELP = "indexing cost stage by stage (CPU ms per audio second) and end to end; --against bliss"
 DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "data" / "real"
 
 
@@ -31,13 +35,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folder", type=Path, help="audio folder (default: data/real if present)")
     parser.add_argument("--max-files", type=int, default=24, help="files used (default 24)")
     parser.add_argument("--model", type=Path, help="model file (default: shipped, else random init)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
-    parser.add_argument("--workers", type=int, default=None, help="decode processes")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: as `soundalike index`: cores - workers)")
     parser.add_argument("--against", choices=("bliss",),
                         help="race index and embed against bliss-rs (pip install -e '.[bench]')")
     parser.add_argument("--rounds", type=int, default=2, help="rounds with --against (default 2)")
+    parser.add_argument("--memory", action="store_true",
+                        help="also peak RSS of `soundalike index` on a 3-minute and a 2-hour file")
 
 
 def bench_files(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
@@ -69,92 +71,51 @@ def bench_files(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
     return linked, note
 
 
-def _race(args: argparse.Namespace) -> int:
+def _encoder(model: Path):  # noqa: ANN202 - OnnxEncoder | Encoder
+    """The encoder ``soundalike index`` would use on this CPU, on one thread."""
+    from model.onnx_encoder import load_onnx_encoder
+
+    exported = load_onnx_encoder(model, threads=1, device="cpu")
+    if exported is not None:
+        return exported, "ONNX Runtime fp32"
+    from model.encoder import Encoder
+
+    encoder = Encoder.load(model, device="cpu", threads=1)
+    return encoder, f"torch {encoder.precision}"
+
+
+def run(args: argparse.Namespace) -> int:
     from app.benchmarks import _peer
     from app.benchmarks._model import bench_model
+    from app.benchmarks._stages import stage_table
     from model.audio import audio_duration
 
-    _peer.check_bliss()
+    if args.against:
+        _peer.check_bliss()
     if not _peer.become_subreaper():
         print("   (not Linux: CPU times miss workers that outlive their parent)")
-    with tempfile.TemporaryDirectory(prefix="soundalike-bench-race-") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix="soundalike-bench-index-") as tmp_name:
         tmp = Path(tmp_name)
         folder, note = bench_files(args, tmp)
         paths = sorted(folder.iterdir())
         audio_s = sum(audio_duration(p) for p in paths)
         model, model_note = bench_model(args.model, tmp)
-        processes = os.cpu_count() or 2
-        print(f"soundalike bench index --against bliss: {note}, {audio_s / 60:.1f} min of audio; "
-              f"model {model_note}; bliss with {processes} processes; load {os.getloadavg()[0]:.1f}")
-        _peer.versus_bliss(_peer.runners(folder, paths, model, processes, tmp), audio_s, args.rounds)
+        encoder, runtime = _encoder(model)
+        print(f"soundalike bench index: {note}, {audio_s / 60:.1f} min of audio; model {model_note}; "
+              f"network on {runtime}; cores {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
+        stage_table(folder, encoder)
+        contenders = _peer.runners(folder, paths, model, os.cpu_count() or 2, tmp)
+        cost = contenders["index"]()
+        print(f"   soundalike index (fresh process, decoders in worker processes): "
+              f"{audio_s / cost.wall:.0f}x realtime by wall time, {audio_s / cost.cpu:.0f}x per CPU-second "
+              f"({1000 * cost.cpu / audio_s:.3f} ms CPU per audio-s, whole process tree)")
+        if args.memory:
+            from app.benchmarks._memory import memory_report
+
+            memory_report(paths[0] if args.folder or DEFAULT_FOLDER.is_dir() else None, model, tmp)
+        if args.against:
+            print(f"   against bliss-rs, {args.rounds} rounds, bliss with {os.cpu_count() or 2} processes:")
+            _peer.versus_bliss(contenders, audio_s, args.rounds)
         print(f"   load now {os.getloadavg()[0]:.1f}")
-    return 0
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.against:
-        return _race(args)
-    import numpy as np
-
-    from app.benchmarks._model import bench_model
-    from app.core.catalog import Catalog
-    from app.core.indexer import IndexSummary, index_folders
-    from model.audio import AudioError, load_audio, split_windows
-    from model.encoder import Encoder
-
-    with tempfile.TemporaryDirectory(prefix="soundalike-bench-index-") as tmp_name:
-        tmp = Path(tmp_name)
-        folder, note = bench_files(args, tmp)
-        model, model_note = bench_model(args.model, tmp)
-        cores = os.cpu_count() or 2
-        workers = max(1, cores - 1) if args.workers is None else args.workers
-        threads = args.threads or max(1, cores - workers)
-        encoder = Encoder.load(model, device=args.device, threads=threads)
-        print(f"soundalike bench index: {note}; model {model_note}; device {encoder.device}; "
-              f"{workers} decode workers, {threads} torch threads; cores {cores}, "
-              f"load {os.getloadavg()[0]:.1f}")
-
-        windows, audio_s = [], 0.0
-        for path in sorted(folder.iterdir()):
-            try:
-                samples = load_audio(path)
-            except AudioError:
-                continue
-            windows.append(split_windows(samples)[0])
-            audio_s += samples.size / 22050
-        stacked = np.concatenate(windows)
-        encoder.embed_windows(stacked[:4])  # warm-up
-        window_audio = stacked.shape[0] * stacked.shape[1] / 22050
-
-        def bare_rate() -> float:
-            t0 = time.perf_counter()
-            encoder.embed_windows(stacked)
-            return window_audio / (time.perf_counter() - t0)
-
-        before = bare_rate()
-        print(f"   bare encoder: {before:7.1f}x realtime ({stacked.shape[0]} windows, "
-              f"{window_audio:.0f} s audio)")
-
-        catalog = Catalog.open(tmp / "bench.db")
-        summary = IndexSummary()
-        t0 = time.perf_counter()
-        for _ in index_folders(catalog, [folder], encoder, workers=workers, summary=summary):
-            pass
-        index_s = time.perf_counter() - t0
-        catalog.close()
-        rate = summary.audio_seconds / index_s
-        print(f"   indexing:     {rate:7.1f}x realtime ({summary.audio_seconds:.0f} s audio, "
-              f"{summary.scanned} files, {len(summary.failed)} failed, in {index_s:.1f} s)")
-        after = bare_rate()  # again: the load of a shared machine drifts; bracket the run
-        bare = (before + after) / 2
-        print(f"   bare encoder again: {after:7.1f}x realtime")
-        print(f"   indexing / bare encoder (mean of both): {rate / bare:.0%} "
-              f"(load now {os.getloadavg()[0]:.1f})")
-        if threads != cores and encoder.device.type == "cpu":
-            import torch
-
-            torch.set_num_threads(cores)
-            best = max(bare, bare_rate())
-            print(f"   bare encoder with all {cores} cores: {best:7.1f}x realtime; "
-                  f"indexing / best bare encoder: {rate / best:.0%}")
+        sys.stdout.flush()
     return 0
