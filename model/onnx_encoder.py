@@ -15,7 +15,8 @@ ONNX file is never used for a model it was not made from.
 
 ``OnnxEncoder`` answers what a search and an index run ask of ``model.encoder.Encoder``
 (``model_id``, ``info.path``, ``info.tags``, ``batch_windows``, ``native_rates``,
-``embed_windows``, ``embed_samples``, ``embed_files``) in float32 on the CPU. Indexing uses
+``embed_windows``, ``embed_samples``, ``embed_files``) in float32 on the CPU, and
+``embed_mel`` for log-mel computed elsewhere (the indexer's decoder workers). Indexing uses
 it too (``gpu_first``: not where a GPU may be, which torch uses): on one thread its network
 cost 0.8 ms of CPU per second of audio against torch's 1.5-1.8 ms in bf16 and 2.0 ms in
 float32 (onnxruntime's fused convolutions and pooling; ``soundalike bench index`` prints
@@ -29,7 +30,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,11 +145,19 @@ class OnnxEncoder:
         windows = np.asarray(windows, dtype=np.float32)
         if windows.ndim != 2:
             raise ValueError("embed_windows expects (n, WINDOW_SAMPLES) windows")
-        if len(windows) == 0:
+        return self._embed(windows, log_mel)
+
+    def embed_mel(self, mel: np.ndarray) -> np.ndarray:
+        """``(n, 1, N_MELS, N_FRAMES)`` log-mel (``model.mel.log_mel``, computed elsewhere: the
+        indexer's decoder workers) -> ``(n, 256)`` float32, block-normalised."""
+        return self._embed(np.asarray(mel, dtype=np.float32), lambda batch: batch)
+
+    def _embed(self, inputs: np.ndarray, front_end: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        if len(inputs) == 0:
             return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
         parts = [
-            self._session.run(None, {"mel": log_mel(windows[i : i + BATCH_WINDOWS])})[0]
-            for i in range(0, len(windows), BATCH_WINDOWS)
+            self._session.run(None, {"mel": front_end(inputs[i : i + BATCH_WINDOWS])})[0]
+            for i in range(0, len(inputs), BATCH_WINDOWS)
         ]
         return normalize_blocks(np.concatenate(parts))
 

@@ -9,7 +9,8 @@ the function that does each stage, then prints one row per stage:
 - resample: soxr to 22 050 Hz (``ResampleStream.resample_chunk``);
 - BPM + loudness: the meters fed while decoding (``model.measure.TrackMeter``);
 - tags, fingerprint: mutagen, the content hash;
-- front end: log-mel (``model.mel.log_mel`` for ONNX, ``LogMel`` for torch);
+- front end: log-mel (``model.mel.log_mel`` for ONNX, in the decoder with the indexer,
+  ``LogMel`` for torch);
 - network: the ONNX session's run, or the torch network's forward;
 - database writes: ``Catalog.write_batch`` (SQLite transactions);
 - other: the rest of the thread's CPU (scan, windowing copies, Python glue).
@@ -77,6 +78,7 @@ def _clocked(clock: StageClock, encoder: Any) -> Iterator[None]:
     import app.core.tags
     import model.audio
     import model.measure
+    import model.mel
     import model.onnx_encoder
     from app.core.catalog import Catalog
 
@@ -90,7 +92,7 @@ def _clocked(clock: StageClock, encoder: Any) -> Iterator[None]:
         (app.core.tags, "read_tags", "tags"),
         (app.core.indexer, "fingerprint_or_none", "fingerprint"),
         (app.core.index_plan, "fingerprint_or_none", "fingerprint"),
-        (model.onnx_encoder, "log_mel", "front end"),
+        (model.onnx_encoder, "log_mel", "front end"), (model.mel, "log_mel", "front end"),
         (Catalog, "write_batch", "database writes"),
     ]  # fmt: skip
     if hasattr(encoder, "_session"):  # ONNX

@@ -86,7 +86,9 @@ class Decoded:
     """
 
     file: ScannedFile
-    windows: np.ndarray | None  # (n, samples per window) float32, 22.05 or 44.1 kHz
+    # (n, samples per window) float32 waveforms, 22.05 or 44.1 kHz; or, decoded with
+    # ``mel``, their (n, 1, N_MELS, N_FRAMES) log-mel (model.mel.log_mel)
+    windows: np.ndarray | None
     padded: bool
     duration_s: float
     tags: dict[str, object]
@@ -99,13 +101,18 @@ class Decoded:
 PIECE_WINDOWS = 16  # windows per piece (47 s of audio, 8 MB at 44.1 kHz): bounds memory
 
 
-def decode_file(file: ScannedFile, native: bool = False) -> Iterator[Decoded]:
+def decode_file(file: ScannedFile, native: bool = False, mel: bool = False) -> Iterator[Decoded]:
     """Decode one file into pieces of network windows, and read its tags (in a worker).
 
-    ``native`` keeps 44.1 kHz files at their rate (``Encoder.native_rates``: on a GPU)."""
+    ``native`` keeps 44.1 kHz files at their rate (``Encoder.native_rates``: on a GPU).
+    ``mel`` sends each piece's log-mel instead of its waveforms (for an encoder with
+    ``embed_mel``, the ONNX one): a quarter of the bytes cross from the worker (pickling and
+    pipe copies cost 0.27 ms of CPU per second of audio for waveforms), and the front end
+    runs on the decoders' cores."""
     from app.core.tags import read_tags
     from model.audio import AudioError, stream_windows
     from model.measure import TrackMeter
+    from model.mel import log_mel
 
     if file.fingerprint is None:
         file = replace(file, fingerprint=fingerprint_or_none(file.path))
@@ -115,10 +122,11 @@ def decode_file(file: ScannedFile, native: bool = False) -> Iterator[Decoded]:
         for batch in stream_windows(file.path, PIECE_WINDOWS, native=native):
             meter = meter or TrackMeter(batch.rate)
             meter.update(batch.samples.reshape(-1))  # consecutive windows: the audio in order
+            windows = log_mel(batch.samples) if mel else batch.samples
             if not batch.last:
-                yield Decoded(file, batch.samples, batch.padded, batch.decoded_s, {}, last=False)
+                yield Decoded(file, windows, batch.padded, batch.decoded_s, {}, last=False)
                 continue
-            yield Decoded(file, batch.samples, batch.padded, batch.decoded_s, tags,
+            yield Decoded(file, windows, batch.padded, batch.decoded_s, tags,
                           bpm=meter.bpm(), loudness_lufs=meter.loudness_lufs())  # fmt: skip
     except AudioError as exc:
         yield Decoded(file, None, False, 0.0, tags, str(exc) or "cannot decode")
@@ -182,15 +190,15 @@ def plan_run(
 
 
 def _pieces(
-    todo: list[ScannedFile], workers: int, native: bool
+    todo: list[ScannedFile], workers: int, native: bool, mel: bool
 ) -> Iterator[tuple[ScannedFile, Decoded | Crashed] | None]:
     """Every file's pieces: decoded in ``workers`` processes, or inline when 0."""
     if workers > 0:
-        job = functools.partial(decode_file, native=native)
+        job = functools.partial(decode_file, native=native, mel=mel)
         yield from decode_in_processes(todo, job, workers)  # type: ignore[misc]
         return
     for file in todo:
-        for piece in decode_file(file, native):
+        for piece in decode_file(file, native, mel):
             yield file, piece
 
 
@@ -211,7 +219,7 @@ def embed_files(
     partial: dict[str, list[np.ndarray]] = {}  # window vectors of files still being decoded
     done, total, uncommitted = 0, len(todo), 0
     started = time.monotonic()
-    pieces = _pieces(todo, n_workers, encoder.native_rates)
+    pieces = _pieces(todo, n_workers, encoder.native_rates, hasattr(encoder, "embed_mel"))
     device = str(getattr(encoder.device, "type", encoder.device)).upper()  # torch.device or "cpu" (ONNX)
     # numpy's BLAS on one thread (the ONNX front end's product, the meters when decoding
     # inline): the cores are split between processes already, and idle OpenBLAS threads spin.
@@ -269,12 +277,13 @@ def embed_files(
 def _embed_batch(
     ready: list[Decoded], encoder: Encoder, model_id: str, partial: dict[str, list[np.ndarray]]
 ) -> list[TrackRecord]:
-    """Embed the windows of ``ready`` (one encoder call per sample rate) into ``partial``;
-    records for the files whose last piece is among them, good and bad."""
-    for width in sorted({d.windows.shape[1] for d in ready if d.windows is not None}):
-        good = [d for d in ready if d.windows is not None and d.windows.shape[1] == width]
+    """Embed the windows of ``ready`` (one encoder call per sample rate, or for log-mel) into
+    ``partial``; records for the files whose last piece is among them, good and bad."""
+    for shape in sorted({d.windows.shape[1:] for d in ready if d.windows is not None}):
+        good = [d for d in ready if d.windows is not None and d.windows.shape[1:] == shape]
         stacked = np.concatenate([d.windows for d in good])  # type: ignore[misc]
-        vectors = np.asarray(encoder.embed_windows(stacked), dtype=np.float32)
+        embed = encoder.embed_windows if stacked.ndim == 2 else encoder.embed_mel  # type: ignore[attr-defined]
+        vectors = np.asarray(embed(stacked), dtype=np.float32)
         start = 0
         for d in good:
             n = len(d.windows)  # type: ignore[arg-type]

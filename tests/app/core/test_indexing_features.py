@@ -96,3 +96,33 @@ def normalize(vector: np.ndarray) -> np.ndarray:
     from model.dimensions import normalize_blocks
 
     return normalize_blocks(vector)
+
+
+def test_indexing_on_onnx_sends_log_mel_and_stores_the_same_vectors(tmp_path: Path) -> None:
+    """With the ONNX encoder the decoder workers send log-mel (``embed_mel``), not waveforms;
+    the catalog must hold what embedding the waveforms gives."""
+    pytest.importorskip("onnx")
+    from app.core.catalog import Catalog
+    from app.core.indexer import IndexSummary, index_folders
+    from model.export_onnx import export
+    from model.onnx_encoder import load_onnx_encoder
+    from tests.app.library_helpers import make_library, make_model
+
+    model = make_model(tmp_path / "m.pt")
+    export(model)
+    encoder = load_onnx_encoder(model, threads=1, device="cpu")
+    assert encoder is not None
+    paths = make_library(tmp_path / "music", n=3, seconds=8.0)
+    file = ScannedFile(str(paths[0]), paths[0].stat().st_size, paths[0].stat().st_mtime_ns)
+    (piece,) = decode_file(file, mel=True)
+    assert piece.windows is not None and piece.windows.shape[1:] == (1, 128, 129)
+    with Catalog.open(tmp_path / "lib.db") as catalog:
+        summary = IndexSummary()
+        for _ in index_folders(catalog, [tmp_path / "music"], encoder, summary=summary, workers=1):
+            pass
+        assert (summary.added, summary.failed) == (3, [])
+        table = catalog.load_track_vectors(encoder.model_id)
+        for path in paths:
+            expected = normalize(encoder.embed_windows(pipeline_windows(path)).mean(axis=0))
+            row = table.paths.index(str(path))
+            np.testing.assert_allclose(table.vectors[row], expected, atol=2e-3)  # stored as float16
