@@ -13,6 +13,8 @@ Numpy only (it runs in the indexer's decode workers, which never load torch).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from model.audio import HOP_LENGTH, N_FFT, SAMPLE_RATE
@@ -38,8 +40,19 @@ def log_mel_frames(frames: np.ndarray) -> np.ndarray:
     spacing; the ones above 11 kHz are left out.
     """
     spectrum = np.fft.rfft(frames, axis=1)[:, : HOP_LENGTH // 2 + 1]  # no taper: edge beats count
-    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
-    return np.log10(1.0 + 10.0 * (power @ mel_filters()[:, ::2].T))
+    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32, copy=False)
+    mel = power @ _half_filters()
+    mel *= 10.0
+    mel += 1.0
+    return np.log10(mel, out=mel)
+
+
+@functools.cache
+def _half_filters() -> np.ndarray:
+    """Every other bin of the mel filters, transposed and contiguous (made once, not per block)."""
+    filters = np.ascontiguousarray(mel_filters()[:, ::2].T)
+    filters.setflags(write=False)
+    return filters
 
 
 def onset_envelope(samples: np.ndarray) -> np.ndarray:

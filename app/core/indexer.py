@@ -18,6 +18,8 @@ What a run does:
    while the other embeds. ``workers=0`` decodes inline. Files stream back in pieces of
    ``PIECE_WINDOWS`` windows (model.decode_pool), so a 2-hour file needs no more memory
    than a 3-minute one; on a GPU 44.1 kHz files are not resampled (``Encoder.native_rates``).
+   With the ONNX encoder (the CPU default) the workers also run the log-mel front end and
+   send it instead of the waveforms (``decode_file``'s ``mel``).
 3. Writes each batch of finished files in ONE transaction (app.core.catalog), so ``kill -9``
    loses at most the batch in flight and the next run completes it without duplicates.
    A file that cannot be decoded is stored with its reason and skipped.
