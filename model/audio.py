@@ -8,9 +8,11 @@ therefore never needs its whole decoded source in memory; ``stream_audio`` and
 (22 050 float32 samples per second: 635 MB for 2 hours, so long files should be streamed).
 Measured peak RSS above the interpreter's for a 2-hour 44.1 kHz stereo FLAC: ``iter_windows``
 +32 MB, ``Encoder.embed_file`` +177 MB (torch activations included), ``load_audio`` +620 MB.
-``soundalike index`` streams too (app.core.indexer): a 2-hour FLAC peaked at 343 MiB in the
-indexer and 71 MiB in its decoder (437 MiB for the process tree), against 319, 66 and 406 MiB
-for a 3-minute one (1533 and 1818 MiB, 2131 for the tree, before it streamed).
+``soundalike index`` streams too (app.core.indexer): a 2-hour 44.1 kHz stereo FLAC peaked at
+184 MiB in the indexer and 166 MiB in its decoder (372 MiB for the process tree, sampled),
+against 176, 118 and 311 MiB for a 3-minute one: 1.19x (``soundalike bench index --memory``;
+ONNX encoder. With torch it was 343, 71 and 437 MiB against 319, 66 and 406; 1533 and 1818
+MiB, 2131 for the tree, before it streamed).
 Formats libsndfile cannot open (e.g. .m4a) are decoded by an ``ffmpeg`` subprocess when
 ffmpeg is installed (``model/ffmpeg_decode.py``).
 
