@@ -7,13 +7,18 @@ Random excerpts of random tracks are cut in four conditions: clean, re-encoded (
 Ogg Vorbis at low quality), noisy (white noise at 10 dB SNR) and +1 semitone
 (librosa's pitch shift). Each is searched with equal weights; reported per condition: how
 often the source track is first, how often its offset is within 1 s and 3 s of the cut
-(misses count as wrong), the median and 90th-percentile error, for the aligned offset
-(what search reports) and for the window-grid offset alone (``--grid`` column: phases off).
+(misses count as wrong), the median and 90th-percentile error, for the placed offset (what
+search reports: window alignment, then the top result placed by its audio, app.core.refine),
+for the window alignment alone (``aligned``) and for the window-grid offset (``grid``), and
+the median time of a search (an embedded query; ``placed`` includes decoding the top result's
+audio) next to the median time of embedding the query, and of a search that leaves the source
+out (the top result is then another recording, for which every candidate offset is tried).
 
 Length bias (``--lengths``): DIR's tracks are cut into pieces of 15-20 s or 60 s (into
 W/lengths/), indexed, and every short piece is a query with the genre slider alone; the
 share of short pieces among each query's top 10 (other tracks' pieces only) is reported for
-segment-only, track-only and the blended score, next to their share of the library.
+segment-only, track-only and the blended score (with and without app.core.chance's
+correction), next to their share of the library.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,7 +43,7 @@ from app.core.library import Library  # noqa: E402
 from app.core.model_registry import resolve_model  # noqa: E402
 from app.core.scanner import AUDIO_EXTENSIONS  # noqa: E402
 from app.core.search import TRACK_WEIGHT  # noqa: E402
-from app.core.types import SearchWeights  # noqa: E402
+from app.core.types import SearchFilters, SearchWeights  # noqa: E402
 from model.audio import SAMPLE_RATE, load_audio  # noqa: E402
 from model.encoder import Encoder  # noqa: E402
 
@@ -65,18 +71,33 @@ def bench_offsets(library: Library, args: argparse.Namespace, tmp: Path) -> None
         cuts.append((track, float(rng.uniform(0, track.duration_s - args.seconds - 0.5))))
     print(f"{len(cuts)} excerpts of {args.seconds:g} s from {len(tracks)} tracks")
     for condition in CONDITIONS:
-        first, errors, grid_errors = 0, [], []
+        first, embed_seconds = 0, []
+        seconds: dict[str, list[float]] = {"placed": [], "aligned": [], "grid": []}
+        errors: dict[str, list[float]] = {"placed": [], "aligned": [], "grid": []}
         for track, start in cuts:
             clip = load_audio(track.path, offset_s=start, duration_s=args.seconds)
-            query = library.prepare_query(degrade(clip, condition, rng, tmp))
-            for q, out in ((query, errors), (replace(query, phases=()), grid_errors)):
+            clip = degrade(clip, condition, rng, tmp)
+            began = time.perf_counter()
+            query = library.prepare_query(clip)
+            embed_seconds.append(time.perf_counter() - began)
+            variants = (query, replace(query, pattern=None), replace(query, phases=(), pattern=None))
+            for q, name in zip(variants, errors, strict=True):
+                began = time.perf_counter()
                 results = library.search(q, SearchWeights(), k=10)
+                seconds[name].append(time.perf_counter() - began)
+                first += q is query and results[0].track.path == track.path
                 hit = next((r for r in results if r.track.path == track.path), None)
-                out.append(abs(hit.offset_s - start) if hit else np.inf)
-                if q is query:
-                    first += results[0].track.path == track.path
-        print(f"{condition:12s} source first {first / len(cuts):4.0%}  aligned {_summary(errors)}"
-              f"   | grid {_summary(grid_errors)}")
+                errors[name].append(abs(hit.offset_s - start) if hit else np.inf)
+            for q, name in zip(variants[:2], ("placed, source left out", "aligned, source left out"), strict=True):
+                began = time.perf_counter()  # the top result is another recording: every candidate tried
+                library.search(q, SearchWeights(), k=10, filters=SearchFilters(exclude_paths=frozenset({track.path})))
+                seconds.setdefault(name, []).append(time.perf_counter() - began)
+        print(f"{condition:12s} source first {first / len(cuts):4.0%}"
+              f"  (embedding the query: p50 {np.median(embed_seconds) * 1e3:4.0f} ms)")
+        for name, errs in errors.items():
+            print(f"    {name:8s} {_summary(errs)}  search p50 {np.median(seconds[name]) * 1e3:4.0f} ms")
+        print("    search p50 with the source left out: " + ", ".join(
+            f"{name.split(',')[0]} {np.median(seconds[name]) * 1e3:.0f} ms" for name in list(seconds)[3:]))
 
 
 def _cut_pieces(folder: Path, out: Path, rng: np.random.Generator) -> dict[str, str]:
@@ -110,15 +131,17 @@ def bench_lengths(encoder: Encoder, args: argparse.Namespace) -> None:
     short = {p for p, t in tracks.items() if t.duration_s < 30}
     print(f"library: {len(tracks)} pieces, {len(short) / len(tracks):.0%} short (15-20 s)")
     genre = SearchWeights(1, 0, 0, 0)
-    for label, weight in (("segment only", 0.0), ("track only", 1.0), ("blend", None)):
-        library.engine.track_weight = TRACK_WEIGHT if weight is None else weight
+    runs = (("segment only", 0.0, True), ("track only", 1.0, True), ("blend", TRACK_WEIGHT, True),
+            ("blend, no chance correction", TRACK_WEIGHT, False))
+    for label, weight, corrected in runs:
+        library.engine.track_weight, library.engine.chance_correction = weight, corrected
         shares = []
         for path in sorted(short):
             query = library.prepare_query(path)
             results = library.search(query, genre, k=40)
             others = [r for r in results if source_of[r.track.path] != source_of[path]][:10]
             shares.append(np.mean([r.track.path in short for r in others]))
-        print(f"{label:13s} (track weight {library.engine.track_weight:.2f}): "
+        print(f"{label:28s} (track weight {weight:.2f}): "
               f"short pieces in a short query's top 10: {np.mean(shares):.0%}")
     catalog.close()
 

@@ -103,6 +103,32 @@ def best_alignment(
     return best_offset, best_dims
 
 
+def best_offsets(
+    cosines: Sequence[np.ndarray], weights: np.ndarray, hop_s: float, n: int, spacing_s: float
+) -> list[float]:
+    """The ``n`` best offsets (seconds, best first) over ``phase_cosines``, each at least
+    ``spacing_s`` from the ones before it: the places worth a closer look (app.core.refine).
+
+    The first is ``best_alignment``'s offset.
+    """
+    w = np.asarray(weights, dtype=np.float32)
+    scores, offsets = [], []
+    for p, dims in enumerate(cosines):
+        scores.append(dims @ w)
+        offsets.append(np.maximum(0.0, np.arange(dims.shape[0]) * WINDOW_SECONDS - p * hop_s))
+    if not scores:
+        return []
+    flat_scores, flat_offsets = np.concatenate(scores), np.concatenate(offsets)
+    chosen: list[float] = []
+    for i in np.argsort(-flat_scores, kind="stable"):
+        offset = float(flat_offsets[i])
+        if all(abs(offset - c) >= spacing_s for c in chosen):
+            chosen.append(offset)
+            if len(chosen) == n:
+                break
+    return chosen
+
+
 def align(
     phases: Sequence[np.ndarray], track: np.ndarray, weights: np.ndarray, hop_s: float
 ) -> tuple[float, np.ndarray]:

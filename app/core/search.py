@@ -33,14 +33,19 @@ cosine):
    their auto-tags match; with a clip, the score is the mean of the clip similarity and
    the tag match (the candidate stage ranks by the same mean, at track level; above
    ``flat_limit`` the tags re-rank the approximate candidate pool only).
-5. Length must not decide the rank: the evidence per dimension blends the best segment
-   with the whole track, ``(1 - track_weight) * cos_d(segment) + track_weight * cos_d(track)``
-   (the best of many offsets favours long tracks, a whole-track mean short ones;
-   tests/app/core/test_length_bias.py), and is then calibrated as in 3.
+5. Length must not decide the rank: the best of many offsets favours long tracks, a
+   whole-track mean short ones. The best segment's cosines lose what their number of
+   offsets explains by chance (app.core.chance, measured on this query's candidates), and
+   the evidence per dimension blends that with the whole track,
+   ``(1 - track_weight) * (cos_d(segment) - chance_d) + track_weight * cos_d(track)``
+   (tests/app/core/test_length_bias.py); it is then calibrated as in 3.
 6. A query from one clip also carries its windows at sub-window phases: the best
-   ``RERANK_FACTOR * k`` candidates are aligned window by window (app.core.alignment),
+   ``max(RERANK_FACTOR * k, RERANK_MIN)`` candidates are aligned window by window (app.core.alignment),
    which replaces their segment evidence and places ``offset_s`` within a fraction of a
    window (scripts/bench_offsets.py measures it on real music).
+7. A query from one clip also carries its band-energy pattern (app.core.refine): the top
+   result's offset is then checked against its audio at the alignment's best few offsets
+   and, when it is the same recording, placed to the 23-ms frame.
 
 Per query the engine caches the ``(N, 4)`` track cosines (above ``flat_limit``: the cosines of
 a candidate pool), each candidate's ``(offsets, 4)`` segment cosines and its phase-aligned
@@ -60,10 +65,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.core.alignment import best_alignment, phase_cosines, phase_hop_s
+from app.core.alignment import best_alignment, best_offsets, phase_cosines, phase_hop_s
 from app.core.auto_tags import LibraryTags, TagQueryError
 from app.core.calibration import LibrarySpread, calibrate, scale
 from app.core.catalog import TrackTable
+from app.core.chance import chance_gain
+from app.core.refine import CANDIDATES, RADIUS_S, refine
 from app.core.types import DIMENSIONS, SearchFilters, SearchResult, SearchWeights, TrackInfo
 from app.core.vector_index import VectorIndex
 from model.audio import WINDOW_SECONDS
@@ -72,7 +79,8 @@ from model.tags import TagModel
 
 N_DIMS = len(DIMENSIONS)
 TRACK_WEIGHT = 0.5  # share of whole-track evidence in a result's score (the rest: best segment)
-RERANK_FACTOR = 3  # with phase windows, the best 3k candidates are aligned and re-ranked
+RERANK_FACTOR = 3  # with phase windows, the best 3k candidates are aligned and re-ranked,
+RERANK_MIN = 30  # and at least 30: enough for app.core.chance to measure chance among them
 
 WindowSource = Callable[[Sequence[int]], Mapping[int, np.ndarray]]  # ids -> (n, 256) each
 InfoSource = Callable[[Sequence[int]], Mapping[int, TrackInfo]]
@@ -97,11 +105,15 @@ class Query:
     # Window vectors of the clip at sub-window phases (app.core.alignment): they place the
     # reported offset precisely. Empty for combined queries (no single clip to align).
     phases: tuple[np.ndarray, ...] = ()
+    # The clip's log band energies (app.core.refine.band_pattern): place a same-recording
+    # result to the frame. None for combined and mixed queries.
+    pattern: np.ndarray | None = None
 
 
 def query_from_windows(
     windows: np.ndarray, path: str = "", padded: bool = False,
     phases: Sequence[np.ndarray] = (),
+    pattern: np.ndarray | None = None,
 ) -> Query:
     windows = np.asarray(windows, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
     if windows.shape[0] == 0:
@@ -110,7 +122,7 @@ def query_from_windows(
     paths = (path,) if path else ()
     return Query(
         vector, (windows.shape[0],) * N_DIMS, paths, padded, dict.fromkeys(DIMENSIONS, path),
-        tuple(phases),
+        tuple(phases), pattern,
     )
 
 
@@ -142,7 +154,9 @@ def mix_queries(base: Query, references: Mapping[str, Query]) -> Query:
     paths = tuple(dict.fromkeys([*base.paths, *(p for r in references.values() for p in r.paths)]))
     padded = base.padded or any(r.padded for r in references.values())
     # Phase windows are the base clip's in every dimension: a mix has no one clip to align.
-    return Query(vector, tuple(spans), paths, padded, sources, () if references else base.phases)
+    if references:
+        return Query(vector, tuple(spans), paths, padded, sources)
+    return Query(vector, tuple(spans), paths, padded, sources, base.phases, base.pattern)
 
 
 def _sliding_sum(x: np.ndarray, m: int) -> np.ndarray:
@@ -211,6 +225,7 @@ class _QueryState:
         self.segments: dict[int, np.ndarray] = {}  # row -> (offsets, 4)
         self.pool: tuple[np.ndarray, np.ndarray] | None = None  # approximate mode: rows, (rows, 4)
         self.phases: dict[int, list[np.ndarray] | None] = {}  # row -> alignment.phase_cosines
+        self.placed: dict[int, dict[float, tuple[float, float] | None]] = {}  # row -> refine's cache
 
 
 class SearchEngine:
@@ -228,10 +243,12 @@ class SearchEngine:
         index_cache: str | os.PathLike[str] | None = None,
         tags: TagModel | None = None,
         track_weight: float = TRACK_WEIGHT,
+        chance_correction: bool = True,
     ) -> None:
         self.table = table
         self.tags = LibraryTags(tags, table.vectors)
         self.track_weight = track_weight
+        self.chance_correction = chance_correction  # module doc, 5 (off: the plain best segment)
         self._windows = windows
         self._info = tracks_info
         self.candidates = candidates
@@ -434,22 +451,29 @@ class SearchEngine:
         best_pair = hits[first]  # earliest best offset of each candidate
         # Evidence per dimension: best segment blended with the whole track (module doc, 5).
         tracks = self._track_cosines(state, rows)
-        raw = (1.0 - self.track_weight) * stacked[best_pair] + self.track_weight * tracks
+        raw = self._blend(stacked[best_pair], tracks, counts)
         offsets = (best_pair - bounds) * WINDOW_SECONDS
         order = _ranking(raw, centers, w, rows, match)
         if query.phases:  # module doc, 6
-            order = order[: RERANK_FACTOR * k]
+            order = order[: max(RERANK_FACTOR * k, RERANK_MIN)]
             new = [int(rows[i]) for i in order if int(rows[i]) not in state.phases]
             found = self._windows([int(self.table.ids[r]) for r in new]) if new else {}
             for row in new:
                 track = found.get(int(self.table.ids[row]))
                 state.phases[row] = None if track is None else phase_cosines(query.phases, track)
-            for i in order:
-                cosines = state.phases[int(rows[i])]
-                if cosines is not None:
-                    offsets[i], aligned = best_alignment(cosines, w, phase_hop_s())
-                    raw[i] = (1.0 - self.track_weight) * aligned + self.track_weight * tracks[i]
+            have = np.array([i for i in order if state.phases[int(rows[i])] is not None], dtype=np.int64)
+            if have.size:
+                aligned = np.empty((have.size, N_DIMS), np.float32)
+                chances = np.empty(have.size, np.int64)
+                for j, i in enumerate(have):
+                    cosines = state.phases[int(rows[i])]
+                    assert cosines is not None
+                    offsets[i], aligned[j] = best_alignment(cosines, w, phase_hop_s())
+                    chances[j] = sum(c.shape[0] for c in cosines)
+                raw[have] = self._blend(aligned, tracks[have], chances)
             order = order[_ranking(raw[order], centers, w, rows[order], match)]
+            if query.pattern is not None:  # module doc, 7
+                self._place_top(query, state, w, int(rows[order[0]]), offsets, int(order[0]))
         order = order[:k]
         calibrated = calibrate(raw, centers)
         ids = [int(self.table.ids[rows[i]]) for i in order]
@@ -469,6 +493,24 @@ class SearchEngine:
                 )
             )
         return results
+
+    def _blend(self, best: np.ndarray, tracks: np.ndarray, chances: np.ndarray) -> np.ndarray:
+        """Evidence per dimension: the best segment, less what its number of ``chances``
+        explains (app.core.chance), blended with the whole track (module doc, 5)."""
+        segment = best - chance_gain(best, tracks, chances) if self.chance_correction else best
+        return (1.0 - self.track_weight) * segment + self.track_weight * tracks
+
+    def _place_top(
+        self, query: Query, state: _QueryState, w: np.ndarray, row: int, offsets: np.ndarray, i: int
+    ) -> None:
+        """``offsets[i]`` placed to the frame when the top result is the query's recording."""
+        cosines = state.phases.get(row)
+        if cosines is None or query.pattern is None:
+            return
+        candidates = best_offsets(cosines, w, phase_hop_s(), CANDIDATES, 2 * RADIUS_S)
+        placed = refine(query.pattern, self.table.paths[row], candidates, state.placed.setdefault(row, {}))
+        if placed is not None:
+            offsets[i] = placed
 
     def _track_cosines(self, state: _QueryState, rows: np.ndarray) -> np.ndarray:
         """``(len(rows), 4)`` whole-track cosines of the query (cached by ``_candidate_rows``)."""

@@ -61,12 +61,14 @@ class CountingWindows:
 
 
 def _engine(catalog: Catalog, **options) -> tuple[SearchEngine, CountingWindows]:
-    """An engine scoring by segments alone (``track_weight`` 0), unless told otherwise.
+    """An engine scoring by segments alone (``track_weight`` 0, no chance correction), unless
+    told otherwise.
 
-    The algebra below is the segment score's; the blend with track evidence is tested in
-    test_length_bias.py.
+    The algebra below is the segment score's; the blend with track evidence and the chance
+    correction are tested in test_length_bias.py.
     """
     options.setdefault("track_weight", 0.0)
+    options.setdefault("chance_correction", False)
     source = CountingWindows(catalog)
     table = catalog.load_track_vectors(MODEL)
     return SearchEngine(table, source, catalog.get_tracks, **options), source
@@ -102,11 +104,14 @@ def test_zero_weight_removes_a_dimension_exactly(library, tmp_path) -> None:
     other = Catalog.open(tmp_path / "other.db")
     inst = slice(2 * BLOCK_SIZE, 3 * BLOCK_SIZE)
     records = []
+    table = library.load_track_vectors(MODEL)
+    vectors = dict(zip(table.paths, table.vectors, strict=True))
     for info in library.tracks():
         windows = _windows_of(library, info.path)
         windows[:, inst] = _windows(rng, windows.shape[0])[:, inst]
-        records.append(TrackRecord(info.path, 1, 1, info.duration_s, {}, MODEL,
-                                   track=normalize_blocks(windows.mean(0)), windows=windows))
+        track = vectors[info.path].copy()  # the other blocks exactly as they were
+        track[inst] = normalize_blocks(windows.mean(0))[inst]
+        records.append(TrackRecord(info.path, 1, 1, info.duration_s, {}, MODEL, track=track, windows=windows))
     other.write_batch(records)
     after = _engine(other)[0].search(query, weights, k=20)
     assert [r.track.path for r in after] == [r.track.path for r in before]

@@ -1,0 +1,131 @@
+"""A same-recording result placed to the frame by its audio (app.core.refine)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app.core.alignment import PHASES, best_alignment, best_offsets, phase_cosines, phase_hop_s
+from app.core.catalog import Catalog, TrackRecord
+from app.core.refine import (
+    FRAME_SECONDS,
+    MATCH_NCC,
+    OTHER_NCC,
+    band_pattern,
+    normalized_xcorr,
+    place,
+    refine,
+)
+from app.core.search import SearchEngine, query_from_windows
+from app.core.types import SearchWeights
+from model.audio import SAMPLE_RATE, WINDOW_SECONDS
+from model.dimensions import normalize_blocks
+
+MODEL = "testmodel0000000"
+SECONDS = 60
+
+
+def _music(seed: int, seconds: float = SECONDS) -> np.ndarray:
+    """Notes of random pitch and length with percussive noise bursts: no two passages alike."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(int(seconds * SAMPLE_RATE), np.float32)
+    at = 0
+    while at < out.size:
+        n = int(rng.uniform(0.1, 0.5) * SAMPLE_RATE)
+        t = np.arange(min(n, out.size - at)) / SAMPLE_RATE
+        tone = np.sin(2 * np.pi * rng.uniform(110, 1760) * t) * np.exp(-t * rng.uniform(2, 8))
+        tone[: int(0.01 * SAMPLE_RATE)] += rng.normal(scale=0.5, size=min(tone.size, int(0.01 * SAMPLE_RATE)))
+        out[at : at + t.size] = 0.3 * tone
+        at += n
+    return out
+
+
+def _excerpt(audio: np.ndarray, start_s: float, seconds: float = 15.0) -> np.ndarray:
+    first = int(round(start_s * SAMPLE_RATE))
+    return audio[first : first + int(seconds * SAMPLE_RATE)]
+
+
+def _noisy(x: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
+    noise = np.random.default_rng(seed).normal(size=x.size) * np.sqrt(np.mean(x**2) / 10 ** (snr_db / 10))
+    return (x + noise).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def track(tmp_path_factory) -> tuple[str, np.ndarray]:
+    path = tmp_path_factory.mktemp("refine") / "track.wav"
+    audio = _music(1)
+    sf.write(path, audio, SAMPLE_RATE, subtype="FLOAT")
+    return str(path), audio
+
+
+def test_normalized_xcorr_finds_a_shifted_pattern_whatever_its_level() -> None:
+    rng = np.random.default_rng(0)
+    track = rng.normal(size=(400, 16))
+    query = 3.0 * track[123:223] + 7.0  # louder and offset: same shape
+    ncc = normalized_xcorr(query, track)
+    assert ncc.shape == (301,)
+    assert int(np.argmax(ncc)) == 123 and ncc[123] == pytest.approx(1.0)
+    assert np.max(np.delete(ncc, 123)) < 0.5
+    assert normalized_xcorr(query, track[:50]).size == 0  # track shorter than the query
+
+
+def test_place_finds_the_cut_to_the_frame_near_a_coarse_offset(track) -> None:
+    path, audio = track
+    pattern = band_pattern(_noisy(_excerpt(audio, 17.31), 10.0, seed=2))  # noisy, off any grid
+    offset, ncc = place(pattern, path, 18.5)  # the window alignment was 1.2 s late
+    assert offset == pytest.approx(17.31, abs=FRAME_SECONDS)
+    assert ncc >= MATCH_NCC
+
+
+def test_refine_looks_past_a_wrong_first_candidate(track) -> None:
+    path, audio = track
+    pattern = band_pattern(_excerpt(audio, 30.0))
+    cache: dict = {}
+    assert refine(pattern, path, [5.0, 44.0, 29.2], cache) == pytest.approx(30.0, abs=FRAME_SECONDS)
+    assert set(cache) == {5.0, 44.0, 29.2}
+
+
+def test_refine_leaves_another_recording_alone(track, tmp_path) -> None:
+    path, _ = track
+    pattern = band_pattern(_excerpt(_music(7), 10.0))
+    cache: dict = {}
+    assert refine(pattern, path, [10.0, 30.0], cache) is None
+    assert place(pattern, path, 10.0)[1] < OTHER_NCC and list(cache) == [10.0]  # one region decoded
+    assert refine(pattern, tmp_path / "missing.wav", [10.0]) is None  # unreadable: no answer
+
+
+def test_best_offsets_are_distinct_and_start_with_the_alignment() -> None:
+    rng = np.random.default_rng(3)
+    track = normalize_blocks(rng.normal(size=(30, 256)).astype(np.float32))
+    phases = [track[5 + p : 9 + p] for p in range(PHASES)]
+    cosines = phase_cosines(phases, track)
+    weights = np.ones(4, np.float32)
+    offsets = best_offsets(cosines, weights, phase_hop_s(), 4, 3.0)
+    assert offsets[0] == best_alignment(cosines, weights, phase_hop_s())[0]
+    assert len(offsets) == 4
+    assert all(abs(a - b) >= 3.0 for i, a in enumerate(offsets) for b in offsets[:i])
+
+
+def test_search_places_the_top_result_by_its_audio(tmp_path, track) -> None:
+    """Windows say 'grid offset 6'; the audio says 17.31 s, and the result reports that."""
+    path, audio = track
+    rng = np.random.default_rng(5)
+    windows = normalize_blocks(rng.normal(size=(20, 256)).astype(np.float32))
+    catalog = Catalog.open(tmp_path / "lib.db")
+    other = normalize_blocks(rng.normal(size=(20, 256)).astype(np.float32))
+    catalog.write_batch([
+        TrackRecord(path, 1, 1, float(SECONDS), {}, MODEL, track=normalize_blocks(windows.mean(0)), windows=windows),
+        TrackRecord("/m/other.wav", 1, 1, 60.0, {}, MODEL, track=normalize_blocks(other.mean(0)), windows=other),
+    ])
+    phases = [windows[6:10]] + [normalize_blocks(rng.normal(size=(4, 256)).astype(np.float32))
+                                for _ in range(PHASES - 1)]
+    engine = SearchEngine(catalog.load_track_vectors(MODEL),
+                          lambda ids: catalog.window_vectors(ids, MODEL), catalog.get_tracks)
+    unplaced = query_from_windows(windows[6:10], phases=phases)
+    placed = query_from_windows(windows[6:10], phases=phases, pattern=band_pattern(_excerpt(audio, 17.31)))
+    assert engine.search(unplaced, SearchWeights(), k=1)[0].offset_s == pytest.approx(6 * WINDOW_SECONDS)
+    best = engine.search(placed, SearchWeights(), k=2)
+    assert best[0].track.path == path
+    assert best[0].offset_s == pytest.approx(17.31, abs=FRAME_SECONDS)
+    catalog.close()
