@@ -27,6 +27,7 @@ import torch
 
 from model.atomic import write_text_atomic
 from model.audio import SAMPLE_RATE, WINDOW_SAMPLES, AudioError, audio_duration, load_audio
+from model.augment import time_stretch
 from model.samplers import MAX_EXCERPT_OVERLAP, excerpt_pair
 
 CACHE_VERSION = 1
@@ -147,13 +148,19 @@ class PairBatches(torch.utils.data.Dataset):
     """Item ``step`` of an epoch: two excerpts of each of ``tracks_per_batch`` tracks.
 
     Returns ``waves`` (2M, WINDOW_SAMPLES) float32, ``rows`` (2M,) indices into
-    ``track_rows``' label rows, and ``track_ids`` (2M,) with items ``2i, 2i+1`` from one
-    track. ``augment`` (a callable ``(waves, rng) -> waves``) is applied per excerpt.
+    ``track_rows``' label rows, ``track_ids`` (2M,) with items ``2i, 2i+1`` from one
+    track, and ``stretched`` (2M,) bool. ``augment`` (a callable ``(waves, rng) -> waves``)
+    is applied per excerpt.
+
+    With ``stretch`` > 0, the second excerpt of half the tracks is time-stretched by a rate
+    drawn from ``[1 - stretch, 1 + stretch]`` before ``augment``: the track triplets then
+    teach that a sped-up copy (a PAL transfer is +4 %) is still the same song. Such an
+    excerpt no longer has its track's BPM, so training leaves it out of tempo pairs.
     """
 
     def __init__(self, cache: AudioCache, track_rows: Sequence[int], cache_index: Sequence[int],
                  tracks_per_batch: int, steps: int, seed: int, epoch: int, augment=None,
-                 start_step: int = 0) -> None:
+                 start_step: int = 0, stretch: float = 0.0) -> None:
         lengths = np.array([cache.tracks[i].length for i in cache_index])
         usable = lengths >= MIN_TRACK_SAMPLES
         self.cache = cache
@@ -165,20 +172,27 @@ class PairBatches(torch.utils.data.Dataset):
         self.m = min(tracks_per_batch, len(self.rows))
         self.steps, self.seed, self.epoch, self.augment = steps, seed, epoch, augment
         self.start_step = start_step  # a resumed epoch continues where its checkpoint was
+        self.stretch = stretch
 
     def __len__(self) -> int:
         return self.steps - self.start_step
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, self.start_step + index])
+        # the speeds have a stream of their own, so the same excerpts are drawn with or without stretch
+        speeds = np.random.default_rng([self.seed, self.epoch, self.start_step + index, 1])
         chosen = rng.choice(len(self.rows), size=self.m, replace=False)
         waves = np.zeros((2 * self.m, WINDOW_SAMPLES), np.float32)
+        stretched = np.zeros(2 * self.m, bool)
+        room = 0 if self.augment is None and not self.stretch else WINDOW_SAMPLES // 4  # to stretch into
         for j, k in enumerate(chosen):
             starts = excerpt_pair(int(self.lengths[k]), WINDOW_SAMPLES, rng)
             assert starts is not None  # guaranteed by MIN_TRACK_SAMPLES
+            rate = float(speeds.uniform(1 - self.stretch, 1 + self.stretch)) if speeds.random() < 0.5 else 1.0
             for h, start in enumerate(starts):
-                extra = 0 if self.augment is None else WINDOW_SAMPLES // 4  # room to stretch
-                wave = self.cache.excerpt(int(self.cache_index[k]), start, WINDOW_SAMPLES + extra)
+                wave = self.cache.excerpt(int(self.cache_index[k]), start, WINDOW_SAMPLES + room)
+                if h == 1 and self.stretch and rate != 1.0:
+                    wave, stretched[2 * j + h] = time_stretch(wave, rate), True
                 if self.augment is not None:
                     wave = self.augment(wave, rng)
                 waves[2 * j + h] = wave[:WINDOW_SAMPLES]
@@ -186,4 +200,5 @@ class PairBatches(torch.utils.data.Dataset):
             "waves": torch.from_numpy(waves),
             "rows": torch.from_numpy(np.repeat(self.rows[chosen], 2)),
             "track_ids": torch.from_numpy(np.repeat(np.arange(self.m), 2)),
+            "stretched": torch.from_numpy(stretched),
         }

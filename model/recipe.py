@@ -55,7 +55,7 @@ SMOKE = {"max_epochs": 1, "steps_per_epoch": 2, "val_triplets": 20, "checkpoint_
 MODELS = ROOT / "resources" / "models"
 CONFIG = TrainConfig(max_epochs=60, steps_per_epoch=100, tracks_per_batch=16, num_workers=1,
                      decode_workers=2, checkpoint_every=25, max_seconds=60.0, val_triplets=300,
-                     production=True)  # fmt: skip
+                     production=True, stretch=0.08)  # fmt: skip
 
 
 def log(message: str) -> None:

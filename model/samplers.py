@@ -178,13 +178,15 @@ def label_arrays(labels: Sequence[TrackLabels]) -> dict[str, np.ndarray]:
 
 
 def pair_matrices(
-    arrays: dict[str, np.ndarray], rows: np.ndarray, track_ids: np.ndarray
+    arrays: dict[str, np.ndarray], rows: np.ndarray, track_ids: np.ndarray, tempo_unknown: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positive and negative pair matrices for a batch, shape (D, N, N) bool each.
 
     ``rows`` index into ``arrays`` (the tracks of the N batch items); ``track_ids`` say
     which items are excerpts of the same track, which never count as a category pair
     (that would teach track identity, which the track triplets already cover).
+    ``tempo_unknown`` (N,) marks items whose tempo is not their track's (time-stretched
+    excerpts): they take part in no tempo pair.
     """
     n = len(rows)
     positives = np.zeros((len(DIMENSIONS), n, n), dtype=bool)
@@ -193,7 +195,7 @@ def pair_matrices(
     for k, d in enumerate(DIMENSIONS):
         if d == "tempo":
             bpm = arrays["tempo"][rows]
-            known = ~np.isnan(bpm)
+            known = ~np.isnan(bpm) if tempo_unknown is None else ~np.isnan(bpm) & ~tempo_unknown
             diff = np.abs(bpm[:, None] - bpm[None, :])
             with np.errstate(invalid="ignore"):
                 close = diff <= TEMPO_TOLERANCE_BPM

@@ -77,6 +77,7 @@ class TrainConfig:
     max_minutes: float = 0.0  # stop after the epoch that passes this wall-clock budget (0: none)
     dims: dict = field(default_factory=dict)  # ModelDims overrides when training from scratch
     production: bool = False  # random production chains on training excerpts (model.augment.Production)
+    stretch: float = 0.0  # time-stretch one excerpt of half the track pairs by up to ±this (PairBatches)
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,8 @@ def fit(
     steps = config.steps_per_epoch or max(1, math.ceil(len(train_rows) / config.tracks_per_batch))
     stopped = bool(schedule.get("early_stopped"))  # a finished run stays finished on resume
     while epoch < config.max_epochs and not stopped:
-        batches = PairBatches(cache, train_rows, train_cache_index, config.tracks_per_batch, steps, config.seed, epoch, augment, start_step)
+        batches = PairBatches(cache, train_rows, train_cache_index, config.tracks_per_batch, steps,
+                              config.seed, epoch, augment, start_step, stretch=config.stretch)
         loader = torch.utils.data.DataLoader(batches, batch_size=None, shuffle=False, num_workers=config.num_workers,
                                              pin_memory=device.type == "cuda")  # page-locked batches: async copies
         network.train()
@@ -257,7 +259,7 @@ def fit(
             track_ids = batch["track_ids"].to(device)
             if config.mode == "triplet":
                 rows_, ids_ = batch["rows"].numpy(), batch["track_ids"].numpy()
-                pos, neg = pair_matrices(arrays, rows_, ids_)
+                pos, neg = pair_matrices(arrays, rows_, ids_, batch["stretched"].numpy())
                 if teacher is not None:
                     pos, neg = merge_pairs((pos, neg), teacher.pair_matrices(rows_, ids_))
                 loss, _parts = csn_loss(embeddings, torch.from_numpy(pos).to(device), torch.from_numpy(neg).to(device),
