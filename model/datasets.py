@@ -152,6 +152,9 @@ class PairBatches(torch.utils.data.Dataset):
     track, and ``stretched`` (2M,) bool. ``augment`` (a callable ``(waves, rng) -> waves``)
     is applied per excerpt.
 
+    ``weights`` (per track row, optional) make some tracks likelier to be drawn, e.g. the
+    teacher-tagged ones, which only form teacher pairs with each other in the same batch.
+
     With ``stretch`` > 0, the second excerpt of half the tracks is time-stretched by a rate
     drawn from ``[1 - stretch, 1 + stretch]`` before ``augment``: the track triplets then
     teach that a sped-up copy (a PAL transfer is +4 %) is still the same song. Such an
@@ -160,13 +163,14 @@ class PairBatches(torch.utils.data.Dataset):
 
     def __init__(self, cache: AudioCache, track_rows: Sequence[int], cache_index: Sequence[int],
                  tracks_per_batch: int, steps: int, seed: int, epoch: int, augment=None,
-                 start_step: int = 0, stretch: float = 0.0) -> None:
+                 start_step: int = 0, stretch: float = 0.0, weights: Sequence[float] | None = None) -> None:
         lengths = np.array([cache.tracks[i].length for i in cache_index])
         usable = lengths >= MIN_TRACK_SAMPLES
         self.cache = cache
         self.rows = np.asarray(track_rows)[usable]
         self.cache_index = np.asarray(cache_index)[usable]
         self.lengths = lengths[usable]
+        self.p = None if weights is None else np.asarray(weights, np.float64)[usable] / np.sum(np.asarray(weights)[usable])
         if len(self.rows) < 2:
             raise ValueError("need at least two training tracks of 4.5 s or more")
         self.m = min(tracks_per_batch, len(self.rows))
@@ -181,7 +185,7 @@ class PairBatches(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, self.start_step + index])
         # the speeds have a stream of their own, so the same excerpts are drawn with or without stretch
         speeds = np.random.default_rng([self.seed, self.epoch, self.start_step + index, 1])
-        chosen = rng.choice(len(self.rows), size=self.m, replace=False)
+        chosen = rng.choice(len(self.rows), size=self.m, replace=False, p=self.p)
         waves = np.zeros((2 * self.m, WINDOW_SAMPLES), np.float32)
         stretched = np.zeros(2 * self.m, bool)
         room = 0 if self.augment is None and not self.stretch else WINDOW_SAMPLES // 4  # to stretch into

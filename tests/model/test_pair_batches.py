@@ -68,3 +68,23 @@ def test_stretched_items_take_part_in_no_tempo_pair() -> None:
     assert not pos[tempo][unknown].any() and not pos[tempo][:, unknown].any()
     assert not neg[tempo][unknown].any() and not neg[tempo][:, unknown].any()
     assert pos[tempo][~unknown][:, ~unknown].any()
+
+
+def test_weights_make_the_favoured_tracks_likelier(cache) -> None:
+    n = len(cache.tracks)
+    weights = np.where(np.arange(n) < 2, 4.0, 1.0)  # two favoured of six
+    drawn = PairBatches(cache, range(n), range(n), tracks_per_batch=2, steps=200, seed=0, epoch=0, weights=weights)
+    rows = np.concatenate([drawn[i]["rows"].numpy()[0::2] for i in range(200)])
+    assert np.isin(rows, [0, 1]).mean() > 0.6  # uniform: 1/3
+
+
+def test_teacher_weights_give_the_tagged_rows_their_share() -> None:
+    from model.train import teacher_weights
+    from model.training.distill import TeacherTargets
+
+    known = np.arange(100) % 5 == 0  # 20 % tagged
+    teacher = TeacherTargets({}, known, {}, {})
+    weights = teacher_weights(teacher, range(100), 0.5)
+    assert weights[known].sum() / weights.sum() == pytest.approx(0.5)
+    assert teacher_weights(None, range(100), 0.5) is None
+    assert teacher_weights(TeacherTargets({}, np.ones(100, bool), {}, {}), range(100), 0.5) is None
