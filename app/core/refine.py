@@ -24,7 +24,7 @@ included) where other recordings stay below 0.38 in 99 % of cases. So:
 
 Pitch: 16 bands of 8 mel bands each are wide against a semitone (a 6 % shift), so a pitched
 query still correlates. Cost: one decode of ``query + 2 * RADIUS_S`` seconds per candidate
-tried, only for the top result (``SearchEngine``), cached per query.
+tried, only for the top result (``SearchEngine``), kept per query and track.
 """
 
 from __future__ import annotations
@@ -105,29 +105,20 @@ def place(pattern: np.ndarray, path: str | os.PathLike[str], offset_s: float) ->
     return float(lags_s[lag]), float(ncc[lag])
 
 
-def refine(
-    pattern: np.ndarray, path: str | os.PathLike[str], candidates: list[float],
-    cache: dict[float, tuple[float, float] | None] | None = None,
-) -> float | None:
+def refine(pattern: np.ndarray, path: str | os.PathLike[str], candidates: list[float]) -> float | None:
     """The offset of the same recording among ``candidates`` (best first), or None (module doc).
 
-    ``cache`` maps a candidate offset to its ``place`` answer, so a slider move that keeps
-    the same candidates decodes nothing.
+    The answer does not depend on the slider weights that chose the candidates (a recording
+    is the query's or not), so the search keeps it per query and track: a slider move
+    decodes nothing unless a new track comes first.
     """
-    cache = {} if cache is None else cache
-
-    def placed(offset: float) -> tuple[float, float] | None:
-        if offset not in cache:
-            cache[offset] = place(pattern, path, offset)
-        return cache[offset]
-
     if not candidates:
         return None
-    first = placed(candidates[0])
+    first = place(pattern, path, candidates[0])
     if first is not None and first[1] >= MATCH_NCC:
         return first[0]
     if first is None or first[1] < OTHER_NCC:
         return None
-    found = [p for p in (first, *map(placed, candidates[1:CANDIDATES])) if p is not None]
+    found = [p for p in (first, *(place(pattern, path, c) for c in candidates[1:CANDIDATES])) if p is not None]
     best = max(found, key=lambda p: p[1], default=None)
     return best[0] if best is not None and best[1] >= MATCH_NCC else None

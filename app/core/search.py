@@ -225,7 +225,7 @@ class _QueryState:
         self.segments: dict[int, np.ndarray] = {}  # row -> (offsets, 4)
         self.pool: tuple[np.ndarray, np.ndarray] | None = None  # approximate mode: rows, (rows, 4)
         self.phases: dict[int, list[np.ndarray] | None] = {}  # row -> alignment.phase_cosines
-        self.placed: dict[int, dict[float, tuple[float, float] | None]] = {}  # row -> refine's cache
+        self.placed: dict[int, float | None] = {}  # row -> refine's answer (weight-free)
 
 
 class SearchEngine:
@@ -507,8 +507,10 @@ class SearchEngine:
         cosines = state.phases.get(row)
         if cosines is None or query.pattern is None:
             return
-        candidates = best_offsets(cosines, w, phase_hop_s(), CANDIDATES, 2 * RADIUS_S)
-        placed = refine(query.pattern, self.table.paths[row], candidates, state.placed.setdefault(row, {}))
+        if row not in state.placed:
+            candidates = best_offsets(cosines, w, phase_hop_s(), CANDIDATES, 2 * RADIUS_S)
+            state.placed[row] = refine(query.pattern, self.table.paths[row], candidates)
+        placed = state.placed[row]
         if placed is not None:
             offsets[i] = placed
 

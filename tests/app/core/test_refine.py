@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from app.core import refine as refine_module
 from app.core.alignment import PHASES, best_alignment, best_offsets, phase_cosines, phase_hop_s
 from app.core.catalog import Catalog, TrackRecord
 from app.core.refine import (
@@ -78,20 +79,33 @@ def test_place_finds_the_cut_to_the_frame_near_a_coarse_offset(track) -> None:
     assert ncc >= MATCH_NCC
 
 
-def test_refine_looks_past_a_wrong_first_candidate(track) -> None:
+def _counting_places(monkeypatch) -> list[float]:
+    """The candidate offsets ``refine`` decodes, in order."""
+    tried: list[float] = []
+
+    def counting(pattern, path, offset_s):
+        tried.append(offset_s)
+        return place(pattern, path, offset_s)
+
+    monkeypatch.setattr(refine_module, "place", counting)
+    return tried
+
+
+def test_refine_looks_past_a_wrong_first_candidate(track, monkeypatch) -> None:
     path, audio = track
     pattern = band_pattern(_excerpt(audio, 30.0))
-    cache: dict = {}
-    assert refine(pattern, path, [5.0, 44.0, 29.2], cache) == pytest.approx(30.0, abs=FRAME_SECONDS)
-    assert set(cache) == {5.0, 44.0, 29.2}
+    tried = _counting_places(monkeypatch)
+    assert refine(pattern, path, [5.0, 44.0, 29.2]) == pytest.approx(30.0, abs=FRAME_SECONDS)
+    assert tried == [5.0, 44.0, 29.2]
 
 
-def test_refine_leaves_another_recording_alone(track, tmp_path) -> None:
+def test_refine_leaves_another_recording_alone(track, tmp_path, monkeypatch) -> None:
     path, _ = track
     pattern = band_pattern(_excerpt(_music(7), 10.0))
-    cache: dict = {}
-    assert refine(pattern, path, [10.0, 30.0], cache) is None
-    assert place(pattern, path, 10.0)[1] < OTHER_NCC and list(cache) == [10.0]  # one region decoded
+    assert place(pattern, path, 10.0)[1] < OTHER_NCC
+    tried = _counting_places(monkeypatch)
+    assert refine(pattern, path, [10.0, 30.0]) is None
+    assert tried == [10.0]  # clearly another recording: one region decoded
     assert refine(pattern, tmp_path / "missing.wav", [10.0]) is None  # unreadable: no answer
 
 
@@ -107,7 +121,7 @@ def test_best_offsets_are_distinct_and_start_with_the_alignment() -> None:
     assert all(abs(a - b) >= 3.0 for i, a in enumerate(offsets) for b in offsets[:i])
 
 
-def test_search_places_the_top_result_by_its_audio(tmp_path, track) -> None:
+def test_search_places_the_top_result_by_its_audio(tmp_path, track, monkeypatch) -> None:
     """Windows say 'grid offset 6'; the audio says 17.31 s, and the result reports that."""
     path, audio = track
     rng = np.random.default_rng(5)
@@ -128,4 +142,7 @@ def test_search_places_the_top_result_by_its_audio(tmp_path, track) -> None:
     best = engine.search(placed, SearchWeights(), k=2)
     assert best[0].track.path == path
     assert best[0].offset_s == pytest.approx(17.31, abs=FRAME_SECONDS)
+    tried = _counting_places(monkeypatch)  # a slider move: same recording, nothing decoded
+    moved = engine.search(placed, SearchWeights(genre=1, mood=0.2, instrument=0, tempo=3), k=2)
+    assert (moved[0].track.path, moved[0].offset_s, tried) == (path, best[0].offset_s, [])
     catalog.close()
