@@ -30,7 +30,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_library_options(parser)
     parser.add_argument(
         "--workers", type=int, default=None, metavar="N",
-        help="decoding processes (default: CPU cores - 1, at least 1; 0 decodes inline); "
+        help="decoding processes (default: one per CPU core with the ONNX encoder, else cores - 1; "
+        "0 decodes inline); "
         "with --cluster: Ray workers (default: one per CPU of the cluster)",
     )
     parser.add_argument(
@@ -54,11 +55,13 @@ def run(args: argparse.Namespace) -> int:
     from app.core.catalog_io import is_database_url
     from app.core.indexer import IndexSummary, index_folders
 
-    # Decoding workers and torch share the cores: torch gets the cores the workers leave
-    # (measured on 2 busy cores: 1 worker + 1 torch thread indexed fastest, 170x realtime,
-    # vs 134x with 1 worker + 2 threads and 154x decoding inline with 2 threads).
+    # Decoding workers and the network share the cores. The ONNX network runs on one thread
+    # (the indexer then starts one worker per core: app.core.indexer.default_workers); torch
+    # gets the cores the workers leave (measured on 2 busy cores: 1 worker + 1 torch thread
+    # indexed fastest, 170x realtime, vs 134x with 1 worker + 2 threads and 154x inline).
     cores = os.cpu_count() or 2
-    workers = max(1, cores - 1) if args.workers is None else args.workers
+    workers = args.workers
+    threads = max(1, cores - (max(1, cores - 1) if workers is None else workers))
     if args.cluster and not is_database_url(args.db or ""):
         raise CliError("--cluster writes to a shared catalog: pass --db postgresql://USER@HOST/DB")
     catalog = open_catalog(args, create=True)
@@ -67,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         if args.cluster:
             steps = _cluster_run(args, catalog, summary)
         else:
-            encoder = load_encoder(args, threads=max(1, cores - workers), catalog=catalog,
+            encoder = load_encoder(args, threads=threads, catalog=catalog,
                                    reembed_ok=True, lazy=True, announce=True, onnx=True, gpu_first=True)
             steps = index_folders(catalog, args.folders, encoder, workers=workers, summary=summary,
                                   batch_windows=max(1, args.batch_windows))

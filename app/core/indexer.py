@@ -13,7 +13,7 @@ What a run does:
    by another model (``encoder.model_id``) are (re-)indexed; moved, renamed or copied files
    keep their vectors (matched by content fingerprint); files gone from disk are marked
    missing; files that failed before and did not change are not retried.
-2. Decodes in worker processes (``workers``, default ``cpu_count - 1``, at least 1), which
+2. Decodes in worker processes (``workers``, default ``default_workers``), which
    also read the tags, while this process runs the batched encoder: on 2 cores one decodes
    while the other embeds. ``workers=0`` decodes inline. Files stream back in pieces of
    ``PIECE_WINDOWS`` windows (model.decode_pool), so a 2-hour file needs no more memory
@@ -138,6 +138,18 @@ def decode_file(file: ScannedFile, native: bool = False, mel: bool = False) -> I
         yield Decoded(file, None, False, 0.0, tags, f"{file.path}: {type(exc).__name__}: {exc}")
 
 
+def default_workers(encoder: Encoder) -> int:
+    """Decoder processes for ``encoder`` on this machine's cores.
+
+    With the ONNX encoder the workers carry most of the work (decoding, resampling, the
+    meters and the front end: about 2.0 ms of CPU per second of audio against the network's
+    0.9 ms), so there is one per core and the one-thread network shares the cores with them.
+    With torch, whose threads take the cores the workers leave, one core is kept for it.
+    """
+    cores = os.cpu_count() or 2
+    return cores if hasattr(encoder, "embed_mel") else max(1, cores - 1)
+
+
 def is_cancelled(cancel: Cancel) -> bool:
     if cancel is None:
         return False
@@ -215,7 +227,7 @@ def embed_files(
     files. Waiting for a whole commit's windows before embedding left one core idle while
     the other decoded and the decoder blocked while the encoder ran (measured: 1.3 s of 7 s)."""
     model_id = str(encoder.model_id)
-    n_workers = max(1, (os.cpu_count() or 2) - 1) if workers is None else workers
+    n_workers = default_workers(encoder) if workers is None else workers
     ready: list[Decoded] = []
     finished: list[TrackRecord] = []
     partial: dict[str, list[np.ndarray]] = {}  # window vectors of files still being decoded
