@@ -39,7 +39,7 @@ import numpy as np
 
 from model.audio import AudioError, split_windows
 from model.dimensions import EMBEDDING_SIZE, normalize_blocks
-from model.embedding import TrackEmbedding, available_cores, pipeline_threads, track_vector
+from model.embedding import TrackEmbedding, available_cores, track_vector
 from model.mel import log_mel
 from model.model_id import model_id_of
 from model.prefetch import embed_prefetched
@@ -171,10 +171,17 @@ class OnnxEncoder:
     def embed_files(
         self, paths: Sequence[str | os.PathLike[str]], decode_workers: int | None = None
     ) -> Iterator[tuple[str, TrackEmbedding | AudioError]]:
-        """As ``model.encoder.Encoder.embed_files``: decoding threads (default: half the
-        cores, ``pipeline_threads``) overlap the network, whose threads were set at loading."""
-        workers = decode_workers or pipeline_threads(available_cores())[1]
-        yield from embed_prefetched(self.embed_windows, paths, self.batch_windows, workers)
+        """As ``model.encoder.Encoder.embed_files``: files are decoded, and their log-mel
+        computed, in ``decode_workers`` processes (default: one per core; the network, on the
+        threads set at loading, needs about a third of one) while this process runs the
+        network (model.mel_pieces). A single file is decoded in a thread instead: starting
+        processes would cost more than it saves."""
+        if len(paths) <= 1:
+            yield from embed_prefetched(self.embed_windows, paths, self.batch_windows, 1)
+            return
+        from model.mel_pieces import embed_in_processes  # multiprocessing: not on a search's path
+
+        yield from embed_in_processes(self.embed_mel, paths, decode_workers or available_cores())
 
 
 def describe(encoder: OnnxEncoder) -> str:

@@ -22,9 +22,16 @@ def _soundalike(*args: str | Path, env: dict[str, str] | None = None) -> subproc
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_model(tmp_path_factory.mktemp("model") / "untrained.pt", seed=0)
+@pytest.fixture(scope="module", params=["torch", "onnx"])
+def model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model file; "onnx": with its export beside it, which `embed` then runs on."""
+    path = make_model(tmp_path_factory.mktemp("model") / "untrained.pt", seed=0)
+    if request.param == "onnx":
+        pytest.importorskip("onnx")
+        from model.export_onnx import export
+
+        export(path)
+    return path
 
 
 def test_embeds_files_and_list_skipping_bad_ones(tmp_path: Path, model: Path) -> None:
@@ -42,6 +49,7 @@ def test_embeds_files_and_list_skipping_bad_ones(tmp_path: Path, model: Path) ->
                          "-o", out, "--model", model, "--device", "cpu")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"skipped: {bad}" in result.stderr
+    assert ("runtime=onnx" in result.stderr) == model.with_suffix(".onnx").is_file()  # the export is used
     assert "embedded 4/4 files" in result.stderr
     data = np.load(out)
     assert list(data["paths"]) == [str(files[0]), str(files[1]), str(files[2])]

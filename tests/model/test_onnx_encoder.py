@@ -71,3 +71,26 @@ def test_missing_or_foreign_onnx_means_torch(exported, tmp_path, monkeypatch) ->
     assert load_onnx_encoder(other) is None
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # not installed
     assert load_onnx_encoder(exported) is None
+
+
+def test_embed_files_decodes_in_processes_and_skips_bad_files(exported, tmp_path) -> None:
+    from model.audio import AudioError, load_audio
+    from model.embedding import TrackEmbedding
+    from tests.synth_audio import write_audio
+
+    encoder = load_onnx_encoder(exported, threads=1)
+    good = [write_audio(tmp_path / f"{i}.ogg", music_like(4.0 + 20 * i, seed=i)) for i in range(3)]
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"garbage" * 100)
+    paths = [str(good[0]), str(bad), str(good[1]), str(good[2])]
+    results = dict(encoder.embed_files(paths, decode_workers=2))
+    assert set(results) == set(paths)
+    assert isinstance(results[str(bad)], AudioError) and "bad.mp3" in str(results[str(bad)])
+    for path in good:
+        expected = encoder.embed_samples(load_audio(path))
+        got = results[str(path)]
+        assert isinstance(got, TrackEmbedding) and got.padded is expected.padded
+        np.testing.assert_allclose(got.windows, expected.windows, atol=1e-5)  # 44-s file: 2 pieces
+        np.testing.assert_allclose(got.track, expected.track, atol=1e-5)
+    (single,) = encoder.embed_files([str(good[0])])  # one file: no processes started
+    np.testing.assert_allclose(single[1].track, results[str(good[0])].track, atol=1e-5)
