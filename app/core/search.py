@@ -244,7 +244,10 @@ class SearchEngine:
         tags: TagModel | None = None,
         track_weight: float = TRACK_WEIGHT,
         chance_correction: bool = True,
+        previous: SearchEngine | None = None,
     ) -> None:
+        """``previous``: an engine whose table is the first rows of ``table``, unchanged (a
+        library that only grew): its approximate index is extended, not rebuilt."""
         self.table = table
         self.tags = LibraryTags(tags, table.vectors)
         self.track_weight = track_weight
@@ -253,8 +256,9 @@ class SearchEngine:
         self._info = tracks_info
         self.candidates = candidates
         self.index = VectorIndex(
-            table.vectors, flat_limit=flat_limit, nprobe=nprobe, cache_path=index_cache
-        )
+            table.vectors, flat_limit=flat_limit, nprobe=nprobe, cache_path=index_cache,
+            previous=None if previous is None else previous.index,
+        )  # fmt: skip
         # The pool's extra weightings probe fewer lists than the query's own (they only
         # widen the pool for later slider moves): a quarter of the index's nprobe.
         self.pool_nprobe = max(1, self.index.nprobe // 4)

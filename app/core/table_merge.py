@@ -4,6 +4,7 @@ Public API::
 
     concat_tables([t1, t2, ...]) -> TrackTable           # consecutive pieces, one table
     merge(table, changed, removed) -> TrackTable         # ``changed`` rows in, ``removed`` out
+    appends(table, changed, removed) -> bool             # merge only adds rows after table's
     squash([(changed, removed), ...]) -> (changed, removed)   # many syncs' changes as one
 
 Every table here is ordered by track id (the catalog's reads are), and stays so.
@@ -61,13 +62,20 @@ def _positions(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return np.unique(pos[ids[pos] == wanted])
 
 
+def appends(table: TrackTable, changed: TrackTable, removed: np.ndarray) -> bool:
+    """Whether merging leaves ``table``'s rows as they are, first, and adds any after them."""
+    if len(changed) and len(table) and changed.ids[0] <= table.ids[-1]:
+        return False
+    return _positions(table.ids, removed).size == 0
+
+
 def merge(table: TrackTable, changed: TrackTable, removed: np.ndarray) -> TrackTable:
     """``table`` with ``changed``'s rows replacing or joining its own, and ``removed`` dropped."""
     if len(changed) == 0 and removed.size == 0:
         return table
-    drop = _positions(table.ids, np.concatenate([removed, changed.ids]))
-    if drop.size == 0 and (len(table) == 0 or len(changed) == 0 or changed.ids[0] > table.ids[-1]):
+    if appends(table, changed, removed):
         return concat_tables([table, changed])  # new tracks after every cached one
+    drop = _positions(table.ids, np.concatenate([removed, changed.ids]))
     keep = np.delete(np.arange(len(table)), drop)
     ids = np.concatenate([table.ids[keep], changed.ids])
     order = np.argsort(ids, kind="stable")

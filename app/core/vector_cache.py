@@ -6,6 +6,7 @@ Public API::
     cache_path(catalog_path, model_id) -> Path          # "<catalog>.<model_id>.vectors"
     cache = VectorCache(path, model_id)                 # one per searcher (app.core.library)
     cache.sync(source) -> TrackTable                    # what the search engine is built from
+    cache.grown_from                                    # the table the last sync only added rows to
     load_table(source, model_id, path) -> TrackTable    # one sync by a fresh VectorCache
 
 ``source`` is any catalog with ``vector_changes(model_id, since)`` (app.core.catalog_changes
@@ -40,7 +41,7 @@ from typing import Protocol
 
 from app.core.catalog_changes import VectorChanges
 from app.core.catalog_records import TrackTable
-from app.core.table_merge import merge, squash
+from app.core.table_merge import appends, merge, squash
 from app.core.vector_cache_file import MAGIC, frame_parts, read_frames, snapshot_parts
 from model.atomic import atomic_path
 
@@ -84,8 +85,10 @@ class VectorCache:
         self._snapshot_bytes = 0
         self._journal = (0, 0)  # frames appended since the snapshot: (count, bytes)
         self._opened = False
+        self.grown_from: TrackTable | None = None  # the last sync's table is this one plus rows at its end
 
     def sync(self, source: VectorSource) -> TrackTable:
+        in_memory, self.grown_from = self._opened and self._state is not None, None
         if not self._opened:
             self._opened = True
             self._state = self._read()
@@ -97,6 +100,8 @@ class VectorCache:
             if changes.catalog_id == state.catalog_id and changes.counter >= state.counter:
                 table = merge(state.table, changes.table, changes.removed)
                 if len(table) == changes.total:
+                    if in_memory and appends(state.table, changes.table, changes.removed):
+                        self.grown_from = state.table
                     if changes.counter != state.counter:
                         self._state = _State(state.catalog_id, changes.counter, table)
                         self._append(state.counter, changes)

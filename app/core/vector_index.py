@@ -3,7 +3,8 @@
 Public API::
 
     VectorIndex(vectors (N, 256) block-normalised, flat_limit=200_000, nprobe=None,
-                cache_path=None)        # IVF kept in "<cache_path>.<digest>.faiss"
+                cache_path=None,        # IVF kept in "<cache_path>.<rows>-<digest>.faiss"
+                previous=None)          # an index of vectors[:k]: its IVF is extended
     index.exact                          # True when every query scans all N exactly
     index.cosines(query) -> (N, 4)       # exact mode only: all per-dimension cosines
     index.candidates(query, weights, n) -> (rows, cosines (n, 4))   # approximate mode
@@ -66,25 +67,22 @@ class VectorIndex:
         nlist: int | None = None,
         seed: int = 0,
         cache_path: str | os.PathLike[str] | None = None,
+        previous: VectorIndex | None = None,
     ) -> None:
         n = int(vectors.shape[0])
         self.size = n
         self.exact = n <= flat_limit
         self._ivf = None
+        self.trained_on = n  # rows the IVF's lists were made for (it may hold more since)
         if self.exact:
             self._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
             return
         self._vectors = np.ascontiguousarray(vectors, dtype=np.float16)
-        # Building the IVF takes minutes at 1M tracks: keep it in a file keyed by a digest
-        # of the vectors, so it is rebuilt only when the library changed.
-        digest = hashlib.sha1(self._vectors.data).hexdigest()[:16]
-        cached = None if cache_path is None else Path(f"{os.fspath(cache_path)}.{digest}.faiss")
-        if cached is not None and cached.is_file():
-            self._ivf = _read_ivf(cached, n)
-        if self._ivf is None:
-            self._ivf = _build_ivf(self._vectors, nlist or _default_nlist(n), seed)
-            if cached is not None:
-                _write_ivf(self._ivf, cached)
+        if previous is not None and previous._ivf is not None and _grown(previous.trained_on, n):
+            self._ivf = _extended(previous._ivf, self._vectors, previous.size)
+            self.trained_on = previous.trained_on
+        else:
+            self._ivf, self.trained_on = _cached_or_built(self._vectors, cache_path, nlist or _default_nlist(n), seed)
         self._ivf.nprobe = nprobe or max(1, self._ivf.nlist // 4)
 
     @property
@@ -145,6 +143,60 @@ def _default_nlist(n: int) -> int:
     # ~4 sqrt(N) lists (faiss' guideline), capped at 1024 so k-means training stays within
     # seconds on 2 cores; at 1M tracks that is ~1000 tracks per list.
     return int(min(1024, max(16, 4 * np.sqrt(n))))
+
+
+def _extended(ivf, vectors: np.ndarray, start: int):  # noqa: ANN001, ANN202
+    """A copy of ``ivf`` (its rows: ``vectors[:start]``) with ``vectors[start:]`` added.
+
+    A copy: the engine that owns ``ivf`` may be searching it from another thread meanwhile.
+    """
+    import faiss
+
+    index = faiss.clone_index(ivf) if start < vectors.shape[0] else ivf
+    for first in range(start, vectors.shape[0], _CHUNK):
+        index.add(vectors[first : first + _CHUNK].astype(np.float32))
+    return index
+
+
+def _digest(vectors: np.ndarray) -> str:
+    return hashlib.sha1(vectors.data).hexdigest()[:16]
+
+
+def _cached_or_built(vectors: np.ndarray, cache_path: str | os.PathLike[str] | None, nlist: int, seed: int):  # noqa: ANN202
+    """``(ivf, rows it was trained on)`` for ``vectors``: from the cache file when it holds
+    their first rows, else built.
+
+    Building takes minutes at 1M tracks. The file is named by how many rows it holds and a
+    digest of them, so a library that only grew (new tracks come last) reuses it and adds
+    the new rows (seconds); anything else rebuilds it.
+    """
+    found = None if cache_path is None else _cache_file(Path(cache_path))
+    if found is not None:
+        path, rows, digest = found
+        if _grown(rows, vectors.shape[0]) and _digest(vectors[:rows]) == digest:
+            ivf = _read_ivf(path, rows)
+            if ivf is not None:
+                return _extended(ivf, vectors, rows), rows
+    ivf = _build_ivf(vectors, nlist, seed)
+    if cache_path is not None:
+        _write_ivf(ivf, Path(f"{os.fspath(cache_path)}.{vectors.shape[0]}-{_digest(vectors)}.faiss"))
+    return ivf, vectors.shape[0]
+
+
+def _grown(rows: int, n: int) -> bool:
+    """Whether an IVF trained on ``rows`` vectors still serves ``n``: at most twice as many
+    (its lists were sized for ``rows``; beyond that a rebuild pays for itself)."""
+    return rows <= n <= 2 * rows
+
+
+def _cache_file(cache_path: Path) -> tuple[Path, int, str] | None:
+    """This library's cache file (``<cache_path>.ROWS-DIGEST.faiss``): path, rows, digest."""
+    base = cache_path.name
+    for found in cache_path.parent.glob(f"{base}.*.faiss"):
+        rows, _, digest = found.name[len(base) + 1 : -len(".faiss")].partition("-")
+        if rows.isdigit() and digest:
+            return found, int(rows), digest
+    return None
 
 
 def _read_ivf(path: Path, n: int):  # noqa: ANN202
