@@ -84,7 +84,11 @@ def bulk_load(url: str, n: int, model_id: str, seed: int = 0) -> None:
         cur.execute("UPDATE meta SET value = %s WHERE key = 'change_counter'", (str(n),))
         cur.execute("SELECT setval(pg_get_serial_sequence('tracks', 'id'), %s)", (n,))
         cur.execute("INSERT INTO meta(key, value) VALUES('library_model', %s)", (model_id,))
-        cur.execute("ANALYZE")
+    # What autovacuum does to a bulk-loaded table within a minute (PostgreSQL >= 13 vacuums
+    # after inserts): statistics, and the visibility map that lets a sync count the
+    # searchable rows from the indexes alone (300k tracks: 0.06 s; 0.3-0.9 s without it).
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
 
 
 def _memory_mb() -> tuple[float, float]:

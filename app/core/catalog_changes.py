@@ -24,6 +24,9 @@ The contract (any catalog backend: SQLite here, PostgreSQL for studios) that
   read-only medium) answers every call with all rows and ``counter`` -1: no cache is kept.
 - ``total``: how many rows are searchable now; a cache whose merged row count differs
   is stale (a history the counter cannot see, such as a restored backup) and is rebuilt.
+  None when the counter is still ``since``: nothing changed, the counter says so, and
+  counting is the one part of a sync that reads every row's index entry (0.06-0.9 s on a
+  300k-track PostgreSQL server, as vacuumed or not).
 """
 
 from __future__ import annotations
@@ -54,9 +57,14 @@ class VectorChanges:
 
     catalog_id: str
     counter: int
-    total: int
+    total: int | None  # None: not counted, the counter is still ``since``
     table: TrackTable
     removed: np.ndarray  # (m,) int64 track ids
+
+
+def unchanged(meta: dict, since: int | None) -> bool:
+    """Whether the catalog's counter (in its ``meta`` rows) is still ``since``."""
+    return since is not None and meta.get("change_counter") == str(since)
 
 
 def table_from_rows(rows: list[tuple]) -> TrackTable:
@@ -100,13 +108,13 @@ def read_vector_changes(db: sqlite3.Connection, model_id: str, since: int | None
                 "UNION SELECT track_id FROM removed WHERE rev > ?",
                 (since, model_id, since),
             )]  # fmt: skip
-        total = db.execute(TOTAL_SQL, (model_id, model_id)).fetchone()[0]
+        total = None if unchanged(meta, since) else db.execute(TOTAL_SQL, (model_id, model_id)).fetchone()[0]
     finally:
         db.execute("COMMIT")
     return VectorChanges(
         catalog_id=str(meta.get("catalog_id", "")),
         counter=int(meta.get("change_counter", -1)),
-        total=int(total),
+        total=None if total is None else int(total),
         table=table_from_rows(rows),
         removed=np.array(sorted(removed), dtype=np.int64),
     )

@@ -231,7 +231,7 @@ class PgCatalog(Catalog):
     # ------------------------------------------------------------------ vector caches
     def vector_changes(self, model_id: str, since: int | None):  # noqa: ANN201
         """The searchable vectors changed after counter ``since`` (app.core.catalog_changes)."""
-        from app.core.catalog_changes import TOTAL_SQL, VectorChanges
+        from app.core.catalog_changes import TOTAL_SQL, VectorChanges, unchanged
 
         raw = self._db.raw  # type: ignore[attr-defined]
         with self._lock:
@@ -248,7 +248,9 @@ class PgCatalog(Catalog):
                         "UNION SELECT track_id FROM removed WHERE rev > %s",
                         (since, model_id, since),
                     ).fetchall()]  # fmt: skip
-                    total = raw.execute(_placeholders(TOTAL_SQL), (model_id, model_id)).fetchone()[0]
+                    total = None if unchanged(meta, since) else raw.execute(
+                        _placeholders(TOTAL_SQL), (model_id, model_id)
+                    ).fetchone()[0]
                 finally:
                     raw.execute("COMMIT")
             except self._errors as exc:
@@ -256,7 +258,7 @@ class PgCatalog(Catalog):
         return VectorChanges(
             catalog_id=str(meta.get("catalog_id", "")),
             counter=int(meta.get("change_counter", 0)),
-            total=int(total),
+            total=None if total is None else int(total),
             table=table,
             removed=np.array(sorted(removed), dtype=np.int64),
         )

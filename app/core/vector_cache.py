@@ -25,7 +25,7 @@ snapshot or number ``MAX_FRAMES`` (each restart merges them all).
 Never trusted when stale: the cache is rebuilt from a full read when its file is missing
 or damaged, when it was made from another catalog (``catalog_id``) or another model, when
 the catalog's counter is behind the cache's (a restored backup), and when the merged row
-count differs from the catalog's. A cache that cannot be written (a read-only folder, a
+count differs from the catalog's (counted whenever the counter moved). A cache that cannot be written (a read-only folder, a
 full disk) only costs the next process a full read. Two processes sharing one file never
 read a wrong table from it: an append that finds the file not as it left it rewrites it
 whole instead, and frames that do not chain are ignored (at worst, one full read).
@@ -99,7 +99,7 @@ class VectorCache:
                 return changes.table
             if changes.catalog_id == state.catalog_id and changes.counter >= state.counter:
                 table = merge(state.table, changes.table, changes.removed)
-                if len(table) == changes.total:
+                if changes.total is None or len(table) == changes.total:
                     if in_memory and appends(state.table, changes.table, changes.removed):
                         self.grown_from = state.table
                     if changes.counter != state.counter:
