@@ -25,10 +25,11 @@ snapshot or number ``MAX_FRAMES`` (each restart merges them all).
 Never trusted when stale: the cache is rebuilt from a full read when its file is missing
 or damaged, when it was made from another catalog (``catalog_id``) or another model, when
 the catalog's counter is behind the cache's (a restored backup), and when the merged row
-count differs from the catalog's (counted whenever the counter moved). A cache that cannot be written (a read-only folder, a
-full disk) only costs the next process a full read. Two processes sharing one file never
-read a wrong table from it: an append that finds the file not as it left it rewrites it
-whole instead, and frames that do not chain are ignored (at worst, one full read).
+count differs from the catalog's (counted whenever the counter moved). A cache that cannot
+be written (a read-only folder, a full disk) only costs the next process a full read (this
+one stops writing it). Two processes sharing one file never read a wrong table from it: an
+append that finds the file not as it left it rewrites it whole instead, and frames that do
+not chain are ignored (at worst, one full read).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class VectorCache:
         self._snapshot_bytes = 0
         self._journal = (0, 0)  # frames appended since the snapshot: (count, bytes)
         self._opened = False
+        self._writable = True  # False after a failed write: not tried again (1M tracks: seconds each)
         self.grown_from: TrackTable | None = None  # the last sync's table is this one plus rows at its end
 
     def sync(self, source: VectorSource) -> TrackTable:
@@ -156,6 +158,8 @@ class VectorCache:
     def _append(self, since: int, changes: VectorChanges) -> None:
         """One frame for this sync, or the whole file when appending is not safe or worth it."""
         count, size = self._journal
+        if not self._writable:
+            return
         if (self._file is None or self._identity() != self._file or count >= MAX_FRAMES
                 or size > COMPACT_SHARE * self._snapshot_bytes):  # fmt: skip
             self._rewrite()
@@ -187,6 +191,7 @@ class VectorCache:
                     f.write(part)
         except OSError as exc:
             log.info("vector cache %s not written (%s); the next process reads the catalog", self.path, exc)
+            self._writable = False
             return
         self._snapshot_bytes = sum(map(len, parts))
         self._file = self._identity()

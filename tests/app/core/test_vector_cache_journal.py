@@ -94,6 +94,18 @@ def test_a_file_replaced_by_another_process_is_rewritten_not_appended_to(catalog
     _assert_same(load_table(catalog, MODEL, path), catalog.load_track_vectors(MODEL))
 
 
+def test_an_unwritable_cache_is_tried_once_and_still_synced(catalog, tmp_path, monkeypatch) -> None:  # noqa: F811
+    writes = []
+    snapshot = vector_cache.snapshot_parts
+    monkeypatch.setattr(vector_cache, "snapshot_parts", lambda *a: writes.append(1) or snapshot(*a))
+    cache = VectorCache(tmp_path / "gone" / "lib.db.m1.vectors", MODEL)  # a folder that is not there
+    cache.sync(catalog)
+    for step in range(2):
+        _sync_changes(catalog, cache, step)
+        _assert_same(cache.sync(catalog), catalog.load_track_vectors(MODEL))
+    assert writes == [1] and not (tmp_path / "gone").exists()
+
+
 def _table(ids: list[int], seed: int) -> TrackTable:
     rng = np.random.default_rng(seed)
     n = len(ids)
