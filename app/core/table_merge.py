@@ -3,6 +3,7 @@
 Public API::
 
     concat_tables([t1, t2, ...]) -> TrackTable           # consecutive pieces, one table
+    append_into(buffer, table, changed) -> (table, buffer)  # the same, vectors in a spare buffer
     merge(table, changed, removed) -> TrackTable         # ``changed`` rows in, ``removed`` out
     appends(table, changed, removed) -> bool             # merge only adds rows after table's
     squash([(changed, removed), ...]) -> (changed, removed)   # many syncs' changes as one
@@ -18,10 +19,12 @@ track) drops rows by binary search and re-sorts once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
 
 from app.core.catalog_records import TrackTable
+from model.dimensions import EMBEDDING_SIZE
 
 ARRAYS = ("ids", "vectors", "n_windows", "duration_s", "bpm")
 LISTS = ("paths", "albums", "fingerprints")
@@ -36,8 +39,26 @@ def concat_tables(parts: Sequence[TrackTable]) -> TrackTable:
     if not parts:
         return table_from_rows([])
     arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name in ARRAYS}
-    lists = {name: [x for p in parts for x in getattr(p, name)] for name in LISTS}
+    lists = {name: list(chain.from_iterable(getattr(p, name) for p in parts)) for name in LISTS}
     return TrackTable(**arrays, **lists)
+
+
+def append_into(buffer: np.ndarray | None, table: TrackTable, changed: TrackTable) -> tuple[TrackTable, np.ndarray]:
+    """``concat_tables([table, changed])`` with the vectors in the first rows of ``buffer``, a
+    float16 array with rows to spare: a 1M-track table grows by new tracks without copying
+    its 512 MB of vectors (the other columns are 20 bytes a row). ``buffer`` must be the one
+    returned with ``table`` (or None: a new one is made, a quarter larger than needed).
+    Rows past ``table``'s are written, so no other table may use them: the caller keeps one
+    line of tables (app.core.vector_cache)."""
+    n, k = len(table), len(changed)
+    if buffer is None or buffer.shape[0] < n + k:
+        grown = np.empty((n + k + max(k, (n + k) // 4), EMBEDDING_SIZE), np.float16)
+        grown[:n] = table.vectors
+        buffer = grown
+    buffer[n : n + k] = changed.vectors
+    arrays = {name: np.concatenate([getattr(table, name), getattr(changed, name)]) for name in ARRAYS if name != "vectors"}
+    lists = {name: getattr(table, name) + getattr(changed, name) for name in LISTS}
+    return TrackTable(**arrays, vectors=buffer[: n + k], **lists), buffer
 
 
 def _objects(values: list) -> np.ndarray:

@@ -17,7 +17,8 @@ Why: building the search engine read every track vector out of SQLite, 1.9 s of 
 search on a 100k-track catalog (one row and one BLOB per track), and a studio client's
 first read of a 1M-track PostgreSQL catalog takes minutes. The file is read once per
 process; after that a sync asks the catalog only for what changed since the table's
-counter, merges it in memory (app.core.table_merge) and appends it to the file as one
+counter, merges it in memory (app.core.table_merge: new tracks go into spare rows, the
+1M rows already held are not copied) and appends it to the file as one
 frame (app.core.vector_cache_file: crash-safe, CRC-checked). The file is rewritten whole
 only after a full read, or when its appended frames outgrow ``COMPACT_SHARE`` of the
 snapshot or number ``MAX_FRAMES`` (each restart merges them all).
@@ -40,9 +41,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from app.core.catalog_changes import VectorChanges
 from app.core.catalog_records import TrackTable
-from app.core.table_merge import appends, merge, squash
+from app.core.table_merge import append_into, appends, merge, squash
 from app.core.vector_cache_file import MAGIC, frame_parts, read_frames, snapshot_parts
 from model.atomic import atomic_path
 
@@ -82,6 +85,7 @@ class VectorCache:
         self.path = Path(path)
         self.model_id = model_id
         self._state: _State | None = None
+        self._buffer: np.ndarray | None = None  # the current table's vectors and spare rows (append_into)
         self._file: tuple[int, int] | None = None  # (inode, size) as this cache left the file
         self._snapshot_bytes = 0
         self._journal = (0, 0)  # frames appended since the snapshot: (count, bytes)
@@ -100,19 +104,24 @@ class VectorCache:
             if changes.counter < 0:
                 return changes.table
             if changes.catalog_id == state.catalog_id and changes.counter >= state.counter:
-                table = merge(state.table, changes.table, changes.removed)
+                grows = in_memory and appends(state.table, changes.table, changes.removed)
+                if not grows:
+                    table, buffer = merge(state.table, changes.table, changes.removed), None
+                elif len(changes.table):
+                    table, buffer = append_into(self._buffer, state.table, changes.table)
+                else:
+                    table, buffer = state.table, self._buffer
                 if changes.total is None or len(table) == changes.total:
-                    if in_memory and appends(state.table, changes.table, changes.removed):
-                        self.grown_from = state.table
+                    self.grown_from = state.table if grows else None
                     if changes.counter != state.counter:
-                        self._state = _State(state.catalog_id, changes.counter, table)
+                        self._state, self._buffer = _State(state.catalog_id, changes.counter, table), buffer
                         self._append(state.counter, changes)
                     return table
             log.info("vector cache %s is stale; rebuilding it", self.path)
         changes = source.vector_changes(self.model_id, None)
         if changes.counter < 0:  # a catalog without a change counter: nothing to key a cache by
             return changes.table
-        self._state = _State(changes.catalog_id, changes.counter, changes.table)
+        self._state, self._buffer = _State(changes.catalog_id, changes.counter, changes.table), None
         self._rewrite()
         return changes.table
 

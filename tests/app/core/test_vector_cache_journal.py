@@ -130,3 +130,34 @@ def test_squashed_steps_merge_like_each_step_in_turn() -> None:
         one_by_one = merge(one_by_one, changed, removed)
     _assert_same(merge(base, *squash(steps)), one_by_one)
     assert one_by_one.ids.tolist() == sorted(set(one_by_one.ids.tolist()))
+
+
+def test_appended_tracks_fill_spare_rows_and_never_touch_an_older_table() -> None:
+    from app.core.table_merge import append_into, concat_tables
+
+    base = _table(list(range(100)), 0)
+    older, buffer = append_into(None, base, _table([100, 101], 1))
+    spare = buffer.shape[0]
+    assert spare > 102 and np.shares_memory(older.vectors, buffer)
+    kept = older.vectors.copy()
+    newer, same = append_into(buffer, older, _table([102, 103, 104], 2))
+    assert same is buffer and buffer.shape[0] == spare  # no copy of the rows held
+    np.testing.assert_array_equal(older.vectors, kept)  # the older table (an engine may search it)
+    _assert_same(newer, concat_tables([base, _table([100, 101], 1), _table([102, 103, 104], 2)]))
+    bigger, moved = append_into(buffer, newer, _table(list(range(105, 105 + spare)), 3))
+    assert moved is not buffer and len(bigger) == 105 + spare  # out of room: a larger buffer
+    np.testing.assert_array_equal(bigger.vectors[:105], newer.vectors)
+
+
+def test_a_cache_that_only_grows_equals_the_catalog_through_every_kind_of_sync(catalog) -> None:  # noqa: F811
+    cache = VectorCache(cache_path(catalog.path, MODEL), MODEL)
+    cache.sync(catalog)
+    for step in range(5):
+        if step == 2:
+            catalog.remove_paths(["/m/1.wav"])  # not an append: merged, the spare rows dropped
+        else:
+            catalog.write_batch([_record(f"/grow/{step}-{i}.wav", 300 + 10 * step + i) for i in range(3)])
+        table = cache.sync(catalog)
+        _assert_same(table, catalog.load_track_vectors(MODEL))
+        assert (cache.grown_from is not None) == (step != 2)
+    _assert_same(load_table(catalog, MODEL, cache.path), catalog.load_track_vectors(MODEL))
