@@ -241,7 +241,8 @@ class PgCatalog(Catalog):
                     meta = dict(raw.execute(
                         "SELECT key, value FROM meta WHERE key IN ('catalog_id', 'change_counter')"
                     ).fetchall())  # fmt: skip
-                    table = concat_tables(list(self._changed_rows(raw, model_id, since)))
+                    # A first read leaves room for the tracks indexers add next (app.core.table_merge).
+                    table = concat_tables(list(self._changed_rows(raw, model_id, since)), room=since is None)
                     removed = [] if since is None else [r[0] for r in raw.execute(
                         "SELECT t.id FROM tracks t LEFT JOIN embeddings e ON e.track_id = t.id "
                         "WHERE t.rev > %s AND NOT (t.status='ok' AND coalesce(e.model_id = %s, false)) "

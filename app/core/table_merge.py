@@ -2,8 +2,9 @@
 
 Public API::
 
-    concat_tables([t1, t2, ...]) -> TrackTable           # consecutive pieces, one table
-    append_into(buffer, table, changed) -> (table, buffer)  # the same, vectors in a spare buffer
+    concat_tables([t1, t2, ...], room=False) -> TrackTable   # consecutive pieces, one table
+    append_into(buffer, table, changed) -> (table, buffer)  # the same, into rows to spare
+    room_of(table) -> buffer | None                      # the rows to spare after a table's
     merge(table, changed, removed) -> TrackTable         # ``changed`` rows in, ``removed`` out
     appends(table, changed, removed) -> bool             # merge only adds rows after table's
     squash([(changed, removed), ...]) -> (changed, removed)   # many syncs' changes as one
@@ -30,32 +31,56 @@ ARRAYS = ("ids", "vectors", "n_windows", "duration_s", "bpm")
 LISTS = ("paths", "albums", "fingerprints")
 
 
-def concat_tables(parts: Sequence[TrackTable]) -> TrackTable:
-    """One table from consecutive pieces (an empty table when there are none)."""
+def concat_tables(parts: Sequence[TrackTable], *, room: bool = False) -> TrackTable:
+    """One table from consecutive pieces (an empty table when there are none); with ``room``,
+    its vectors are the first rows of an array with rows to spare (``room_of``)."""
     from app.core.catalog_changes import table_from_rows
 
-    if len(parts) == 1:
+    if len(parts) == 1 and not room:
         return parts[0]
     if not parts:
         return table_from_rows([])
-    arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name in ARRAYS}
+    arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name in ARRAYS if name != "vectors"}
     lists = {name: list(chain.from_iterable(getattr(p, name) for p in parts)) for name in LISTS}
-    return TrackTable(**arrays, **lists)
+    vectors = [p.vectors for p in parts]
+    n = len(arrays["ids"])
+    vectors = _with_room(vectors)[:n] if room else np.concatenate(vectors)
+    return TrackTable(**arrays, vectors=vectors, **lists)
+
+
+def _with_room(pieces: Sequence[np.ndarray]) -> np.ndarray:
+    """The pieces' rows in one new array, a quarter of them (at least as many as the last
+    piece) to spare after them: rows never written cost no memory (the pages stay unmapped)."""
+    n = sum(len(piece) for piece in pieces)
+    out = np.empty((n + max(n // 4, len(pieces[-1])), EMBEDDING_SIZE), np.float16)
+    start = 0
+    for piece in pieces:
+        out[start : start + len(piece)] = piece
+        start += len(piece)
+    return out
+
+
+def room_of(table: TrackTable) -> np.ndarray | None:
+    """The array whose first rows are ``table.vectors``, when it has rows to spare after them."""
+    base = table.vectors.base
+    if (isinstance(base, np.ndarray) and base.ndim == 2 and base.dtype == np.float16
+            and base.shape[0] > len(table) and base.ctypes.data == table.vectors.ctypes.data):  # fmt: skip
+        return base
+    return None
 
 
 def append_into(buffer: np.ndarray | None, table: TrackTable, changed: TrackTable) -> tuple[TrackTable, np.ndarray]:
-    """``concat_tables([table, changed])`` with the vectors in the first rows of ``buffer``, a
-    float16 array with rows to spare: a 1M-track table grows by new tracks without copying
-    its 512 MB of vectors (the other columns are 20 bytes a row). ``buffer`` must be the one
-    returned with ``table`` (or None: a new one is made, a quarter larger than needed).
+    """``concat_tables([table, changed])`` with the vectors in the first rows of ``buffer``, an
+    array with rows to spare: a 1M-track table grows by new tracks without copying its
+    512 MB of vectors (the other columns are 20 bytes a row). ``buffer`` must be the one
+    returned with ``table`` or ``room_of(table)`` (None: a new one is made, with room).
     Rows past ``table``'s are written, so no other table may use them: the caller keeps one
     line of tables (app.core.vector_cache)."""
     n, k = len(table), len(changed)
     if buffer is None or buffer.shape[0] < n + k:
-        grown = np.empty((n + k + max(k, (n + k) // 4), EMBEDDING_SIZE), np.float16)
-        grown[:n] = table.vectors
-        buffer = grown
-    buffer[n : n + k] = changed.vectors
+        buffer = _with_room([table.vectors, changed.vectors])
+    else:
+        buffer[n : n + k] = changed.vectors
     arrays = {name: np.concatenate([getattr(table, name), getattr(changed, name)]) for name in ARRAYS if name != "vectors"}
     lists = {name: getattr(table, name) + getattr(changed, name) for name in LISTS}
     return TrackTable(**arrays, vectors=buffer[: n + k], **lists), buffer

@@ -45,7 +45,7 @@ import numpy as np
 
 from app.core.catalog_changes import VectorChanges
 from app.core.catalog_records import TrackTable
-from app.core.table_merge import append_into, appends, merge, squash
+from app.core.table_merge import append_into, appends, merge, room_of, squash
 from app.core.vector_cache_file import MAGIC, frame_parts, read_frames, snapshot_parts
 from model.atomic import atomic_path
 
@@ -121,7 +121,7 @@ class VectorCache:
         changes = source.vector_changes(self.model_id, None)
         if changes.counter < 0:  # a catalog without a change counter: nothing to key a cache by
             return changes.table
-        self._state, self._buffer = _State(changes.catalog_id, changes.counter, changes.table), None
+        self._state, self._buffer = _State(changes.catalog_id, changes.counter, changes.table), room_of(changes.table)
         self._rewrite()
         return changes.table
 

@@ -133,7 +133,7 @@ def test_squashed_steps_merge_like_each_step_in_turn() -> None:
 
 
 def test_appended_tracks_fill_spare_rows_and_never_touch_an_older_table() -> None:
-    from app.core.table_merge import append_into, concat_tables
+    from app.core.table_merge import append_into, concat_tables, room_of
 
     base = _table(list(range(100)), 0)
     older, buffer = append_into(None, base, _table([100, 101], 1))
@@ -147,6 +147,10 @@ def test_appended_tracks_fill_spare_rows_and_never_touch_an_older_table() -> Non
     bigger, moved = append_into(buffer, newer, _table(list(range(105, 105 + spare)), 3))
     assert moved is not buffer and len(bigger) == 105 + spare  # out of room: a larger buffer
     np.testing.assert_array_equal(bigger.vectors[:105], newer.vectors)
+    assert room_of(bigger) is moved and room_of(base) is None
+    read = concat_tables([base, _table([100, 101], 1)], room=True)  # a first read, with room
+    assert room_of(read) is not None and room_of(read).shape[0] > 102
+    _assert_same(read, concat_tables([base, _table([100, 101], 1)]))
 
 
 def test_a_cache_that_only_grows_equals_the_catalog_through_every_kind_of_sync(catalog) -> None:  # noqa: F811
