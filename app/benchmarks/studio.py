@@ -142,7 +142,7 @@ def client_run(url: str, model_id: str, cache_dir: str, new: int, queries: int, 
     with _Timer(figures, "nothing_new_sync"):
         cache.sync(client)
     with Catalog.open(url) as indexer:
-        for sync in (1, 2):  # the first makes spare rows for new tracks (one copy of the vectors held)
+        for sync in (1, 2):  # into the rows the first sync left to spare (app.core.table_merge)
             vectors = synthetic_tracks(new, seed=6 + sync)
             t0 = time.perf_counter()
             for start in range(0, new, 32):  # the indexer's batches
@@ -200,8 +200,8 @@ def _catalog_part(url: str, args: argparse.Namespace, model_id: str) -> dict[str
           f"{figures['peak_mb']:.0f} MiB; cache file {figures['cache_mb']:.0f} MiB ({_load()})")
     print(f"   sync with nothing new: {_took(figures, 'nothing_new_sync')}")
     print(f"   indexer wrote {args.new} tracks at {figures['write_tracks_per_s']:.0f} tracks/s (batches of 32)")
-    print(f"   incremental sync of {args.new} new tracks: {_took(figures, 'incremental_sync_1')} the first "
-          f"(makes spare rows: one copy of the vectors held), {_took(figures, 'incremental_sync_2')} the next "
+    print(f"   incremental sync of {args.new} new tracks: {_took(figures, 'incremental_sync_1')} the first, "
+          f"{_took(figures, 'incremental_sync_2')} the next "
           f"({figures['rows_after']:.0f} tracks now; each appends its tracks to the cache file; client "
           f"{figures['rss_after_mb']:.0f} MiB resident after)")
     print(f"   restart (a new client reads the cache file, then syncs): {_took(figures, 'restart_sync')}")

@@ -16,6 +16,6 @@ def test_bench_studio_reports_sync_memory_and_latency(pg_socket, capsys) -> None
     took = r"[\d.]+ s \([\d.]+ CPU-s\)"
     assert re.search(rf"first sync: {took} for 300 tracks; client memory \d+ MiB resident", out)
     assert re.search(rf"sync with nothing new: {took}", out)
-    assert re.search(rf"incremental sync of 40 new tracks: {took} the first .*, {took} the next \(380 tracks now;", out)
+    assert re.search(rf"incremental sync of 40 new tracks: {took} the first, {took} the next \(380 tracks now;", out)
     assert re.search(rf"restart \(a new client reads the cache file, then syncs\): {took}", out)
     assert re.search(r"5 queries: p50 [\d.]+ ms, p95 [\d.]+ ms", out)
