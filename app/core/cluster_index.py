@@ -49,7 +49,7 @@ from model.model_id import model_id_of
 
 IN_FLIGHT = 2  # chunks queued per worker: one running, one waiting (no idle gap between them)
 RAY_MISSING = "distributed indexing needs Ray: pip install 'soundalike[studio]'"
-TOKEN_HINT = "a cluster started by `ray start` wants its token: copy its ~/.ray/auth_token here or set RAY_AUTH_TOKEN"
+TOKEN_HINT = "if the cluster uses tokens, as `ray start` sets up: copy its ~/.ray/auth_token here or set RAY_AUTH_TOKEN"
 
 
 class ClusterError(Exception):
