@@ -13,6 +13,7 @@ from app.core.refine import (
     FRAME_SECONDS,
     MATCH_NCC,
     OTHER_NCC,
+    SURE_NCC,
     band_pattern,
     normalized_xcorr,
     place,
@@ -146,3 +147,17 @@ def test_search_places_the_top_result_by_its_audio(tmp_path, track, monkeypatch)
     moved = engine.search(placed, SearchWeights(genre=1, mood=0.2, instrument=0, tempo=3), k=2)
     assert (moved[0].track.path, moved[0].offset_s, tried) == (path, best[0].offset_s, [])
     catalog.close()
+
+
+def test_a_looping_track_is_placed_at_the_passage_not_at_its_repeat(tmp_path, monkeypatch) -> None:
+    """The window alignment's first candidate is a rougher repeat of the passage; the passage wins."""
+    passage = _music(3, 15.0)
+    parts = [_music(4, 10.0), passage, _music(5, 10.0), _noisy(passage, -6.0, seed=6), _music(6, 10.0)]
+    path = tmp_path / "loop.wav"
+    sf.write(path, np.concatenate(parts), SAMPLE_RATE, subtype="FLOAT")
+    pattern = band_pattern(passage)
+    repeat = place(pattern, path, 35.3)
+    assert repeat is not None and MATCH_NCC <= repeat[1] < SURE_NCC  # a match, not a sure one
+    tried = _counting_places(monkeypatch)
+    assert refine(pattern, path, [35.3, 10.4, 52.0]) == pytest.approx(10.0, abs=FRAME_SECONDS)
+    assert tried == [35.3, 10.4, 52.0]
