@@ -75,7 +75,8 @@ class Library:
         return engine
 
     def reload(self) -> None:
-        """Load the catalog's current vectors (after indexing) into a new engine.
+        """Load the catalog's current vectors (after indexing) into a new engine, or keep the
+        engine when nothing changed (a sync that finds nothing new costs milliseconds).
 
         The old engine keeps answering searches from other threads until the new one is
         built (above ``flat_limit`` that can take minutes when the IVF must be rebuilt).
@@ -88,6 +89,8 @@ class Library:
         if self._vectors is None or self._vectors.model_id != model_id:
             self._vectors = VectorCache(cache_path(self.catalog.cache_base, model_id), model_id)
         table = self._vectors.sync(self.catalog)
+        if self._engine is not None and self._engine.table is table:
+            return self._engine  # nothing changed: the engine and its per-query work stay
         return SearchEngine(
             table,
             lambda ids: self.catalog.window_vectors(ids, model_id),

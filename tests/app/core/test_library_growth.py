@@ -34,6 +34,9 @@ def test_index_is_extended_when_the_library_only_grew(tmp_path, monkeypatch) -> 
         catalog.write_batch([_record(f"/m/{i:02d}.wav", i) for i in range(N)])
         library = Library(catalog, encoder, flat_limit=10)  # type: ignore[arg-type]
         assert len(library) == N and len(builds) == 1
+        engine = library.engine
+        library.reload()
+        assert library.engine is engine  # nothing new: the same engine
         catalog.write_batch([_record("/new/a.wav", 100), _record("/new/b.wav", 101)])
         library.reload()
         assert len(library) == N + 2 and len(builds) == 1 and _found(library, "/new/b.wav")
