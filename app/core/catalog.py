@@ -107,6 +107,9 @@ class Catalog:
     # What a failed statement raises, and its one-line reason (the PostgreSQL backend,
     # app.core.catalog_pg, overrides both; its SQL is this class's, placeholders translated).
     _errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+    # Written by other machines while this process runs (a studio's PostgreSQL catalog):
+    # the app then syncs its search with it periodically (app.services.library_service).
+    shared = False
 
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path

@@ -109,6 +109,8 @@ def cache_base_for(url: str) -> Path:
 class PgCatalog(Catalog):
     """A ``Catalog`` whose rows live on a PostgreSQL server (``path`` is the redacted URL)."""
 
+    shared = True
+
     def __init__(self, url: str, connection: Any) -> None:
         self.url = url
         self.path = redact_url(url)  # type: ignore[assignment]  # messages name the URL

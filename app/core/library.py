@@ -6,7 +6,7 @@ Public API (what the CLI and app.services use)::
     query = library.prepare_query("temp.wav", start_s=42, end_s=58)   # decodes + embeds once
     results = library.search(query, SearchWeights(genre=1, tempo=0.2), k=20, filters=...)
     library.search(query, other_weights)          # slider move: cheap re-rank, no re-embed
-    library.reload()                              # after indexing: new engine, swapped in
+    library.reload()                              # after indexing or a sync: (added, dropped) tracks
 
 The track vectors come through a local cache next to the catalog (app.core.vector_cache),
 held in memory and synced by the catalog's change counter on every (re)load; for a
@@ -74,15 +74,24 @@ class Library:
                     engine = self._engine = self._build()
         return engine
 
-    def reload(self) -> None:
+    def reload(self) -> tuple[int, int]:
         """Load the catalog's current vectors (after indexing) into a new engine, or keep the
         engine when nothing changed (a sync that finds nothing new costs milliseconds).
 
-        The old engine keeps answering searches from other threads until the new one is
-        built (above ``flat_limit`` that can take minutes when the IVF must be rebuilt).
+        Returns ``(added, dropped)``: how many tracks became searchable and how many left
+        (``(0, 0)`` on the first load too: no search saw a library before it). The old
+        engine keeps answering searches from other threads until the new one is built
+        (above ``flat_limit`` that can take minutes when the IVF must be rebuilt).
         """
         with self._lock:
-            self._engine = self._build()
+            before = self._engine
+            self._engine = after = self._build()
+        if before is None or after is before:
+            return 0, 0
+        if self._vectors is not None and self._vectors.grown_from is before.table:
+            return len(after.table) - len(before.table), 0  # rows only appended: no set difference
+        added = int(np.setdiff1d(after.table.ids, before.table.ids, assume_unique=True).size)
+        return added, len(before.table) + added - len(after.table)
 
     def _build(self) -> SearchEngine:
         model_id = self.model_id

@@ -27,8 +27,22 @@ class SearchBackend(Protocol):
     ) -> list[SearchResult]: ...
 
 
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What a sync with a shared catalog changed in the library (``LibraryBackend.sync``)."""
+
+    added: int  # tracks that became searchable
+    count: int  # tracks in the library now
+    failed: list[tuple[str, str]]  # as ``failed_tracks``
+
+
 class LibraryBackend(Protocol):
     def index(self, folders: Sequence[str]) -> Iterator[Progress]: ...
+
+    def sync(self) -> SyncOutcome | None:
+        """Bring search up to the catalog that other machines write; None when nothing
+        changed (milliseconds: one counter read)."""
+        ...
 
     def track_count(self) -> int: ...
 

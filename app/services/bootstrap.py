@@ -25,6 +25,7 @@ from app.core.types import Progress, SearchFilters, SearchResult, SearchWeights
 from app.services.app_services import Services
 from app.services.backends import (
     MapData,
+    SyncOutcome,
     TrainOutcome,
     TrainRequest,
     TrainUpdate,
@@ -113,6 +114,14 @@ class CoreLibrary:
             # on the worker, so the GUI thread's next re-rank never loads vectors itself.
             library.reload()
             library.engine  # noqa: B018
+
+    def sync(self) -> SyncOutcome | None:
+        if self.model_path is None:
+            return None
+        added, dropped = self.library.reload()
+        if not added and not dropped:
+            return None
+        return SyncOutcome(added, self.track_count(), self.failed_tracks())
 
     def track_count(self) -> int:
         return self.catalog.track_count("ok")
@@ -275,6 +284,8 @@ def build_services(settings: Settings | None = None) -> Services:
     search = SearchService(search_backend, pools, errors, player.cache.load, k=settings.get("setting/top_k"))
     playback = PlaybackService(player, pools, errors)
     library = LibraryService(core, settings, pools, errors)
+    if catalog.shared:  # other machines add tracks: bring them into this editor's next search
+        library.sync_every(settings.get("setting/catalog_sync_s"))
 
     def training_backend() -> CoreTraining:
         return CoreTraining(core().model_path)

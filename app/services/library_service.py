@@ -1,14 +1,15 @@
-"""Library folders, background indexing (io pool), failures, and the library map (encode pool)."""
+"""Library folders, background indexing (io pool), failures, the library map (encode pool), and
+the periodic sync with a shared catalog (catalog pool)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.types import Progress
-from app.services.backends import LibraryBackend, MapData
+from app.services.backends import LibraryBackend, MapData, SyncOutcome
 from app.services.settings import Settings
 from app.services.workers import ErrorSink, GeneratorWorker, Pools
 
@@ -40,6 +41,9 @@ class LibraryService(QObject):
         self._map_request = 0
         self._closed = False
         self.last_progress: Progress | None = None
+        self._sync_timer: QTimer | None = None
+        self._syncing = False
+        self._sync_failing = False  # the last sync failed: said once, not every interval
 
     @property
     def backend(self) -> LibraryBackend | None:
@@ -51,6 +55,7 @@ class LibraryService(QObject):
 
     def close(self) -> None:
         """Release the backend's resources (the catalog) once no worker uses it."""
+        self.stop_sync()
         close = getattr(self._backend, "close", None)
         if close is not None:
             close()
@@ -131,6 +136,59 @@ class LibraryService(QObject):
         failed = list(backend.failed_tracks())
         self.summary_changed.emit(count, failed)
         return count, failed
+
+    # -- sync with a shared catalog -------------------------------------------------------
+    def sync_every(self, seconds: float) -> None:
+        """Sync with the catalog every ``seconds`` (a studio's, which other machines write).
+
+        A sync that finds nothing costs one counter read (milliseconds), so it can run often.
+        New tracks join the engine at once but the results on screen stay as they are (a list
+        must not reorder under the user's hand): they appear at the next search or re-rank,
+        and a notice says how many arrived.
+        """
+        if self._sync_timer is None:
+            self._sync_timer = QTimer(self)
+            self._sync_timer.timeout.connect(self.sync)
+        self._sync_timer.start(max(1, round(seconds * 1000)))
+
+    def stop_sync(self) -> None:
+        if self._sync_timer is not None:
+            self._sync_timer.stop()
+
+    def sync(self) -> None:
+        """One sync on the catalog pool (skipped while the previous one runs)."""
+        backend = self.backend
+        if backend is None or self._syncing:
+            return
+        self._syncing = True
+        worker = GeneratorWorker(backend.sync, task="syncing with the shared catalog")
+        worker.signals.finished.connect(self._on_synced)
+        worker.signals.errored.connect(self._on_sync_failed)
+        worker.signals.aborted.connect(lambda: setattr(self, "_syncing", False))
+        self._pools.start("catalog", worker)
+
+    def _on_synced(self, outcome: SyncOutcome | None) -> None:
+        self._syncing = False
+        if self._closed:
+            return
+        if self._sync_failing:
+            self._sync_failing = False
+            self._errors.notice("The shared catalog is reachable again.")
+        if outcome is None:
+            return
+        self.summary_changed.emit(outcome.count, outcome.failed)
+        if outcome.added:
+            count = f"{outcome.added:,}".replace(",", " ")
+            tracks = "track" if outcome.added == 1 else "tracks"
+            self._errors.notice(f"{count} new {tracks} from the shared catalog; they join your next search.")
+
+    def _on_sync_failed(self, message: str) -> None:
+        self._syncing = False
+        if not self._sync_failing and not self._closed:
+            self._sync_failing = True
+            self._errors.report(f"{message} (retrying in the background)")
+        else:
+            log.info("sync still failing: %s", message)
 
     # -- map -------------------------------------------------------------------------------
     def request_map(self, dimension: str = "all", query: object = None) -> None:

@@ -36,6 +36,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("setting/active_model", "", "path of the active model file ('' = shipped default)"),
     Option("setting/library_catalog", "", "the library's catalog: '' = library.db in the per-user "
            "data dir, a file path, or postgresql://USER@HOST/DB (a studio's shared catalog)"),
+    Option("setting/catalog_sync_s", 30, "seconds between syncs with a shared (PostgreSQL) catalog, "
+           "which brings other machines' new tracks into the next search"),
     Option("setting/compute_device", "auto", "auto, cpu or cuda for embedding and training"),
     Option("setting/audio_device", "", "output device name ('' = system default)"),
     Option("setting/top_k", 50, "how many results a search shows"),

@@ -8,8 +8,10 @@ traceback and reported as one sentence through ``errored`` to the error sink.
 
 Pools, one per latency class (Picard's layout): ``encode`` (query embedding, map), ``search``
 (new searches; never waits behind long jobs), ``io`` (indexing: serialized catalog writes),
-``decode`` (audition decode-ahead), ``train`` (fine-tuning). Each has one thread, and all
-are aborted and joined with ``waitForDone`` on quit.
+``decode`` (audition decode-ahead), ``train`` (fine-tuning), ``catalog`` (catalog upkeep:
+the periodic sync with a shared catalog and integrity checks, which must neither wait
+behind an index run nor delay a query). Each has one thread, and all are aborted and
+joined with ``waitForDone`` on quit.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
 
-POOL_NAMES = ("encode", "search", "io", "decode", "train")
+POOL_NAMES = ("encode", "search", "io", "decode", "train", "catalog")
 PROGRESS_INTERVAL_S = 0.05  # at most 20 progress signals a second reach the GUI thread
 
 

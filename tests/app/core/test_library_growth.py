@@ -35,16 +35,17 @@ def test_index_is_extended_when_the_library_only_grew(tmp_path, monkeypatch) -> 
         library = Library(catalog, encoder, flat_limit=10)  # type: ignore[arg-type]
         assert len(library) == N and len(builds) == 1
         engine = library.engine
-        library.reload()
+        assert library.reload() == (0, 0)
         assert library.engine is engine  # nothing new: the same engine
         catalog.write_batch([_record("/new/a.wav", 100), _record("/new/b.wav", 101)])
-        library.reload()
+        assert library.reload() == (2, 0)  # (added, dropped)
         assert len(library) == N + 2 and len(builds) == 1 and _found(library, "/new/b.wav")
         restarted = Library(catalog, encoder, flat_limit=10)  # type: ignore[arg-type]
         assert len(restarted) == N + 2 and len(builds) == 1  # the file's IVF, extended
         assert _found(restarted, "/new/a.wav")
         catalog.write_batch([_record("/m/03.wav", 103)])  # re-embedded: a row in the middle changed
-        library.reload()
+        catalog.remove_paths(["/new/a.wav"])
+        assert library.reload() == (0, 1)
         assert len(builds) == 2 and _found(library, "/m/03.wav")
 
 
