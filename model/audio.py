@@ -13,8 +13,10 @@ Measured peak RSS above the interpreter's for a 2-hour 44.1 kHz stereo FLAC: ``i
 against 176, 118 and 311 MiB for a 3-minute one: 1.19x (``soundalike bench index --memory``;
 ONNX encoder. With torch it was 343, 71 and 437 MiB against 319, 66 and 406; 1533 and 1818
 MiB, 2131 for the tree, before it streamed).
-Formats libsndfile cannot open (e.g. .m4a) are decoded by an ``ffmpeg`` subprocess when
-ffmpeg is installed (``model/ffmpeg_decode.py``).
+Whole Vorbis and Opus files are decoded by FFmpeg's decoders in process instead (PyAV,
+``model/av_decode.py``: 40 % less CPU than libvorbis, the same samples to -136 dB); a clip's
+span still by libsndfile. Formats libsndfile cannot open (e.g. .m4a) are decoded by an
+``ffmpeg`` subprocess when ffmpeg is installed (``model/ffmpeg_decode.py``).
 
 Every failure a user can cause raises ``AudioError`` whose message is one line. Results
 for unusual but valid input, chosen so that nothing surprising happens downstream:
@@ -42,7 +44,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from model import ffmpeg_decode
+from model import av_decode, ffmpeg_decode
 from model.constants import SAMPLE_RATE  # Hz: every file is resampled to this
 from model.truncation import truncation_reason
 
@@ -63,12 +65,6 @@ NATIVE_RATES = (SAMPLE_RATE, 2 * SAMPLE_RATE)  # Hz: 22 050 and 44 100
 READ_BLOCK_SECONDS = 10.0  # seconds of source audio decoded per block when streaming
 RESAMPLE_QUALITY = "HQ"  # soxr quality: 20-bit precision, ~0.1 % passband ripple
 TRUNCATION_TOLERANCE_SECONDS = 0.5  # a file may end this much before its header says
-
-# Decoded whole by ffmpeg, when installed (a clip's span still by libsndfile): its Opus decoder costs less
-# CPU than libsndfile's libopus (12 real Opus songs, decode + resampling: 405x realtime per
-# CPU-second against 269x, process start included) and differs by -62 dB (embeddings: cosine
-# >= .999). For Vorbis the gain was within noise (561x against 534x), so libsndfile stays.
-FFMPEG_FASTER_SUFFIXES = frozenset({".opus"})
 
 # Extensions libsndfile decodes itself; a file with one of these that it cannot open is corrupt.
 SNDFILE_SUFFIXES = frozenset(
@@ -197,19 +193,16 @@ def _stream_sndfile(
         )
 
 
-def _stream_ffmpeg(
-    path: Path, source_rate: int, channels: int, declared: int, out_rate: int
+def _resampled(
+    path: Path, blocks: Iterator[np.ndarray], source_rate: int, declared: int, out_rate: int
 ) -> Iterator[np.ndarray]:
-    """The whole file through an ffmpeg pipe, down-mixed and resampled as ``_stream_sndfile`` does."""
+    """Mono blocks from another decoder (model.av_decode) resampled and checked for
+    truncation as ``_stream_sndfile`` does; ``declared``: libsndfile's frame count."""
     resampler = None if source_rate == out_rate else soxr.ResampleStream(
         source_rate, out_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY
     )
-    position, carry = 0, np.zeros(0, dtype=np.float32)
-    for raw in ffmpeg_decode.stream(path, None, 0.0, None, AudioError):
-        raw = np.concatenate([carry, raw]) if carry.size else raw
-        usable = raw.size - raw.size % channels
-        carry = raw[usable:]
-        mono = _mono(raw[:usable].reshape(-1, channels))
+    position = 0
+    for mono in blocks:
         position += mono.size
         yield mono if resampler is None else resampler.resample_chunk(mono)
     if resampler is not None:
@@ -247,9 +240,10 @@ def _open_stream(
         raise
     rate = handle.samplerate if native and handle.samplerate in NATIVE_RATES else SAMPLE_RATE
     whole = offset_s == 0 and duration_s is None
-    if whole and path.suffix.lower() in FFMPEG_FASTER_SUFFIXES and ffmpeg_decode.available():
+    blocks = av_decode.open_mono(path, int(READ_BLOCK_SECONDS * handle.samplerate), AudioError) if whole else None
+    if blocks is not None:
         handle.close()
-        return rate, _stream_ffmpeg(path, handle.samplerate, handle.channels, handle.frames, rate)
+        return rate, _resampled(path, blocks, handle.samplerate, handle.frames, rate)
 
     def chunks() -> Iterator[np.ndarray]:
         with handle:

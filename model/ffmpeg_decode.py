@@ -45,23 +45,16 @@ def probe_duration(path: Path) -> float | None:
 
 def stream(
     path: Path,
-    sample_rate: int | None,
+    sample_rate: int,
     offset_s: float,
     duration_s: float | None,
     error: Callable[[str], Exception],
 ) -> Iterator[np.ndarray]:
-    """Yield float32 mono chunks at ``sample_rate``; failures raise ``error(one_line_reason)``.
-
-    ``sample_rate=None`` yields the decoder's own samples, interleaved channels and all (the
-    caller down-mixes: ffmpeg's ``-ac 1`` scales a stereo mix by 1/sqrt(2), not 1/2).
-    """
+    """Yield float32 mono chunks at ``sample_rate``; failures raise ``error(one_line_reason)``."""
     cmd = ["ffmpeg", "-nostdin", "-v", "error", "-threads", "1", "-ss", f"{offset_s:.6f}"]
     if duration_s is not None:
         cmd += ["-t", f"{duration_s:.6f}"]
-    cmd += ["-i", str(path), "-vn"]
-    if sample_rate is not None:
-        cmd += ["-ac", "1", "-ar", str(sample_rate)]
-    cmd += ["-f", "f32le", "-"]
+    cmd += ["-i", str(path), "-vn", "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     pending = b""

@@ -19,6 +19,7 @@ import functools
 
 import numpy as np
 
+from model import fft
 from model.audio import SAMPLE_RATE
 
 SEGMENT_SECONDS = 0.1  # 4 segments = one 400-ms gating block, hop 100 ms (75 % overlap)
@@ -75,7 +76,7 @@ def _power_weights(seg: int, rate: int) -> np.ndarray:
 
 def segment_powers(segments: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
     """Mean square of the K-weighted signal in each row of ``(n, segment samples)``."""
-    spectrum = np.fft.rfft(np.asarray(segments, dtype=np.float32), axis=1)
+    spectrum = fft.rfft(np.asarray(segments, dtype=np.float32))
     power = (spectrum.real**2 + spectrum.imag**2) @ _power_weights(segments.shape[1], rate)
     return power.astype(np.float64)
 

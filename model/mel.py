@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model import fft
 from model.audio import HOP_LENGTH, MEL_MEAN, MEL_STD, N_FFT, N_MELS, SAMPLE_RATE, WINDOW_SAMPLES
 
 MEL_FILTERS_PATH = Path(__file__).with_name("assets") / "mel_filters.npz"
@@ -50,7 +51,7 @@ def log_mel(windows: np.ndarray) -> np.ndarray:
     windows = np.asarray(windows, dtype=np.float32).reshape(-1, WINDOW_SAMPLES)
     padded = np.pad(windows, ((0, 0), (N_FFT // 2, N_FFT // 2)))
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT, axis=1)[:, ::HOP_LENGTH]
-    spectrum = np.fft.rfft(frames * _hann(), axis=-1)  # (n, frames, N_BINS) complex64
+    spectrum = fft.rfft(frames * _hann())  # (n, frames, N_BINS) complex64
     power = spectrum.real**2 + spectrum.imag**2  # (n, frames, N_BINS)
     # One 2-D product (BLAS); a batched matmul over the transposed power ran 30x slower.
     mel = (power.reshape(-1, N_BINS) @ mel_filters().T).reshape(power.shape[0], power.shape[1], N_MELS)

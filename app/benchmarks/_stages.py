@@ -4,7 +4,8 @@
 (``workers=0``: decoding inline, so every stage runs on this thread) with a clock around
 the function that does each stage, then prints one row per stage:
 
-- decode: libsndfile reading (``SoundFile.read``: Vorbis/FLAC/MP3 decoding);
+- decode: libsndfile reading (``SoundFile.read``: FLAC/MP3/WAV decoding) and PyAV's
+  (``model.av_decode``: Vorbis/Opus, down-mix included);
 - down-mix: channels to mono (``model.audio._mono``);
 - resample: soxr to 22 050 Hz (``ResampleStream.resample_chunk``);
 - BPM + loudness: the meters fed while decoding (``model.measure.TrackMeter``);
@@ -57,6 +58,22 @@ class StageClock:
 
         return timed
 
+    def wrap_steps(self, stage: str, fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+        """``fn`` a generator function: each step is timed (its work runs between yields)."""
+        step = self.wrap(stage, next)
+
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            steps = fn(*args, **kwargs)
+            while True:
+                try:
+                    item = step(steps)
+                except StopIteration:
+                    return
+                yield item
+
+        return timed
+
 
 class _TimedSession:
     """An onnxruntime session whose ``run`` is the network stage."""
@@ -77,6 +94,7 @@ def _clocked(clock: StageClock, encoder: Any) -> Iterator[None]:
     import app.core.indexer
     import app.core.tags
     import model.audio
+    import model.av_decode
     import model.measure
     import model.mel
     import model.onnx_encoder
@@ -104,6 +122,7 @@ def _clocked(clock: StageClock, encoder: Any) -> Iterator[None]:
                    mock.patch.object(network, "forward", clock.wrap("network", network.forward))]  # fmt: skip
     patches += [mock.patch.object(owner, name, clock.wrap(stage, getattr(owner, name)))
                 for owner, name, stage in targets]  # fmt: skip
+    patches.append(mock.patch.object(model.av_decode, "_blocks", clock.wrap_steps("decode", model.av_decode._blocks)))
     with contextlib.ExitStack() as stack:
         for patch in patches:
             stack.enter_context(patch)
