@@ -22,7 +22,9 @@ from app import APP_NAME, __version__
 from app.core.types import display_path
 
 # Subcommands in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("index", "search", "cues", "conform", "embed", "bench", "train", "evaluate")
+COMMANDS: tuple[str, ...] = (
+    "index", "search", "cues", "conform", "check", "embed", "bench", "train", "evaluate",
+)
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,16 @@ from pathlib import Path
 from app.cli import CliError
 
 
-def add_library_options(parser: argparse.ArgumentParser) -> None:
+def add_db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db", metavar="PATH|URL",
         help="library file (default: library.db in the per-user data dir), or a studio's shared "
         "catalog: postgresql://USER@HOST/DB (needs the studio extra)",
     )
+
+
+def add_library_options(parser: argparse.ArgumentParser) -> None:
+    add_db_option(parser)
     parser.add_argument(
         "--model", metavar="M",
         help="model file (default: the one that indexed the library, else $SOUNDALIKE_MODEL or the shipped model)",

@@ -37,7 +37,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -214,9 +214,26 @@ class Catalog:
         for chunk in _chunks(ids, 500):
             yield from self._rows(sql.format(marks=",".join("?" * len(chunk))), [*head, *chunk])
 
-    def integrity_check(self) -> str:
-        """``PRAGMA integrity_check`` result (``"ok"`` when healthy)."""
-        return str(self._rows("PRAGMA integrity_check")[0][0])
+    @property
+    def location(self) -> str:
+        """What ``Catalog.open`` takes to open this catalog again (a second connection)."""
+        return os.fspath(self.path)
+
+    def integrity_problems(self, stop: Callable[[], bool] | None = None) -> list[str]:
+        """What is wrong, one sentence each ([] when healthy): app.core.catalog_check."""
+        from app.core.catalog_check import row_problems, sqlite_problems
+
+        with self._lock:
+            try:
+                damaged, problems = sqlite_problems(self._db, stop)
+                version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+            except sqlite3.Error as exc:
+                raise CatalogError(f"cannot read library {self.path}: {self._reason(exc)}") from None
+        if damaged:
+            return problems  # the row checks would read garbage
+        if version < SCHEMA_VERSION:  # read-only, so never migrated (see _migrate)
+            return [*problems, f"schema version {version}, expected {SCHEMA_VERSION}: it is updated where it may be written"]
+        return problems + row_problems(self._rows)
 
     # ------------------------------------------------------------------ meta
     def get_meta(self, key: str, default: str | None = None) -> str | None:

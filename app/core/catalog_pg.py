@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -196,19 +196,21 @@ class PgCatalog(Catalog):
             self._check_model(model_id)
         super().write_batch(records)
 
-    def integrity_check(self) -> str:
-        """``"ok"``, or what is wrong, ``"; "``-joined. PostgreSQL checks its own pages; this
-        checks what the clients rely on and an outside hand (a bulk load, a restore, a manual
-        edit) can break, through indexes only (milliseconds at 1M tracks, but the orphan
-        count: one anti-join of two primary-key scans):
+    @property
+    def location(self) -> str:
+        return self.url
 
-        - the schema is this soundalike's;
-        - every vector is of the library's model (``library_model``);
-        - no track stamped after the change counter (clients' caches would never see it);
-        - no track marked searchable without vectors (it would never be found).
+    def integrity_problems(self, stop: Callable[[], bool] | None = None) -> list[str]:
+        """As ``Catalog.integrity_problems`` (app.core.catalog_check). PostgreSQL checks its
+        own pages; this checks, through indexes only (milliseconds at 1M tracks, but the
+        orphan count: one anti-join of two primary-key scans; ``stop`` is not needed), that
+        the schema is this soundalike's and every vector of the library's model
+        (``library_model``), then what both engines check.
         """
+        from app.core.catalog_check import row_problems
+
         if self._version() != PG_SCHEMA_VERSION:
-            return f"schema version {self._version()}, expected {PG_SCHEMA_VERSION}"
+            return [f"schema version {self._version()}, expected {PG_SCHEMA_VERSION}"]
         problems = []
         pinned = self.get_meta(LIBRARY_MODEL_KEY)
         if pinned is not None and self._rows(
@@ -217,18 +219,7 @@ class PgCatalog(Catalog):
         )[0][0]:  # fmt: skip
             models = sorted(model for model in self.model_counts() if model != pinned)
             problems.append(f"vectors of other models than the library's {pinned}: {', '.join(models)}")
-        newest, counter = self._rows(
-            "SELECT (SELECT max(rev) FROM tracks), (SELECT value::BIGINT FROM meta WHERE key = 'change_counter')"
-        )[0]
-        if newest is not None and newest > counter:
-            problems.append(f"tracks stamped {newest}, after the change counter {counter}: clients' caches miss them")
-        orphans = self._rows(
-            "SELECT count(*) FROM tracks t WHERE t.status = 'ok' "
-            "AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.track_id = t.id)"
-        )[0][0]
-        if orphans:
-            problems.append(f"{orphans} tracks marked indexed have no vectors")
-        return "; ".join(problems) or "ok"
+        return problems + row_problems(self._rows)
 
     # ------------------------------------------------------------------ vector caches
     def vector_changes(self, model_id: str, since: int | None):  # noqa: ANN201

@@ -153,6 +153,26 @@ class SearchResult:
         }
 
 
+@dataclass(frozen=True)
+class CatalogReport:
+    """What an integrity check found (app.core.catalog_check), for ``soundalike check`` and the app."""
+
+    catalog: str  # as the user names it (a URL without its password)
+    tracks: int
+    problems: tuple[str, ...]  # one sentence each; empty when healthy
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def lines(self) -> list[str]:
+        """One line per problem, or one saying all is well."""
+        if self.ok:
+            count = f"{self.tracks:,}".replace(",", " ")
+            return [f"{self.catalog}: {count} tracks, no problems found"]
+        return [f"{self.catalog}: {problem}" for problem in self.problems]
+
+
 def as_dict(value: object) -> dict[str, object]:
     """Dataclass to dict (for logs and settings)."""
     return asdict(value)  # type: ignore[arg-type]

@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from app.core.types import Progress, SearchFilters, SearchResult, SearchWeights, TrackInfo
+from app.core.types import (
+    CatalogReport,
+    Progress,
+    SearchFilters,
+    SearchResult,
+    SearchWeights,
+    TrackInfo,
+)
 
 
 class SearchBackend(Protocol):
@@ -42,6 +49,10 @@ class LibraryBackend(Protocol):
     def sync(self) -> SyncOutcome | None:
         """Bring search up to the catalog that other machines write; None when nothing
         changed (milliseconds: one counter read)."""
+        ...
+
+    def check_catalog(self, stop: Callable[[], bool]) -> CatalogReport:
+        """The catalog's integrity check, on a connection of its own; ``stop`` ends it early."""
         ...
 
     def track_count(self) -> int: ...

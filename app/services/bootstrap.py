@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from PySide6.QtCore import QTimer
 
 from app.core import model_registry
 from app.core.player import DecodeCache, Player
-from app.core.types import Progress, SearchFilters, SearchResult, SearchWeights
+from app.core.types import CatalogReport, Progress, SearchFilters, SearchResult, SearchWeights
 from app.services.app_services import Services
 from app.services.backends import (
     MapData,
@@ -122,6 +122,11 @@ class CoreLibrary:
         if not added and not dropped:
             return None
         return SyncOutcome(added, self.track_count(), self.failed_tracks())
+
+    def check_catalog(self, stop: Callable[[], bool]) -> CatalogReport:
+        from app.core.catalog_check import check_catalog
+
+        return check_catalog(self.catalog.location, stop)
 
     def track_count(self) -> int:
         return self.catalog.track_count("ok")

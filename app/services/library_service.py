@@ -23,6 +23,7 @@ class LibraryService(QObject):
     indexing_finished = Signal(str)  # one sentence ("Indexed 120 tracks; 3 unreadable or missing.")
     map_ready = Signal(object)  # MapData
     folders_changed = Signal(list)
+    catalog_checked = Signal(object)  # app.core.types.CatalogReport
 
     def __init__(
         self,
@@ -136,6 +137,19 @@ class LibraryService(QObject):
         failed = list(backend.failed_tracks())
         self.summary_changed.emit(count, failed)
         return count, failed
+
+    def check_catalog(self) -> None:
+        """Check the catalog for damage on the catalog pool, on a connection of its own (a
+        big SQLite file takes minutes; searching and indexing go on). The report comes with
+        ``catalog_checked``; quitting stops the check."""
+        backend = self.backend
+        if backend is None:
+            return
+        worker = GeneratorWorker(lambda: backend.check_catalog(lambda: worker.abort_requested),
+                                 task="checking the catalog")  # fmt: skip
+        worker.signals.finished.connect(self.catalog_checked.emit)
+        worker.signals.errored.connect(self._errors.report)
+        self._pools.start("catalog", worker)
 
     # -- sync with a shared catalog -------------------------------------------------------
     def sync_every(self, seconds: float) -> None:

@@ -1,4 +1,5 @@
-"""Library: folders, track count, indexing progress (rate, ETA), cancel, rescan, failures."""
+"""Library: folders, track count, indexing progress (rate, ETA), cancel, rescan, failures, and
+the catalog's integrity check (its report in a window that does not block the app)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -16,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.types import Progress, display_path
+from app.core.types import CatalogReport, Progress, display_path
 from app.services.library_service import LibraryService
 from app.ui.dialog_folders import DialogFolders
 from app.ui.formatting import fmt_eta
@@ -80,6 +82,7 @@ class LibraryPane(QWidget):
         library.indexing_changed.connect(self._on_indexing)
         library.summary_changed.connect(self._on_summary)
         library.indexing_finished.connect(self.status.setText)
+        library.catalog_checked.connect(self._on_checked)
         self._set_folders(library.folders())
         self._on_indexing(library.is_indexing)
         self._on_summary(0, [])
@@ -135,3 +138,23 @@ class LibraryPane(QWidget):
         dialog.resize(800, 400)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
+
+    def check_catalog(self) -> None:
+        self.status.setText("Checking the catalog in the background…")
+        self.library.check_catalog()
+
+    def _on_checked(self, report: CatalogReport) -> None:
+        self.status.setText("")
+        if report.ok:
+            icon, text = QMessageBox.Icon.Information, report.lines()[0]
+        else:
+            n = len(report.problems)
+            icon = QMessageBox.Icon.Warning
+            text = (f"{n} problem{'s' if n != 1 else ''} in the catalog {report.catalog}:\n\n"
+                    + "\n".join(f"• {p}" for p in report.problems)
+                    + "\n\nSearching goes on with what can be read. To start afresh, index your "
+                    "folders into a new catalog (Library ▸ Catalog…); keep a copy of this one.")  # fmt: skip
+        box = QMessageBox(icon, "Catalog check", text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setWindowModality(Qt.WindowModality.NonModal)  # a message box blocks its parent by default
+        box.show()

@@ -23,7 +23,7 @@ def test_new_catalog_is_wal_and_versioned(tmp_path) -> None:
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     raw.close()
-    assert catalog.integrity_check() == "ok"
+    assert catalog.integrity_problems() == []
     catalog.close()
 
 

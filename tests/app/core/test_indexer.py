@@ -52,7 +52,7 @@ def test_index_then_incremental_reindex(tmp_path, encoder) -> None:
     assert (catalog.track_count("ok"), catalog.track_count("missing")) == (5, 1)
     assert str(paths[2]) not in catalog.load_track_vectors(encoder.model_id).paths
     assert catalog.find_track(str(paths[1])).duration_s == pytest.approx(9.0, abs=0.05)
-    assert catalog.integrity_check() == "ok"
+    assert catalog.integrity_problems() == []
     catalog.close()
 
 

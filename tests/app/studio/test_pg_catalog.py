@@ -64,7 +64,7 @@ def test_schema_is_versioned_and_a_newer_one_refused(pg_url) -> None:
     with pytest.raises(CatalogError, match="no library at"):
         Catalog.open(pg_url, create=False)
     catalog = Catalog.open(pg_url)
-    assert catalog.get_meta("schema_version") == "4" and catalog.integrity_check() == "ok"
+    assert catalog.get_meta("schema_version") == "4" and catalog.integrity_problems() == []
     Catalog.open(pg_url).close()  # a second client: nothing to migrate
     catalog.set_meta("schema_version", "99")
     with pytest.raises(CatalogError, match="newer than this soundalike"):
@@ -86,26 +86,32 @@ def test_a_second_model_is_refused(pg_url) -> None:
     catalog.close()
 
 
-def test_integrity_check_finds_what_an_outside_hand_broke(pg_url) -> None:
+def test_integrity_check_finds_what_an_outside_hand_broke(pg_url, capsys) -> None:
     import psycopg
+
+    from app.cli import main
 
     catalog = Catalog.open(pg_url)
     catalog.claim_model("model-a")
     vectors = np.ones((2, 256), np.float16)
     catalog.write_batch([TrackRecord(f"/{name}.wav", 1, 1, 6.0, {}, "model-a", track=vectors[0], windows=vectors)
                          for name in "abc"])  # fmt: skip
-    assert catalog.integrity_check() == "ok"
+    assert catalog.integrity_problems() == []
+    assert main(["check", "--db", pg_url]) == 0
+    assert capsys.readouterr().out == f"{catalog.path}: 3 tracks, no problems found\n"
     a, b = (catalog.find_track(f"/{name}.wav").track_id for name in "ab")
     with psycopg.connect(pg_url, autocommit=True) as outside:
         outside.execute("UPDATE embeddings SET model_id = 'model-z' WHERE track_id = %s", (a,))
         outside.execute("DELETE FROM embeddings WHERE track_id = %s", (b,))
         outside.execute("UPDATE meta SET value = '2' WHERE key = 'change_counter'")
-    problems = catalog.integrity_check().split("; ")
+    problems = catalog.integrity_problems()
     assert problems[0] == "vectors of other models than the library's model-a: model-z"
     assert problems[1].startswith("tracks stamped ") and "after the change counter 2" in problems[1]
-    assert problems[2] == "1 tracks marked indexed have no vectors"
+    assert problems[2] == "1 tracks marked indexed have no vectors (they are never found)"
+    assert main(["check", "--db", pg_url]) == 1  # `soundalike check`: one line per problem
+    assert capsys.readouterr().out.splitlines() == [f"{catalog.path}: {problem}" for problem in problems]
     catalog.set_meta("schema_version", "3")
-    assert catalog.integrity_check() == "schema version 3, expected 4"
+    assert catalog.integrity_problems() == ["schema version 3, expected 4"]
     catalog.close()
 
 
