@@ -9,7 +9,9 @@ What it measures (load average printed with every timing: the machine may be sha
    ``Catalog.write_batch`` (the cache kept in memory across syncs, as the app's Library keeps
    it), a restart (the cache file read back, then synced), and the p50/p95
    latency of ``--queries`` searches on the synced cache (track level from the cache, the
-   candidates' windows from the server, as the app searches).
+   candidates' windows from the server, as the app searches), against the same searches on
+   the same tracks in a local SQLite catalog (the desktop default; app.benchmarks._local_twin),
+   query for query, interleaved so that both see the same machine load.
 2. Indexing throughput (x realtime) on the same files, into PostgreSQL: one process as
    ``soundalike index`` runs it (1 decoder + the encoder), against a 2-worker local Ray
    cluster (``--cluster local``). Ray's overhead is 1 - ray/single (target <= 15 %), on the
@@ -115,12 +117,14 @@ class _Timer:
         self.figures[f"{self.name}_cpu_s"] = time.process_time() - self.cpu
 
 
-def client_run(url: str, model_id: str, cache_dir: str, new: int, queries: int, out) -> None:  # noqa: ANN001
+def client_run(url: str, model_id: str, cache_dir: str, new: int, queries: int, local_db: str, out) -> None:  # noqa: ANN001
     """A fresh client process, syncing as the app's Library does (one VectorCache kept across
     syncs): first sync and engine, a sync with nothing new, twice: an indexer writes ``new``
     tracks, an incremental sync and the engine rebuilt on it; a restart (a new VectorCache reads the
-    file, then syncs), timed searches. Sends a dict of figures through ``out``."""
+    file, then syncs), timed searches, each also on the same tracks in the local SQLite file
+    ``local_db`` (the desktop default), interleaved. Sends a dict of figures through ``out``."""
     from app.benchmarks._catalog import synthetic_tracks
+    from app.benchmarks._local_twin import interleaved_latency
     from app.core.catalog import Catalog, TrackRecord
     from app.core.search import SearchEngine, query_from_windows
     from app.core.types import SearchWeights
@@ -161,18 +165,25 @@ def client_run(url: str, model_id: str, cache_dir: str, new: int, queries: int, 
     figures["rss_after_mb"] = _memory_mb()[0]
     with _Timer(figures, "restart_sync"):
         VectorCache(path, model_id).sync(client)
+    local = Catalog.open(local_db, create=False)
+    with _Timer(figures, "local_sync"):  # the desktop's first load: its cache file beside the catalog
+        local_table = VectorCache(cache_path(local_db, model_id), model_id).sync(local)
+    with _Timer(figures, "local_engine_build"):  # the same vectors: the studio client's IVF file serves
+        local_engine = SearchEngine(local_table, lambda ids: local.window_vectors(ids, model_id), local.get_tracks,
+                                    index_cache=f"{path}.ivf")  # fmt: skip
     rng = np.random.default_rng(1)
-    times = []
+    prepared = []
     for _ in range(queries):
-        row = int(rng.integers(0, len(table)))
+        row = int(rng.integers(0, len(local_table)))
         query = np.stack([table.vectors[row], table.vectors[row]]).astype(np.float32)
         query += 0.05 * rng.standard_normal(query.shape).astype(np.float32)
-        t0 = time.perf_counter()
-        engine.search(query_from_windows(query), SearchWeights(), 10)
-        times.append(time.perf_counter() - t0)
-    figures["query_p50_ms"] = float(np.percentile(times, 50) * 1000)
-    figures["query_p95_ms"] = float(np.percentile(times, 95) * 1000)
-    client.close()
+        prepared.append(query_from_windows(query))
+    engine.search(prepared[0], SearchWeights(), 10), local_engine.search(prepared[0], SearchWeights(), 10)  # warm
+    times = interleaved_latency({"query": engine, "local_query": local_engine}, prepared)
+    for name, seconds in times.items():
+        figures[f"{name}_p50_ms"] = float(np.percentile(seconds, 50) * 1000)
+        figures[f"{name}_p95_ms"] = float(np.percentile(seconds, 95) * 1000)
+    client.close(), local.close()
     out.send(figures)
 
 
@@ -181,6 +192,7 @@ def _took(figures: dict[str, float], name: str) -> str:
 
 
 def _catalog_part(url: str, args: argparse.Namespace, model_id: str) -> dict[str, float]:
+    from app.benchmarks._local_twin import bulk_load_sqlite
     from app.benchmarks._postgres import fresh_schema
 
     catalog_url = fresh_schema(url, "bench_catalog")
@@ -190,8 +202,12 @@ def _catalog_part(url: str, args: argparse.Namespace, model_id: str) -> dict[str
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
     with tempfile.TemporaryDirectory(prefix="soundalike-bench-client-") as cache_dir:
+        local_db = str(Path(cache_dir) / "local" / "library.db")
+        Path(local_db).parent.mkdir()
+        with _cpu_timed("   the same tracks loaded into a local SQLite catalog (the desktop default)"):
+            bulk_load_sqlite(local_db, args.tracks, model_id)
         child = context.Process(target=client_run,
-                                args=(catalog_url, model_id, cache_dir, args.new, args.queries, send))  # fmt: skip
+                                args=(catalog_url, model_id, cache_dir, args.new, args.queries, local_db, send))  # fmt: skip
         child.start()
         figures = receive.recv()
         child.join()
@@ -209,7 +225,19 @@ def _catalog_part(url: str, args: argparse.Namespace, model_id: str) -> dict[str
           f"sync in {_took(figures, 'engine_rebuild_1')} and {_took(figures, 'engine_rebuild_2')}; "
           f"{args.queries} queries: "
           f"p50 {figures['query_p50_ms']:.1f} ms, p95 {figures['query_p95_ms']:.1f} ms ({_load()})")
+    print(f"   local SQLite catalog, same tracks: first load {_took(figures, 'local_sync')}, engine "
+          f"{_took(figures, 'local_engine_build')}; the same {args.queries} queries, interleaved with the "
+          f"studio client's: p50 {figures['local_query_p50_ms']:.1f} ms, p95 {figures['local_query_p95_ms']:.1f} ms "
+          f"(studio/local p95: {figures['query_p95_ms'] / figures['local_query_p95_ms']:.2f})")
     return figures
+
+
+@contextlib.contextmanager
+def _cpu_timed(what: str):  # noqa: ANN202
+    """Prints ``what`` with the wall and CPU seconds (this process) of the block."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield
+    print(f"{what}: {time.perf_counter() - wall:.0f} s ({time.process_time() - cpu:.0f} CPU-s, {_load()})")
 
 
 def run(args: argparse.Namespace) -> int:
