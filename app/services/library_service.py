@@ -150,6 +150,7 @@ class LibraryService(QObject):
         worker.signals.finished.connect(self.catalog_checked.emit)
         worker.signals.errored.connect(self._errors.report)
         self._pools.start("catalog", worker)
+        self._errors.notice("Checking the catalog in the background…")
 
     # -- sync with a shared catalog -------------------------------------------------------
     def sync_every(self, seconds: float) -> None:

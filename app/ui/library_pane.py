@@ -139,12 +139,7 @@ class LibraryPane(QWidget):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
 
-    def check_catalog(self) -> None:
-        self.status.setText("Checking the catalog in the background…")
-        self.library.check_catalog()
-
     def _on_checked(self, report: CatalogReport) -> None:
-        self.status.setText("")
         if report.ok:
             icon, text = QMessageBox.Icon.Information, report.lines()[0]
         else:

@@ -146,7 +146,7 @@ class MainWindow(QMainWindow):
         self._action(lib, "&Cancel indexing", self.s.library.cancel)
         self._action(lib, "Show library &map", lambda: self.tabs.setCurrentWidget(self.map_view))
         self._action(lib, "C&atalog…", self.choose_catalog)
-        self._action(lib, "Chec&k catalog…", self.library_pane.check_catalog)
+        self._action(lib, "Chec&k catalog…", self.s.library.check_catalog)
         tools = self.menuBar().addMenu("&Tools")
         self._action(tools, "&Train a model on your music…", self.open_trainer)
         self._action(tools, "&Filter results", self.query_pane.focus_filters, "Ctrl+F")
