@@ -25,9 +25,17 @@ included) where other recordings stay below 0.38 in 99 % of cases. So:
    excerpts more than 3 s off, trying the rest below ``SURE_NCC`` none); below it, the
    result keeps the window offset.
 
+5. when the top result is not the query's recording, the next ``PROMOTE_RANKS - 1`` results
+   are checked at their first candidate only (one region each, stopping at the first that
+   ``confirms``); a confirmed one is the recording the query was cut from and is promoted
+   to the top, then placed as above. Under noise the source is often second to fifth by
+   its windows (real test split, noisy: first in 82 %), and its audio still says so.
+
 Pitch: 16 bands of 8 mel bands each are wide against a semitone (a 6 % shift), so a pitched
 query still correlates. Cost: one decode of ``query + 2 * RADIUS_S`` seconds per candidate
-tried, only for the top result (``SearchEngine``), kept per query and track.
+tried for the top result, plus one per lower result checked when the top result is another
+recording (at most ``PROMOTE_RANKS - 1``: music not in the library pays them all), kept per
+query and track (``SearchEngine``).
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ MATCH_NCC = 0.5  # NCC at or above this: the same recording (other recordings: <
 SURE_NCC = 0.85  # first candidate at or above this: placed there, the rest are not tried
 OTHER_NCC = 0.1  # first candidate below this: another recording, the rest are not tried
 CANDIDATES = 5  # window-alignment offsets tried at most (the first, then the rest on a miss)
+PROMOTE_RANKS = 5  # results checked by their audio when the top one is another recording
 
 
 @functools.cache
@@ -109,16 +118,30 @@ def place(pattern: np.ndarray, path: str | os.PathLike[str], offset_s: float) ->
     return float(lags_s[lag]), float(ncc[lag])
 
 
-def refine(pattern: np.ndarray, path: str | os.PathLike[str], candidates: list[float]) -> float | None:
+def confirms(first: tuple[float, float] | None) -> bool:
+    """Whether ``place``'s answer at a result's first candidate says "the query's recording"
+    (how a result below the top is checked before it is promoted: module doc, 5)."""
+    return first is not None and first[1] >= MATCH_NCC
+
+
+def refine(
+    pattern: np.ndarray,
+    path: str | os.PathLike[str],
+    candidates: list[float],
+    first: tuple[float, float] | None = None,
+) -> float | None:
     """The offset of the same recording among ``candidates`` (best first), or None (module doc).
 
+    ``first``: ``place``'s answer at ``candidates[0]`` when the caller has it already (a
+    promoted result's check), so that region is not decoded twice.
     The answer does not depend on the slider weights that chose the candidates (a recording
     is the query's or not), so the search keeps it per query and track: a slider move
     decodes nothing unless a new track comes first.
     """
     if not candidates:
         return None
-    first = place(pattern, path, candidates[0])
+    if first is None:
+        first = place(pattern, path, candidates[0])
     if first is not None and first[1] >= SURE_NCC:
         return first[0]
     if first is None or first[1] < OTHER_NCC:

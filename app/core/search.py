@@ -45,7 +45,10 @@ cosine):
    window (scripts/bench_offsets.py measures it on real music).
 7. A query from one clip also carries its band-energy pattern (app.core.refine): the top
    result's offset is then checked against its audio at the alignment's best few offsets
-   and, when it is the same recording, placed to the 23-ms frame.
+   and, when it is the same recording, placed to the 23-ms frame; when it is another
+   recording, the next few results are checked, and one the audio confirms as the query's
+   recording is promoted to the top and placed (a temp cut from a library track is that
+   track, whatever its noise did to the window vectors).
 
 Per query the engine caches the ``(N, 4)`` track cosines (above ``flat_limit``: the cosines of
 a candidate pool), each candidate's ``(offsets, 4)`` segment cosines and its phase-aligned
@@ -70,7 +73,7 @@ from app.core.auto_tags import LibraryTags, TagQueryError
 from app.core.calibration import LibrarySpread, calibrate, scale
 from app.core.catalog import TrackTable
 from app.core.chance import chance_gain
-from app.core.refine import CANDIDATES, RADIUS_S, refine
+from app.core.refine import CANDIDATES, PROMOTE_RANKS, RADIUS_S, confirms, place, refine
 from app.core.types import DIMENSIONS, SearchFilters, SearchResult, SearchWeights, TrackInfo
 from app.core.vector_index import VectorIndex
 from model.audio import WINDOW_SECONDS
@@ -226,6 +229,7 @@ class _QueryState:
         self.pool: tuple[np.ndarray, np.ndarray] | None = None  # approximate mode: rows, (rows, 4)
         self.phases: dict[int, list[np.ndarray] | None] = {}  # row -> alignment.phase_cosines
         self.placed: dict[int, float | None] = {}  # row -> refine's answer (weight-free)
+        self.first: dict[int, tuple[float, float] | None] = {}  # row -> refine.place at its first candidate
 
 
 class SearchEngine:
@@ -477,7 +481,7 @@ class SearchEngine:
                 raw[have] = self._blend(aligned, tracks[have], chances)
             order = order[_ranking(raw[order], centers, w, rows[order], match)]
             if query.pattern is not None:  # module doc, 7
-                self._place_top(query, state, w, int(rows[order[0]]), offsets, int(order[0]))
+                order = self._place_top(query, state, w, rows, order, offsets)
         order = order[:k]
         calibrated = calibrate(raw, centers)
         ids = [int(self.table.ids[rows[i]]) for i in order]
@@ -505,18 +509,35 @@ class SearchEngine:
         return (1.0 - self.track_weight) * segment + self.track_weight * tracks
 
     def _place_top(
-        self, query: Query, state: _QueryState, w: np.ndarray, row: int, offsets: np.ndarray, i: int
-    ) -> None:
-        """``offsets[i]`` placed to the frame when the top result is the query's recording."""
+        self, query: Query, state: _QueryState, w: np.ndarray, rows: np.ndarray, order: np.ndarray, offsets: np.ndarray
+    ) -> np.ndarray:
+        """``order`` with the query's recording first when the audio finds it among the top
+        ``PROMOTE_RANKS``, its offset placed to the frame (app.core.refine, module doc 5)."""
+        for rank, i in enumerate(order[:PROMOTE_RANKS]):
+            row = int(rows[i])
+            placed = self._placed(query, state, w, row, checked=rank == 0)
+            if placed is not None:
+                offsets[i] = placed
+                return order if rank == 0 else np.concatenate([[i], np.delete(order, rank)])
+        return order
+
+    def _placed(self, query: Query, state: _QueryState, w: np.ndarray, row: int, *, checked: bool) -> float | None:
+        """refine's answer for ``row`` (cached per query); unless ``checked``, only once its first
+        candidate ``confirms`` the recording (one region decoded for another recording)."""
         cosines = state.phases.get(row)
         if cosines is None or query.pattern is None:
-            return
-        if row not in state.placed:
-            candidates = best_offsets(cosines, w, phase_hop_s(), CANDIDATES, 2 * RADIUS_S)
-            state.placed[row] = refine(query.pattern, self.table.paths[row], candidates)
-        placed = state.placed[row]
-        if placed is not None:
-            offsets[i] = placed
+            return None
+        if row in state.placed:
+            return state.placed[row]
+        candidates = best_offsets(cosines, w, phase_hop_s(), CANDIDATES, 2 * RADIUS_S)
+        path = self.table.paths[row]
+        if row not in state.first and candidates:
+            state.first[row] = place(query.pattern, path, candidates[0])
+        first = state.first.get(row)
+        if not checked and not confirms(first):
+            return None
+        state.placed[row] = refine(query.pattern, path, candidates, first)
+        return state.placed[row]
 
     def _track_cosines(self, state: _QueryState, rows: np.ndarray) -> np.ndarray:
         """``(len(rows), 4)`` whole-track cosines of the query (cached by ``_candidate_rows``)."""

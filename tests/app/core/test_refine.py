@@ -7,6 +7,7 @@ import pytest
 import soundfile as sf
 
 from app.core import refine as refine_module
+from app.core import search as search_module
 from app.core.alignment import PHASES, best_alignment, best_offsets, phase_cosines, phase_hop_s
 from app.core.catalog import Catalog, TrackRecord
 from app.core.refine import (
@@ -89,6 +90,7 @@ def _counting_places(monkeypatch) -> list[float]:
         return place(pattern, path, offset_s)
 
     monkeypatch.setattr(refine_module, "place", counting)
+    monkeypatch.setattr(search_module, "place", counting)  # a lower result's check
     return tried
 
 
@@ -161,3 +163,34 @@ def test_a_looping_track_is_placed_at_the_passage_not_at_its_repeat(tmp_path, mo
     tried = _counting_places(monkeypatch)
     assert refine(pattern, path, [35.3, 10.4, 52.0]) == pytest.approx(10.0, abs=FRAME_SECONDS)
     assert tried == [35.3, 10.4, 52.0]
+
+
+def test_the_query_recording_below_the_top_is_promoted_and_placed(tmp_path, track, monkeypatch) -> None:
+    """Noise made another recording's windows match best; the audio says the second is the source."""
+    path, audio = track
+    rng = np.random.default_rng(8)
+    windows = normalize_blocks(rng.normal(size=(20, 256)).astype(np.float32))
+    lookalike = normalize_blocks(windows + 0.3 * rng.normal(size=windows.shape).astype(np.float32))
+    other_path = tmp_path / "other.wav"
+    sf.write(other_path, _music(7), SAMPLE_RATE, subtype="FLOAT")
+    catalog = Catalog.open(tmp_path / "lib.db")
+    catalog.write_batch([
+        TrackRecord(path, 1, 1, float(SECONDS), {}, MODEL, track=normalize_blocks(windows.mean(0)), windows=windows),
+        TrackRecord(str(other_path), 1, 1, float(SECONDS), {}, MODEL,
+                    track=normalize_blocks(lookalike.mean(0)), windows=lookalike),
+    ])
+    engine = SearchEngine(catalog.load_track_vectors(MODEL),
+                          lambda ids: catalog.window_vectors(ids, MODEL), catalog.get_tracks)
+    phases = [lookalike[6:10]] * PHASES
+    by_windows = engine.search(query_from_windows(lookalike[6:10], phases=phases), SearchWeights(), k=2)
+    assert [r.track.path for r in by_windows] == [str(other_path), path]
+    tried = _counting_places(monkeypatch)
+    query = query_from_windows(lookalike[6:10], phases=phases, pattern=band_pattern(_excerpt(audio, 17.31)))
+    best = engine.search(query, SearchWeights(), k=2)
+    assert [r.track.path for r in best] == [path, str(other_path)]
+    assert best[0].offset_s == pytest.approx(17.31, abs=FRAME_SECONDS)
+    assert best[1].offset_s == by_windows[0].offset_s  # another recording keeps its window offset
+    assert len(tried) == 2  # the top's first region (another recording), the second's first region (sure)
+    foreign = query_from_windows(lookalike[6:10], phases=phases, pattern=band_pattern(_excerpt(_music(9), 5.0)))
+    assert [r.track.path for r in engine.search(foreign, SearchWeights(), k=2)] == [str(other_path), path]
+    catalog.close()
