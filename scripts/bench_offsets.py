@@ -1,18 +1,22 @@
 """How precisely ``search`` places an excerpt in its source track, and whether length biases rank.
 
     .venv/bin/python scripts/bench_offsets.py --music DIR [--work W] [--excerpts 40] [--seconds 15]
+        [--conditions clean "+4% tempo" ...]
 
 Offsets: the library is DIR's audio (indexed once into W/offsets.db with the shipped model).
-Random excerpts of random tracks are cut in four conditions: clean, re-encoded (44.1 kHz
-Ogg Vorbis at low quality), noisy (white noise at 10 dB SNR) and +1 semitone
-(librosa's pitch shift). Each is searched with equal weights; reported per condition: how
-often the source track is first, how often its offset is within 1 s and 3 s of the cut
-(misses count as wrong), the median and 90th-percentile error, for the placed offset (what
-search reports: window alignment, then the top result placed by its audio, app.core.refine),
-for the window alignment alone (``aligned``) and for the window-grid offset (``grid``), and
-the median time of a search (an embedded query; ``placed`` includes decoding the top result's
-audio) next to the median time of embedding the query, and of a search that leaves the source
-out (the top result is then another recording, for which every candidate offset is tried).
+Random excerpts of random tracks are cut in four conditions (``--conditions`` picks others,
+such as a PAL speed-up's "+4% tempo"): clean, re-encoded (44.1 kHz Ogg Vorbis at low quality),
+noisy (white noise at 10 dB SNR) and +1 semitone (librosa's pitch shift). Each is searched
+with equal weights; reported per condition: how often the source track is first, how often
+its offset is within 1 s and 3 s of the cut (misses count as wrong), the median and
+90th-percentile error, for the placed offset (what search reports: window alignment, then
+the top result placed by its audio, or a lower one the audio confirms promoted and placed,
+app.core.refine), for the window alignment alone (``aligned``) and for the window-grid offset
+(``grid``); the median time of a search (an embedded query; ``placed`` includes decoding
+audio) next to the median time of embedding the query, the searches' CPU time (median and
+95th percentile: fairer on a loaded machine), and the time of a search that leaves the
+source out (the top result is then another recording: every candidate offset is tried, and
+the lower results are checked).
 
 Length bias (``--lengths``): DIR's tracks are cut into pieces of 15-20 s or 60 s (into
 W/lengths/), indexed, and every short piece is a query with the genre slider alone; the
@@ -70,9 +74,10 @@ def bench_offsets(library: Library, args: argparse.Namespace, tmp: Path) -> None
         track = tracks[int(rng.integers(len(tracks)))]
         cuts.append((track, float(rng.uniform(0, track.duration_s - args.seconds - 0.5))))
     print(f"{len(cuts)} excerpts of {args.seconds:g} s from {len(tracks)} tracks")
-    for condition in CONDITIONS:
+    for condition in args.conditions:
         first, embed_seconds = 0, []
         seconds: dict[str, list[float]] = {"placed": [], "aligned": [], "grid": []}
+        cpu: dict[str, list[float]] = {"placed": [], "aligned": []}  # CPU time: fairer on a loaded machine
         errors: dict[str, list[float]] = {"placed": [], "aligned": [], "grid": []}
         for track, start in cuts:
             clip = load_audio(track.path, offset_s=start, duration_s=args.seconds)
@@ -82,20 +87,24 @@ def bench_offsets(library: Library, args: argparse.Namespace, tmp: Path) -> None
             embed_seconds.append(time.perf_counter() - began)
             variants = (query, replace(query, pattern=None), replace(query, phases=(), pattern=None))
             for q, name in zip(variants, errors, strict=True):
-                began = time.perf_counter()
+                began, began_cpu = time.perf_counter(), time.process_time()
                 results = library.search(q, SearchWeights(), k=10)
                 seconds[name].append(time.perf_counter() - began)
+                cpu.setdefault(name, []).append(time.process_time() - began_cpu)
                 first += q is query and results[0].track.path == track.path
                 hit = next((r for r in results if r.track.path == track.path), None)
                 errors[name].append(abs(hit.offset_s - start) if hit else np.inf)
             for q, name in zip(variants[:2], ("placed, source left out", "aligned, source left out"), strict=True):
-                began = time.perf_counter()  # the top result is another recording: every candidate tried
+                began, began_cpu = time.perf_counter(), time.process_time()  # the top result is another recording
                 library.search(q, SearchWeights(), k=10, filters=SearchFilters(exclude_paths=frozenset({track.path})))
                 seconds.setdefault(name, []).append(time.perf_counter() - began)
+                cpu.setdefault(name, []).append(time.process_time() - began_cpu)
         print(f"{condition:12s} source first {first / len(cuts):4.0%}"
               f"  (embedding the query: p50 {np.median(embed_seconds) * 1e3:4.0f} ms)")
         for name, errs in errors.items():
             print(f"    {name:8s} {_summary(errs)}  search p50 {np.median(seconds[name]) * 1e3:4.0f} ms")
+        print("    search CPU p50/p95: " + ", ".join(
+            f"{name} {np.median(v) * 1e3:.0f}/{np.percentile(v, 95) * 1e3:.0f} ms" for name, v in cpu.items()))
         print("    search p50 with the source left out: " + ", ".join(
             f"{name.split(',')[0]} {np.median(seconds[name]) * 1e3:.0f} ms" for name in list(seconds)[3:]))
 
@@ -155,6 +164,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", type=Path, help="model file (default: resolve_model's choice)")
     parser.add_argument("--lengths", action="store_true", help="also measure the length bias")
+    parser.add_argument("--conditions", nargs="+", default=CONDITIONS,
+                        help='degradations (app.benchmarks._excerpts), e.g. "+4%% tempo"')
     args = parser.parse_args()
     args.model = resolve_model(args.model).path  # the shipped default unless told otherwise
     args.work.mkdir(parents=True, exist_ok=True)

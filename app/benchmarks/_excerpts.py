@@ -23,7 +23,6 @@ CONDITIONS = (
     "-8% tempo",
 )
 NOISE_SNR_DB = 10.0
-STRETCH = 0.08
 
 
 def degrade(samples: np.ndarray, condition: str, rng: np.random.Generator, tmp: Path) -> np.ndarray:
@@ -55,7 +54,7 @@ def degrade(samples: np.ndarray, condition: str, rng: np.random.Generator, tmp: 
         return librosa.effects.pitch_shift(samples, sr=SAMPLE_RATE, n_steps=steps).astype(
             np.float32
         )
-    if condition.endswith("tempo"):
-        rate = 1 + STRETCH if condition.startswith("+") else 1 - STRETCH
+    if condition.endswith("% tempo"):  # "+8% tempo" (CONDITIONS), or any other "+-N% tempo"
+        rate = 1 + float(condition.split("%")[0]) / 100
         return librosa.effects.time_stretch(samples, rate=rate).astype(np.float32)
     raise ValueError(f"unknown condition {condition!r}; one of {CONDITIONS}")
