@@ -57,6 +57,7 @@ NEAR_PENALTY = 0.05  # NCC per second away from the candidate: of near-equal lag
 MATCH_NCC = 0.5  # NCC at or above this: the same recording (other recordings: < 0.38 in 99 %)
 SURE_NCC = 0.85  # first candidate at or above this: placed there, the rest are not tried
 OTHER_NCC = 0.1  # first candidate below this: another recording, the rest are not tried
+TEMPI = (1.0, 0.96, 1.04, 0.92, 1.08)  # query tempo / track tempo tried (PAL speed-ups, a retimed cut)
 CANDIDATES = 5  # window-alignment offsets tried at most (the first, then the rest on a miss)
 PROMOTE_RANKS = 5  # results checked by their audio when the top one is another recording
 
@@ -100,22 +101,76 @@ def normalized_xcorr(query: np.ndarray, track: np.ndarray) -> np.ndarray:
     return dots / np.sqrt(np.maximum((s2 - s * s / m).sum(axis=1), 1e-9))
 
 
-def place(pattern: np.ndarray, path: str | os.PathLike[str], offset_s: float) -> tuple[float, float] | None:
-    """Best ``(offset_s, ncc)`` of ``pattern`` within ``RADIUS_S`` of ``offset_s`` in ``path``'s
-    audio; None when the file cannot be read or is too short there."""
+def warp(pattern: np.ndarray, tempo: float) -> np.ndarray:
+    """``pattern`` on the track's time axis when the query plays ``tempo`` times faster (a
+    PAL speed-up: 1.04): query frame ``i`` falls on track frame ``i * tempo`` (linear
+    interpolation between frames)."""
+    if tempo == 1.0:
+        return pattern
+    m = pattern.shape[0]
+    at = np.minimum(np.arange(int(m * tempo)) / tempo, m - 1)
+    below = np.minimum(at.astype(np.int64), m - 2) if m > 1 else np.zeros(at.size, np.int64)
+    frac = (at - below)[:, None]
+    return pattern[below] * (1 - frac) + pattern[np.minimum(below + 1, m - 1)] * frac
+
+
+def _region(pattern: np.ndarray, offset_s: float) -> tuple[float, int, float]:
+    """``(start_s, lags, end_s)``: the audio ``place`` needs around ``offset_s`` and its lag count."""
     # Whole frames before the candidate, so that the candidate itself is one of the lags.
     start = offset_s - min(RADIUS_FRAMES, int(offset_s / FRAME_SECONDS)) * FRAME_SECONDS
-    seconds = pattern.shape[0] * FRAME_SECONDS + offset_s - start + RADIUS_S
-    try:
-        audio = load_audio(path, offset_s=start, duration_s=seconds)
-    except (AudioError, OSError):
-        return None
-    ncc = normalized_xcorr(pattern, band_pattern(audio))
-    if ncc.size == 0:
-        return None
-    lags_s = start + np.arange(ncc.size) * FRAME_SECONDS
-    lag = int(np.argmax(ncc - NEAR_PENALTY * np.abs(lags_s - offset_s)))
-    return float(lags_s[lag]), float(ncc[lag])
+    lags = int(round((offset_s - start) / FRAME_SECONDS)) + RADIUS_FRAMES + 1
+    return start, lags, start + (int(pattern.shape[0] * max(TEMPI)) + lags) * FRAME_SECONDS
+
+
+def place(pattern: np.ndarray, path: str | os.PathLike[str], offset_s: float) -> tuple[float, float] | None:
+    """Best ``(offset_s, ncc)`` of ``pattern`` within ``RADIUS_S`` of ``offset_s`` in ``path``'s
+    audio, at the query's own tempo or, between ``OTHER_NCC`` and ``SURE_NCC`` there (a retimed
+    source correlates in part), at the best of ``TEMPI``; None when the file cannot be read or
+    is too short there."""
+    return place_all(pattern, path, [offset_s])[0]
+
+
+def place_all(
+    pattern: np.ndarray, path: str | os.PathLike[str], offsets: list[float]
+) -> list[tuple[float, float] | None]:
+    """``place`` at each of ``offsets``, decoding each stretch of audio once: candidates a few
+    seconds apart need overlapping regions (each is the query's length plus ``2 * RADIUS_S``)."""
+    regions = sorted((*_region(pattern, o), o, n) for n, o in enumerate(offsets))
+    out: list[tuple[float, float] | None] = [None] * len(offsets)
+    group: list[tuple[float, int, float, float, int]] = []
+    for region in [*regions, None]:
+        if group and (region is None or region[0] > max(r[2] for r in group)):
+            begin, end = group[0][0], max(r[2] for r in group)
+            try:
+                track = band_pattern(load_audio(path, offset_s=begin, duration_s=end - begin))
+            except (AudioError, OSError):
+                track = np.zeros((0, BANDS), np.float32)
+            for start, lags, _, offset_s, n in group:
+                first = int(round((start - begin) / FRAME_SECONDS))
+                at = begin + first * FRAME_SECONDS
+                out[n] = _best(pattern, track[first:], at, lags, offset_s)
+            group = []
+        if region is not None:
+            group.append(region)
+    return out
+
+
+def _best(
+    pattern: np.ndarray, track: np.ndarray, start: float, lags: int, offset_s: float
+) -> tuple[float, float] | None:
+    """``place``'s answer in ``track`` (band energies from ``start``), over its first ``lags`` lags."""
+    best: tuple[float, float] | None = None
+    for tempo in TEMPI:
+        if best is not None and not OTHER_NCC <= best[1] < SURE_NCC:
+            break  # placed at the query's tempo, or another recording at any
+        ncc = normalized_xcorr(warp(pattern, tempo), track)[:lags]
+        if ncc.size == 0:
+            continue
+        lags_s = start + np.arange(ncc.size) * FRAME_SECONDS
+        lag = int(np.argmax(ncc - NEAR_PENALTY * np.abs(lags_s - offset_s)))
+        if best is None or ncc[lag] > best[1]:
+            best = float(lags_s[lag]), float(ncc[lag])
+    return best
 
 
 def confirms(first: tuple[float, float] | None) -> bool:
@@ -146,6 +201,6 @@ def refine(
         return first[0]
     if first is None or first[1] < OTHER_NCC:
         return None
-    found = [p for p in (first, *(place(pattern, path, c) for c in candidates[1:CANDIDATES])) if p is not None]
+    found = [p for p in (first, *place_all(pattern, path, candidates[1:CANDIDATES])) if p is not None]
     best = max(found, key=lambda p: p[1], default=None)
     return best[0] if best is not None and best[1] >= MATCH_NCC else None

@@ -7,7 +7,6 @@ import pytest
 import soundfile as sf
 
 from app.core import refine as refine_module
-from app.core import search as search_module
 from app.core.alignment import PHASES, best_alignment, best_offsets, phase_cosines, phase_hop_s
 from app.core.catalog import Catalog, TrackRecord
 from app.core.refine import (
@@ -18,7 +17,9 @@ from app.core.refine import (
     band_pattern,
     normalized_xcorr,
     place,
+    place_all,
     refine,
+    warp,
 )
 from app.core.search import SearchEngine, query_from_windows
 from app.core.types import SearchWeights
@@ -82,15 +83,14 @@ def test_place_finds_the_cut_to_the_frame_near_a_coarse_offset(track) -> None:
 
 
 def _counting_places(monkeypatch) -> list[float]:
-    """The candidate offsets ``refine`` decodes, in order."""
+    """The candidate offsets decoded (``place`` and the search's checks go through ``place_all``), in order."""
     tried: list[float] = []
 
-    def counting(pattern, path, offset_s):
-        tried.append(offset_s)
-        return place(pattern, path, offset_s)
+    def counting(pattern, path, offsets):
+        tried.extend(offsets)
+        return place_all(pattern, path, offsets)
 
-    monkeypatch.setattr(refine_module, "place", counting)
-    monkeypatch.setattr(search_module, "place", counting)  # a lower result's check
+    monkeypatch.setattr(refine_module, "place_all", counting)
     return tried
 
 
@@ -194,3 +194,46 @@ def test_the_query_recording_below_the_top_is_promoted_and_placed(tmp_path, trac
     foreign = query_from_windows(lookalike[6:10], phases=phases, pattern=band_pattern(_excerpt(_music(9), 5.0)))
     assert [r.track.path for r in engine.search(foreign, SearchWeights(), k=2)] == [str(other_path), path]
     catalog.close()
+
+
+def test_a_sped_up_excerpt_is_placed_at_its_start(track, monkeypatch) -> None:
+    """A PAL-style speed-up (8 %, pitch and tempo): the warped pattern finds the cut's start."""
+    path, audio = track
+    source = _excerpt(audio, 30.0, 15.0 * 1.08)
+    sped = np.interp(np.arange(0, source.size, 1.08), np.arange(source.size), source).astype(np.float32)
+    pattern = band_pattern(sped)
+    at_any = place(pattern, path, 29.0)
+    assert at_any is not None and at_any[1] >= MATCH_NCC
+    assert at_any[0] == pytest.approx(30.0, abs=2 * FRAME_SECONDS)
+    monkeypatch.setattr(refine_module, "TEMPI", (1.0,))
+    at_own = place(pattern, path, 29.0)
+    assert at_own is not None and OTHER_NCC <= at_own[1] < at_any[1] - 0.2
+
+
+def test_warp_stretches_the_pattern_in_time() -> None:
+    pattern = np.arange(10, dtype=np.float64)[:, None] * np.ones((1, 2))
+    assert warp(pattern, 1.0) is pattern
+    slow = warp(pattern, 2.0)  # the query plays twice as fast: each of its frames covers two
+    assert slow.shape == (20, 2)
+    assert slow[:4, 0].tolist() == [0.0, 0.5, 1.0, 1.5]
+
+
+def test_place_all_decodes_overlapping_regions_once(track, monkeypatch) -> None:
+    path, audio = track
+    pattern = band_pattern(_excerpt(audio, 12.0))
+    alone = [place(pattern, path, o) for o in (10.8, 13.5, 40.0)]
+    decoded: list[float] = []
+    load = refine_module.load_audio
+
+    def counting(path, offset_s=0.0, duration_s=None):
+        decoded.append(offset_s)
+        return load(path, offset_s, duration_s)
+
+    monkeypatch.setattr(refine_module, "load_audio", counting)
+    together = place_all(pattern, path, [40.0, 13.5, 10.8])
+    assert len(decoded) == 2  # 10.8 and 13.5 share one stretch of audio
+    for a, b in zip(alone, together[::-1], strict=True):
+        assert a is not None and b is not None
+        # the same lag; the NCC differs by the sub-frame phase of the shared region's frames
+        assert b[0] == pytest.approx(a[0], abs=FRAME_SECONDS) and b[1] == pytest.approx(a[1], abs=0.1)
+    assert together[1][0] == pytest.approx(12.0, abs=FRAME_SECONDS)
