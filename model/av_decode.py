@@ -8,32 +8,43 @@ the same way: FFmpeg's decoder was already preferred for it, then through a pipe
 ``ffmpeg`` process; in process there is no pipe and no ffmpeg install needed. FLAC stays with
 libsndfile, which was cheaper (0.80 against 1.06 ms per audio second).
 
+Only processes that decode many files take it (``enable()``: the decoder workers of
+model.decode_pool): importing PyAV costs more CPU than it saves on a search's one query.
+
 Samples come straight from the decoder's float planes (``np.frombuffer``): ``to_ndarray``
 per 1024-sample frame cost a quarter of the decoding itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-try:
-    import av
-except ImportError:  # an install without PyAV decodes everything with libsndfile
-    av = None
+av: Any = None  # the module, once ``enable()`` has imported it
 
 CODECS = frozenset({"vorbis", "opus"})  # FFmpeg's decoders for these beat libvorbis/libopus
 SUFFIXES = frozenset({".ogg", ".oga", ".opus"})  # files that may hold one of CODECS
 PLANAR_FLOAT = "fltp"  # what both decoders put out: one float32 plane per channel
 
 
+def enable() -> None:
+    """Decode Vorbis/Opus with PyAV from now on, in this process (when it is installed)."""
+    global av
+    with contextlib.suppress(ImportError):  # without PyAV, libsndfile decodes everything
+        import av as module
+
+        av = module
+
+
 def open_mono(
     path: Path, block_samples: int, error: Callable[[str], Exception]
 ) -> Iterator[np.ndarray] | None:
     """Mono float32 blocks of ``block_samples`` (the last shorter) at the source's rate, or
-    ``None`` when PyAV is missing or the file is not Vorbis/Opus (libsndfile decodes it then).
+    ``None`` when PyAV is not enabled or the file is not Vorbis/Opus (libsndfile decodes it then).
 
     The container is opened here, so ``None`` costs one header read; decoding errors raise
     ``error(one_line_reason)`` while iterating.
@@ -53,8 +64,8 @@ def open_mono(
 
 
 def _blocks(
-    container: av.container.InputContainer,
-    stream: av.AudioStream,
+    container: Any,
+    stream: Any,
     block_samples: int,
     path: Path,
     error: Callable[[str], Exception],

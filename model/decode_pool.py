@@ -25,9 +25,12 @@ from typing import Generic, TypeVar
 
 from threadpoolctl import threadpool_limits
 
+from model import av_decode, fft
+
 Item = TypeVar("Item")
 
 AHEAD = 2  # items queued per worker, so it never waits for the parent between files
+PRELOAD = ("numpy", "scipy.fft", "av", "soundfile", "soxr", "threadpoolctl")  # every worker's
 POLL_S = 0.5  # longest wait for a piece before yielding ``None`` (a cancellation point)
 
 
@@ -46,8 +49,11 @@ def _serve(conn: Connection, job: Callable[[object], Iterable[object]]) -> None:
     """A worker's loop: items in, pieces out, until told to stop or the parent is gone.
 
     A worker is one core's share of the work: numpy's BLAS runs one thread in it (OpenBLAS
-    started one per core, whose spinning cost as much CPU as the BPM and loudness meters)."""
+    started one per core, whose spinning cost as much CPU as the BPM and loudness meters),
+    and it takes the libraries whose import only many files repay (scipy's FFT, PyAV)."""
     threadpool_limits(limits=1, user_api="blas")
+    fft.use_scipy()
+    av_decode.enable()
     try:
         while (item := conn.recv()) is not None:
             try:
@@ -64,6 +70,9 @@ def _serve(conn: Connection, job: Callable[[object], Iterable[object]]) -> None:
 class _Worker(Generic[Item]):
     def __init__(self, job: Callable[[Item], Iterable[object]]) -> None:
         context = multiprocessing.get_context("forkserver")
+        # Imported once, by the fork server, rather than by every worker it forks: two workers
+        # importing them cost about a second of CPU, more than bliss-rs's whole start.
+        context.set_forkserver_preload([*PRELOAD, getattr(job, "func", job).__module__])
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_serve, args=(child, job), name="decoder", daemon=True)
         self.process.start()

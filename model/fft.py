@@ -1,7 +1,7 @@
 """The real FFT behind the front end and the meters (model.mel, model.bpm, model.loudness).
 
-numpy's by default; scipy's once a batch job asks for it (``use_scipy()``: the indexer's and
-embed's decoder jobs). On float32 frames scipy's pocketfft, on one thread, ran 3 to 5x
+numpy's by default; scipy's once a process that decodes many files asks for it
+(``use_scipy()``: the decoder workers of model.decode_pool). On float32 frames scipy's pocketfft, on one thread, ran 3 to 5x
 numpy's (ms of CPU per second of audio: front end's 1024-point frames 0.06 against 0.20,
 BPM's 512-point 0.03 against 0.14, loudness's 2205-point 0.04 against 0.13), but importing
 scipy.fft costs 170 ms, more than a search query's whole front end, so a search never pays

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model import fft
 from model.audio import AudioError, stream_windows
 from model.decode_pool import Crashed, decode_in_processes
 from model.embedding import TrackEmbedding, track_vector
@@ -42,7 +41,6 @@ class MelPiece:
 def mel_pieces(item: tuple[int, str]) -> Iterator[MelPiece | AudioError]:
     """A worker's job: one file's pieces, or its ``AudioError`` (after any pieces sent)."""
     _, path = item
-    fft.use_scipy()
     try:
         for batch in stream_windows(path, PIECE_WINDOWS):
             yield MelPiece(log_mel(batch.samples), batch.padded, batch.last)

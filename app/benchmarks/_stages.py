@@ -137,8 +137,11 @@ def stage_table(folder: Path, encoder: Any) -> tuple[dict[str, float], float]:
 
     from app.core.catalog import Catalog
     from app.core.indexer import IndexSummary, index_folders
+    from model import av_decode, fft
     from model.audio import WINDOW_SAMPLES
 
+    fft.use_scipy()  # what the decoder workers use (model.decode_pool)
+    av_decode.enable()
     clock = StageClock()
     summary = IndexSummary()
     with tempfile.TemporaryDirectory(prefix="soundalike-stages-") as tmp, \

@@ -112,12 +112,10 @@ def decode_file(file: ScannedFile, native: bool = False, mel: bool = False) -> I
     pipe copies cost 0.27 ms of CPU per second of audio for waveforms), and the front end
     runs on the decoders' cores."""
     from app.core.tags import read_tags
-    from model import fft
     from model.audio import AudioError, stream_windows
     from model.measure import TrackMeter
     from model.mel import log_mel
 
-    fft.use_scipy()
     if file.fingerprint is None:
         file = replace(file, fingerprint=fingerprint_or_none(file.path))
     tags = read_tags(file.path)

@@ -160,9 +160,15 @@ def test_ffmpeg_fallback_decodes_formats_libsndfile_cannot(tmp_path: Path) -> No
         load_audio(junk)
 
 
+@pytest.fixture
+def with_av(monkeypatch) -> None:
+    """PyAV enabled, as in the decoder workers (model.decode_pool), for this test only."""
+    monkeypatch.setattr(av_decode, "av", pytest.importorskip("av"))
+
+
 @pytest.mark.parametrize(("subtype", "rate", "tolerance"), [("VORBIS", 44100, 1e-4), ("OPUS", 48000, 0.05)])
 def test_vorbis_and_opus_are_decoded_by_av_like_libsndfile(
-    tmp_path: Path, monkeypatch, subtype: str, rate: int, tolerance: float
+    tmp_path: Path, monkeypatch, with_av, subtype: str, rate: int, tolerance: float
 ) -> None:
     """FFmpeg's decoders (cheaper) and libvorbis/libopus agree far below what the features see
     (Vorbis: the same samples; Opus: ffmpeg's decoder is a different implementation)."""
@@ -181,7 +187,7 @@ def test_vorbis_and_opus_are_decoded_by_av_like_libsndfile(
     assert error < tolerance
 
 
-def test_av_decoding_streams_blocks_and_leaves_flac_to_libsndfile(tmp_path: Path) -> None:
+def test_av_decoding_streams_blocks_and_leaves_flac_to_libsndfile(tmp_path: Path, with_av) -> None:
     """Whole blocks of the asked length (bounded memory), the channel mean, and None for a
     codec libsndfile decodes better."""
     left = music_like(5.0, seed=4, sr=44100)
@@ -193,3 +199,11 @@ def test_av_decoding_streams_blocks_and_leaves_flac_to_libsndfile(tmp_path: Path
     flac = tmp_path / "c.flac"
     sf.write(str(flac), left, 44100)
     assert av_decode.open_mono(flac, 44100, AudioError) is None
+
+
+def test_av_decoding_is_off_until_enabled(tmp_path: Path, monkeypatch) -> None:
+    """A search's process never imports PyAV: it would cost more than it saves on one query."""
+    monkeypatch.setattr(av_decode, "av", None)
+    path = tmp_path / "d.ogg"
+    sf.write(str(path), music_like(3.0, seed=5, sr=44100), 44100, format="OGG", subtype="VORBIS")
+    assert av_decode.open_mono(path, 44100, AudioError) is None
