@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The default model in one re-runnable command: data, training (resumable), evaluation, install.
-#   scripts/train-default-model.sh [--max-minutes M] [--epochs N] [--triplets N] [--install]
+#   scripts/train-default-model.sh [--max-minutes M] [--epochs N] [--init M.pt] [--triplets N] [--install]
 # 1. renders data/corpus + data/corpus_heldout_sf (scripts/make-corpus.sh; resumes; waits for a
 #    render already running), 2. collects data/real (scripts/prepare-real-music.sh; optional),
-# 3. trains in data/train-default/ (checkpoints every 25 steps; re-run to resume), evaluates on
-#    the three held-out sets and, with --install, writes resources/models/default.pt,
-#    default.card.json and MODEL_CARD.md. Everything runs under `nice`.
+# 3. trains the foundation from scratch in data/train-default-foundation/, then the real-music
+#    stage on it in data/train-default/ (checkpoints every 25 steps; re-run to resume; --init
+#    skips the foundation), evaluates on the held-out sets and, with --install, writes
+#    resources/models/default.pt, default.card.json and MODEL_CARD.md. Everything runs under `nice`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wait_for() {  # a render started by someone else: wait instead of racing it
