@@ -78,7 +78,7 @@ class TrainConfig:
     dims: dict = field(default_factory=dict)  # ModelDims overrides when training from scratch
     production: bool = False  # random production chains on training excerpts (model.augment.Production)
     stretch: float = 0.0  # time-stretch one excerpt of half the track pairs by up to ±this (PairBatches)
-    teacher_share: float = 0.5  # expected share of a batch drawn from teacher-tagged tracks (with a teacher)
+    teacher_share: float | None = None  # expected share of a batch from teacher-tagged tracks (None: uniform)
 
 
 @dataclass(frozen=True)
@@ -331,13 +331,13 @@ def fit(
     return TrainResult(Path(output) if output else None, best_path, epoch, schedule["best_val_loss"], before, after, card)
 
 
-def teacher_weights(teacher: TeacherTargets | None, rows: Sequence[int], share: float) -> np.ndarray | None:
+def teacher_weights(teacher: TeacherTargets | None, rows: Sequence[int], share: float | None) -> np.ndarray | None:
     """Sampling weights that draw ``share`` of a batch, on average, from teacher-tagged rows.
 
     Teacher pairs form only between tagged tracks of one batch; drawn uniformly, a 16-track
     batch held about three of them (340 of 1929 training tracks), so few teacher triplets.
     """
-    if teacher is None:
+    if teacher is None or share is None:
         return None
     tagged = teacher.known[np.asarray(rows)]
     if tagged.all() or not tagged.any():

@@ -87,4 +87,5 @@ def test_teacher_weights_give_the_tagged_rows_their_share() -> None:
     weights = teacher_weights(teacher, range(100), 0.5)
     assert weights[known].sum() / weights.sum() == pytest.approx(0.5)
     assert teacher_weights(None, range(100), 0.5) is None
+    assert teacher_weights(teacher, range(100), None) is None  # uniform
     assert teacher_weights(TeacherTargets({}, np.ones(100, bool), {}, {}), range(100), 0.5) is None
