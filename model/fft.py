@@ -10,6 +10,7 @@ it. Both compute the same transform (float32 in, complex64 out).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 
@@ -24,8 +25,10 @@ def rfft(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def use_scipy() -> None:
-    """From now on, in this process, scipy's FFT on one thread (cheap to call again)."""
+    """From now on, in this process, scipy's FFT on one thread (cheap to call again); numpy's
+    stays where scipy is not installed (the desktop bundle leaves scipy out)."""
     global _rfft
-    import scipy.fft
+    with contextlib.suppress(ImportError):
+        import scipy.fft
 
-    _rfft = functools.partial(scipy.fft.rfft, workers=1)
+        _rfft = functools.partial(scipy.fft.rfft, workers=1)

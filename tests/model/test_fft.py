@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -29,3 +31,10 @@ def test_scipy_fft_keeps_log_mel_bpm_and_loudness(numpy_fft) -> None:
     bpm, lufs = measure(samples)
     assert bpm == pytest.approx(before_bpm, abs=1e-3) and lufs == pytest.approx(before_lufs, abs=1e-3)
     assert fft.rfft(np.ones(8, np.float32)).dtype == np.complex64
+
+
+def test_without_scipy_numpy_stays(numpy_fft, monkeypatch) -> None:
+    """The desktop bundle leaves scipy out: a decoder worker must still start and decode."""
+    monkeypatch.setitem(sys.modules, "scipy.fft", None)  # makes `import scipy.fft` raise ImportError
+    fft.use_scipy()
+    assert fft._rfft is np.fft.rfft
