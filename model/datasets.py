@@ -170,7 +170,8 @@ class PairBatches(torch.utils.data.Dataset):
         self.rows = np.asarray(track_rows)[usable]
         self.cache_index = np.asarray(cache_index)[usable]
         self.lengths = lengths[usable]
-        self.p = None if weights is None else np.asarray(weights, np.float64)[usable] / np.sum(np.asarray(weights)[usable])
+        kept = None if weights is None else np.asarray(weights, np.float64)[usable]
+        self.p = None if kept is None else kept / kept.sum()
         if len(self.rows) < 2:
             raise ValueError("need at least two training tracks of 4.5 s or more")
         self.m = min(tracks_per_batch, len(self.rows))
@@ -195,7 +196,7 @@ class PairBatches(torch.utils.data.Dataset):
             rate = float(speeds.uniform(1 - self.stretch, 1 + self.stretch)) if speeds.random() < 0.5 else 1.0
             for h, start in enumerate(starts):
                 wave = self.cache.excerpt(int(self.cache_index[k]), start, WINDOW_SAMPLES + room)
-                if h == 1 and self.stretch and rate != 1.0:
+                if h == 1 and rate != 1.0:
                     wave, stretched[2 * j + h] = time_stretch(wave, rate), True
                 if self.augment is not None:
                     wave = self.augment(wave, rng)
