@@ -9,7 +9,8 @@ What it measures (load average printed with every timing: the machine may be sha
    ``Catalog.write_batch`` (the cache kept in memory across syncs, as the app's Library keeps
    it), a restart (the cache file read back, then synced), and the p50/p95
    latency of ``--queries`` searches on the synced cache (track level from the cache, the
-   candidates' windows from the server, as the app searches), against the same searches on
+   candidates' windows and the results' details from the client's search replica, synced with
+   it: app.core.catalog_replica; as the app searches), against the same searches on
    the same tracks in a local SQLite catalog (the desktop default; app.benchmarks._local_twin),
    query for query, interleaved so that both see the same machine load.
 2. Indexing throughput (x realtime) on the same files, into PostgreSQL: one process as
@@ -131,6 +132,7 @@ def client_run(url: str, model_id: str, cache_dir: str, new: int, queries: int, 
     from app.core.vector_cache import VectorCache, cache_path
 
     figures: dict[str, float] = {}
+    os.environ["SOUNDALIKE_DATA_DIR"] = cache_dir  # the client's search replica (catalog.cache_base) goes there
     client = Catalog.open(url, create=False)
     path = cache_path(Path(cache_dir) / "client", model_id)
     cache = VectorCache(path, model_id)
@@ -139,10 +141,10 @@ def client_run(url: str, model_id: str, cache_dir: str, new: int, queries: int, 
         table = cache.sync(client)
     figures["rss_mb"], figures["peak_mb"] = _memory_mb()
     figures["cache_mb"] = path.stat().st_size / 2**20
+    figures["replica_mb"] = client.replica(model_id).path.stat().st_size / 2**20
     figures["rows"] = len(table)
     with _Timer(figures, "engine_build"):
-        engine = SearchEngine(table, lambda ids: client.window_vectors(ids, model_id), client.get_tracks,
-                              index_cache=f"{path}.ivf")  # fmt: skip
+        engine = SearchEngine(table, *client.search_sources(model_id), index_cache=f"{path}.ivf")
     with _Timer(figures, "nothing_new_sync"):
         cache.sync(client)
     with Catalog.open(url) as indexer:
@@ -159,8 +161,8 @@ def client_run(url: str, model_id: str, cache_dir: str, new: int, queries: int, 
             with _Timer(figures, f"incremental_sync_{sync}"):
                 table = cache.sync(client)
             with _Timer(figures, f"engine_rebuild_{sync}"):  # as Library.reload: the index extended
-                engine = SearchEngine(table, lambda ids: client.window_vectors(ids, model_id), client.get_tracks,
-                                      index_cache=f"{path}.ivf", previous=engine if cache.grown_from else None)  # fmt: skip
+                engine = SearchEngine(table, *client.search_sources(model_id), index_cache=f"{path}.ivf",
+                                      previous=engine if cache.grown_from else None)  # fmt: skip
     figures["rows_after"] = len(table)
     figures["rss_after_mb"] = _memory_mb()[0]
     with _Timer(figures, "restart_sync"):
@@ -169,8 +171,7 @@ def client_run(url: str, model_id: str, cache_dir: str, new: int, queries: int, 
     with _Timer(figures, "local_sync"):  # the desktop's first load: its cache file beside the catalog
         local_table = VectorCache(cache_path(local_db, model_id), model_id).sync(local)
     with _Timer(figures, "local_engine_build"):  # the same vectors: the studio client's IVF file serves
-        local_engine = SearchEngine(local_table, lambda ids: local.window_vectors(ids, model_id), local.get_tracks,
-                                    index_cache=f"{path}.ivf")  # fmt: skip
+        local_engine = SearchEngine(local_table, *local.search_sources(model_id), index_cache=f"{path}.ivf")
     rng = np.random.default_rng(1)
     prepared = []
     for _ in range(queries):
@@ -179,7 +180,12 @@ def client_run(url: str, model_id: str, cache_dir: str, new: int, queries: int, 
         query += 0.05 * rng.standard_normal(query.shape).astype(np.float32)
         prepared.append(query_from_windows(query))
     engine.search(prepared[0], SearchWeights(), 10), local_engine.search(prepared[0], SearchWeights(), 10)  # warm
+    server_reads = []  # what the queries still ask the server (ids the search replica lacked)
+    for name in ("window_vectors", "get_tracks"):
+        read = getattr(client, name)
+        setattr(client, name, lambda *a, read=read, **kw: server_reads.append(1) or read(*a, **kw))
     times = interleaved_latency({"query": engine, "local_query": local_engine}, prepared)
+    figures["server_reads"] = len(server_reads)
     for name, seconds in times.items():
         figures[f"{name}_p50_ms"] = float(np.percentile(seconds, 50) * 1000)
         figures[f"{name}_p95_ms"] = float(np.percentile(seconds, 95) * 1000)
@@ -213,7 +219,8 @@ def _catalog_part(url: str, args: argparse.Namespace, model_id: str) -> dict[str
         child.join()
     print(f"   first sync: {_took(figures, 'first_sync')} for {figures['rows']:.0f} tracks; client memory "
           f"{figures['rss_mb']:.0f} MiB resident ({figures['rss_before_mb']:.0f} before), peak "
-          f"{figures['peak_mb']:.0f} MiB; cache file {figures['cache_mb']:.0f} MiB ({_load()})")
+          f"{figures['peak_mb']:.0f} MiB; cache file {figures['cache_mb']:.0f} MiB, search replica "
+          f"(windows and details, on disk) {figures['replica_mb']:.0f} MiB ({_load()})")
     print(f"   sync with nothing new: {_took(figures, 'nothing_new_sync')}")
     print(f"   indexer wrote {args.new} tracks at {figures['write_tracks_per_s']:.0f} tracks/s (batches of 32)")
     print(f"   incremental sync of {args.new} new tracks: {_took(figures, 'incremental_sync_1')} the first, "
@@ -224,7 +231,8 @@ def _catalog_part(url: str, args: argparse.Namespace, model_id: str) -> dict[str
     print(f"   search engine: first built in {_took(figures, 'engine_build')}, rebuilt after each incremental "
           f"sync in {_took(figures, 'engine_rebuild_1')} and {_took(figures, 'engine_rebuild_2')}; "
           f"{args.queries} queries: "
-          f"p50 {figures['query_p50_ms']:.1f} ms, p95 {figures['query_p95_ms']:.1f} ms ({_load()})")
+          f"p50 {figures['query_p50_ms']:.1f} ms, p95 {figures['query_p95_ms']:.1f} ms ({_load()}); "
+          f"server reads during them: {figures['server_reads']:.0f}")
     print(f"   local SQLite catalog, same tracks: first load {_took(figures, 'local_sync')}, engine "
           f"{_took(figures, 'local_engine_build')}; the same {args.queries} queries, interleaved with the "
           f"studio client's: p50 {figures['local_query_p50_ms']:.1f} ms, p95 {figures['local_query_p95_ms']:.1f} ms "

@@ -11,6 +11,7 @@ Public API::
     catalog.load_track_vectors(model_id) -> TrackTable
     catalog.vector_changes(model_id, since) -> VectorChanges  # for local vector caches
     catalog.window_vectors(track_ids, model_id) -> dict[int, np.ndarray float16 (n, 256)]
+    catalog.search_sources(model_id) -> (windows, infos)       # what a search reads per query
     catalog.ids_with_fingerprints(fingerprints) -> set[int]
 
 Why it looks like this:
@@ -351,6 +352,14 @@ class Catalog:
             int(tid): np.frombuffer(blob, dtype=np.float16).reshape(int(n), EMBEDDING_SIZE)
             for tid, n, blob in self._chunked_rows(sql, [int(i) for i in track_ids], (model_id,))
         }
+
+    def search_sources(
+        self, model_id: str
+    ) -> tuple[Callable[[Sequence[int]], dict[int, np.ndarray]], Callable[[Sequence[int]], dict[int, TrackInfo]]]:
+        """What a search engine reads at query time besides the track vectors: candidates'
+        window vectors and results' details (app.core.search's WindowSource, InfoSource).
+        Here the catalog itself; a studio catalog serves them from a local replica."""
+        return (lambda ids: self.window_vectors(ids, model_id)), self.get_tracks
 
     # ------------------------------------------------------------------ writing
     def mark_pending(self, files: Iterable[tuple[str, int, int, str | None]]) -> None:

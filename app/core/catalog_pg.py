@@ -36,10 +36,13 @@ from app.core.catalog import Catalog
 from app.core.catalog_io import CatalogError, redact_url
 from app.core.catalog_pg_schema import PG_MIGRATIONS, PG_SCHEMA_VERSION, SCHEMA_LOCK
 from app.core.catalog_records import TrackRecord, TrackTable
+from app.core.catalog_replica import COLUMNS, SearchReplica
 from app.core.table_merge import concat_tables
+from app.core.types import TrackInfo
 
 CONNECT_TIMEOUT_S = 10
 SYNC_ROWS = 20_000  # rows per fetch of a first sync (bounds the client's transient memory)
+REPLICA_ROWS = 1_000  # the same for the replica's rows, which carry every window (30 KB a track)
 LIBRARY_MODEL_KEY = "library_model"  # meta: the one model id a studio library is embedded with
 MISSING_EXTRA = "the studio catalog needs psycopg: pip install 'soundalike[studio]'"
 
@@ -118,6 +121,7 @@ class PgCatalog(Catalog):
         self._db = _Connection(connection)  # type: ignore[assignment]
         self._lock = threading.RLock()
         self._errors = (_psycopg().Error,)
+        self._replicas: dict[str, SearchReplica] = {}
 
     def _reason(self, exc: BaseException) -> str:
         return _one_line(exc)
@@ -222,6 +226,38 @@ class PgCatalog(Catalog):
         return problems + row_problems(self._rows)
 
     # ------------------------------------------------------------------ vector caches
+    def replica(self, model_id: str) -> SearchReplica:
+        """This client's local copy of ``model_id``'s search details (app.core.catalog_replica)."""
+        with self._lock:
+            replica = self._replicas.get(model_id)
+            if replica is None:
+                replica = self._replicas[model_id] = SearchReplica(f"{self.cache_base}.{model_id}.search", model_id)
+            return replica
+
+    def search_sources(
+        self, model_id: str
+    ) -> tuple[Callable[[Sequence[int]], dict[int, np.ndarray]], Callable[[Sequence[int]], dict[int, TrackInfo]]]:
+        """Windows and details from the local replica, synced with the vector cache; the
+        server is asked only for ids the replica lacks (app.core.catalog_replica)."""
+        replica = self.replica(model_id)
+
+        def windows(ids: Sequence[int]) -> dict[int, np.ndarray]:
+            found = replica.windows(ids)
+            missing = [int(i) for i in ids if int(i) not in found]
+            return {**found, **self.window_vectors(missing, model_id)} if missing else found
+
+        def infos(ids: Sequence[int]) -> dict[int, TrackInfo]:
+            found = replica.infos(ids)
+            missing = [int(i) for i in ids if int(i) not in found]
+            return {**found, **self.get_tracks(missing)} if missing else found
+
+        return windows, infos
+
+    def close(self) -> None:
+        super().close()
+        for replica in list(self._replicas.values()):
+            replica.close()
+
     def vector_changes(self, model_id: str, since: int | None):  # noqa: ANN201
         """The searchable vectors changed after counter ``since`` (app.core.catalog_changes)."""
         from app.core.catalog_changes import TOTAL_SQL, VectorChanges, unchanged
@@ -236,15 +272,16 @@ class PgCatalog(Catalog):
                     ).fetchall())  # fmt: skip
                     # A first read leaves room for the tracks indexers add next (app.core.table_merge).
                     table = concat_tables(list(self._changed_rows(raw, model_id, since)), room=since is None)
-                    removed = [] if since is None else [r[0] for r in raw.execute(
-                        "SELECT t.id FROM tracks t LEFT JOIN embeddings e ON e.track_id = t.id "
-                        "WHERE t.rev > %s AND NOT (t.status='ok' AND coalesce(e.model_id = %s, false)) "
-                        "UNION SELECT track_id FROM removed WHERE rev > %s",
-                        (since, model_id, since),
-                    ).fetchall()]  # fmt: skip
+                    removed = [] if since is None else _unsearchable(raw, model_id, since)
                     total = None if unchanged(meta, since) else raw.execute(
                         _placeholders(TOTAL_SQL), (model_id, model_id)
                     ).fetchone()[0]
+                    # In this snapshot too: what searches read besides the vectors (catalog_replica).
+                    self.replica(model_id).update(
+                        str(meta.get("catalog_id", "")), int(meta.get("change_counter", 0)), since,
+                        lambda start: _replica_rows(raw, model_id, start),
+                        lambda start: _unsearchable(raw, model_id, start),
+                    )  # fmt: skip
                 finally:
                     raw.execute("COMMIT")
             except self._errors as exc:
@@ -283,3 +320,32 @@ class PgCatalog(Catalog):
             while rows := cursor.fetchmany(SYNC_ROWS):
                 yield table_from_rows(rows)
 
+
+
+def _unsearchable(raw: Any, model_id: str, since: int) -> list[int]:
+    """Ids changed after ``since`` that are not searchable now (deleted, failed, missing,
+    embedded by another model)."""
+    return [r[0] for r in raw.execute(
+        "SELECT t.id FROM tracks t LEFT JOIN embeddings e ON e.track_id = t.id "
+        "WHERE t.rev > %s AND NOT (t.status='ok' AND coalesce(e.model_id = %s, false)) "
+        "UNION SELECT track_id FROM removed WHERE rev > %s",
+        (since, model_id, since),
+    ).fetchall()]  # fmt: skip
+
+
+def _replica_rows(raw: Any, model_id: str, since: int | None) -> Iterator[list[tuple]]:
+    """The searchable rows changed after ``since`` (all for None) in the replica's columns,
+    in batches (a full read through a server-side cursor, as ``_changed_rows``)."""
+    columns = ", ".join(("e." if c in ("n_windows", "windows") else "t.") + c for c in COLUMNS.split(", "))
+    newer = "" if since is None else " AND t.rev > %s"
+    params = (model_id,) if since is None else (model_id, since)
+    sql = (f"SELECT {columns} FROM tracks t JOIN embeddings e ON e.track_id = t.id "
+           f"WHERE t.status='ok' AND e.model_id=%s{newer} ORDER BY t.id")  # fmt: skip
+    if since is not None:
+        yield raw.execute(sql, params, binary=True).fetchall()
+        return
+    with raw.cursor(name="soundalike_replica", binary=True) as cursor:
+        cursor.itersize = REPLICA_ROWS
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(REPLICA_ROWS):
+            yield rows

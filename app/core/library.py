@@ -100,10 +100,11 @@ class Library:
         table = self._vectors.sync(self.catalog)
         if self._engine is not None and self._engine.table is table:
             return self._engine  # nothing changed: the engine and its per-query work stay
+        windows, infos = self.catalog.search_sources(model_id)
         return SearchEngine(
             table,
-            lambda ids: self.catalog.window_vectors(ids, model_id),
-            self.catalog.get_tracks,
+            windows,
+            infos,
             index_cache=f"{self.catalog.cache_base}.{model_id}",
             tags=self.encoder.info.tags,
             previous=self._grown_engine(),

@@ -125,10 +125,13 @@ def test_two_clients_stay_in_step_while_an_indexer_writes(pg_url, tmp_path) -> N
     """Each client's cache is, at every sync, the library as of one committed batch (never
     half a batch), found incrementally after the first full read, and equal at the end.
     Client 0 holds its cache in memory across syncs (as the app does); client 1 reads its
-    file back at every sync (as a new process would)."""
+    file back at every sync (as a new process would). Each client's search replica (another
+    machine's disk each) holds, after every sync, the windows and details of exactly the
+    tracks its cache holds, as the server has them."""
     writer = Catalog.open(pg_url)
     writer.claim_model("m")
     clients = [Catalog.open(pg_url) for _ in range(2)]
+    clients[1].cache_base = tmp_path / "machine1" / "catalog"
     full_reads = []
     for client in clients:
         read = client.vector_changes
@@ -156,23 +159,36 @@ def test_two_clients_stay_in_step_while_an_indexer_writes(pg_url, tmp_path) -> N
     def sync(i: int, client) -> TrackTable:  # noqa: ANN001
         return held.sync(client) if i == 0 else load_table(client, "m", tmp_path / f"client{i}.vectors")
 
+    def replica_matches(client, table: TrackTable) -> None:  # noqa: ANN001
+        replica, ids = client.replica("m"), table.ids.tolist()
+        windows, infos = replica.windows(ids + [10**6]), replica.infos(ids)
+        assert sorted(windows) == ids and [infos[i].path for i in ids] == table.paths
+        assert all(np.array_equal(windows[i][0], v) for i, v in zip(ids, table.vectors, strict=True))
+        assert [infos[i].album for i in ids] == table.albums
+        assert replica._read("SELECT id FROM tracks WHERE id NOT IN ({marks})", ids) == []
+
     while not done.is_set():
         for i, client in enumerate(clients):
             table = sync(i, client)
             assert len(table) % 5 == 0 and list(table.ids) == sorted(set(table.ids.tolist()))
             assert set(table.paths) == {f"/lib/{b:02d}-{k}.wav" for b in range(len(table) // 5) for k in range(5)}
+            replica_matches(client, table)
             sizes.append(len(table))
     thread.join()
     # Deletions, a vanished file and a failed re-index reach the caches too.
     writer.remove_paths(["/lib/03-0.wav"])
     writer.set_status([writer.find_track("/lib/04-1.wav").track_id], "missing")
     writer.write_batch([TrackRecord("/lib/05-2.wav", 1, 2, error="cannot decode")])
+    # A file changed on disk: same track id, new vectors and tags.
+    again = rng.standard_normal((1, 256)).astype(np.float16)
+    writer.write_batch([TrackRecord("/lib/06-0.wav", 2, 3, 6.0, {"album": "new"}, "m", track=again[0], windows=again)])
     expected = writer.load_track_vectors("m")
     assert len(expected) == 16 * 5 - 3
     for i, client in enumerate(clients):
         table = sync(i, client)
         assert table.ids.tolist() == expected.ids.tolist() and table.paths == expected.paths
         assert np.array_equal(table.vectors, expected.vectors) and table.albums == expected.albums
+        replica_matches(client, table)
     assert full_reads.count(True) == 2 and len(full_reads) > 4 and len(set(sizes)) > 1
     writer.close(), [c.close() for c in clients]
 
