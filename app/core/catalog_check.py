@@ -82,5 +82,6 @@ def row_problems(rows: Callable[[str], list[tuple]]) -> list[str]:
         "AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.track_id = t.id)"
     )[0][0]
     if orphans:
-        problems.append(f"{orphans} tracks marked indexed have no vectors (they are never found)")
+        problems.append(f"{orphans} tracks marked indexed have no vectors (they are never found; "
+                        "the next index run of their folders embeds them again)")  # fmt: skip
     return problems

@@ -13,7 +13,8 @@ How a file on disk is matched with the catalog:
   with that content and vectors of this model gives them away: *moved* when its old path is
   gone (the row takes the new path), *copied* when the old file is still there (a new row
   with the same vectors). Nothing is decoded for either;
-- only files with content the catalog has no vectors for are decoded (``todo``).
+- only files with content the catalog has no vectors for are decoded (``todo``), and files
+  whose row says indexed but lost its vectors (as ``soundalike check`` reports them).
 Catalogued files under the scanned folders that were not found (and not moved) become
 ``missing``: they leave the search results but keep their vectors, so a drive that comes
 back is found again without decoding. Rows without vectors (errors, pending) are dropped.
@@ -51,6 +52,12 @@ class Plan:
     fingerprints: list[tuple[int, str]] = field(default_factory=list)  # filled in for old rows
 
 
+def _lost_vectors(state: FileState) -> bool:
+    """A row marked indexed without vectors (an outside hand, a damaged catalog repaired by
+    dropping rows: ``soundalike check`` reports it): never found until embedded again."""
+    return state.status == "ok" and state.model_id is None
+
+
 def _under(path: str, roots: Iterable[str]) -> bool:
     return any(path == root or path.startswith(root + os.sep) for root in roots)
 
@@ -70,7 +77,8 @@ def make_plan(
     changed: list[tuple[ScannedFile, FileState | None]] = []
     for f in files:
         state = states.get(f.path)
-        if state is None or (state.size, state.mtime_ns) != (f.size, f.mtime_ns) or state.status == "pending":
+        if (state is None or (state.size, state.mtime_ns) != (f.size, f.mtime_ns) or state.status == "pending"
+                or _lost_vectors(state)):  # fmt: skip
             changed.append((f, state))
         elif state.model_id is not None and state.model_id != model_id:
             summary.reembedded += 1

@@ -41,7 +41,7 @@ def test_rows_an_outside_hand_broke_are_named(tmp_path) -> None:
     assert not report.ok
     assert report.problems[0] == "1 rows of embeddings belong to tracks that are gone"
     assert report.problems[1].startswith("tracks stamped ") and "after the change counter 1" in report.problems[1]
-    assert report.problems[2] == "1 tracks marked indexed have no vectors (they are never found)"
+    assert report.problems[2] == "1 tracks marked indexed have no vectors (they are never found; the next index run of their folders embeds them again)"
     assert report.lines()[2] == f"{path}: {report.problems[2]}"
 
 
@@ -71,12 +71,12 @@ def test_cli_prints_one_line_per_problem_and_fails(tmp_path, capsys) -> None:
         raw.execute("DELETE FROM embeddings")
     raw.close()
     assert main(["check", "--db", str(path)]) == 1
-    assert capsys.readouterr().out == f"{path}: 3 tracks marked indexed have no vectors (they are never found)\n"
+    assert capsys.readouterr().out == f"{path}: 3 tracks marked indexed have no vectors (they are never found; the next index run of their folders embeds them again)\n"
     assert main(["check", "--db", str(path), "--json"]) == 1
     import json
 
     doc = json.loads(capsys.readouterr().out)
     assert doc == {"catalog": str(path), "tracks": 3, "ok": False,
-                   "problems": ["3 tracks marked indexed have no vectors (they are never found)"]}  # fmt: skip
+                   "problems": ["3 tracks marked indexed have no vectors (they are never found; the next index run of their folders embeds them again)"]}  # fmt: skip
     assert main(["check", "--db", str(tmp_path / "none.db")]) == 2
     assert "no library at" in capsys.readouterr().err

@@ -211,3 +211,26 @@ def test_index_measures_bpm_and_loudness_from_the_audio(tmp_path, encoder, monke
     assert min(abs(beat.bpm * f - 120.0) for f in (1.0, 2.0, 0.5)) < 2.4
     assert loud.loudness_lufs - quiet.loudness_lufs == pytest.approx(20.0, abs=0.3)
     catalog.close()
+
+
+def test_a_track_marked_indexed_without_vectors_is_embedded_again(tmp_path, encoder) -> None:
+    """What ``soundalike check`` reports as "marked indexed without vectors" is repaired by
+    the next index run (the app's Rescan), which re-embeds only those files."""
+    import sqlite3
+
+    from app.core.catalog_check import check_catalog
+
+    paths = make_library(tmp_path / "music", n=3, seconds=7)
+    catalog = Catalog.open(tmp_path / "lib.db")
+    _run(catalog, [tmp_path / "music"], encoder, workers=0)
+    with sqlite3.connect(tmp_path / "lib.db") as raw:  # an outside hand, foreign keys off
+        raw.execute("DELETE FROM embeddings WHERE track_id = (SELECT id FROM tracks WHERE path = ?)",
+                    (os.fsencode(str(paths[1])),))  # fmt: skip
+    raw.close()
+    assert "1 tracks marked indexed have no vectors" in check_catalog(tmp_path / "lib.db").problems[0]
+    assert len(catalog.load_track_vectors(encoder.model_id)) == 2
+    summary, _ = _run(catalog, [tmp_path / "music"], encoder, workers=0)
+    assert (summary.added, summary.updated, summary.unchanged) == (0, 1, 2)
+    assert check_catalog(tmp_path / "lib.db").ok
+    assert str(paths[1]) in catalog.load_track_vectors(encoder.model_id).paths
+    catalog.close()

@@ -53,7 +53,7 @@ def test_check_catalog_menu_reports_problems_without_blocking(engine, request, q
         with qtbot.waitSignal(s.library.catalog_checked, timeout=30_000) as checked:
             action.trigger()
             assert window.statusBar().currentMessage() == "Checking the catalog in the background…"
-        assert checked.args[0].problems == ("1 tracks marked indexed have no vectors (they are never found)",)
+        assert checked.args[0].problems == ("1 tracks marked indexed have no vectors (they are never found; the next index run of their folders embeds them again)",)
         box = next(b for b in window.findChildren(QMessageBox) if b.windowTitle() == "Catalog check")
         assert box.isVisible() and not box.isModal()
         assert "1 problem in the catalog" in box.text() and "have no vectors" in box.text()
