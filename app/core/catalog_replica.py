@@ -73,6 +73,7 @@ class SearchReplica:
         self._reader: sqlite3.Connection | None = None
         self._lock = threading.Lock()  # the reader connection (searches from several threads)
         self._writable = True  # False after a failed write: reads stay, the server serves the rest
+        self._known: tuple[str, int] | None = None  # (catalog id, counter) this process last left it at
 
     # ------------------------------------------------------------------ reading
     def windows(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
@@ -120,8 +121,8 @@ class SearchReplica:
         changed after a counter that are not searchable now) read from. ``since`` None (a full
         read of the server) rewrites it whole. The server's errors propagate (nothing is
         kept); the replica's own are logged and end its updates in this process."""
-        if not self._writable:
-            return
+        if not self._writable or (since is not None and self._known == (catalog_id, counter)):
+            return  # nothing new since this process's last update (others only move it on)
         try:
             db = self._writer()
         except (OSError, sqlite3.Error) as exc:
@@ -138,6 +139,7 @@ class SearchReplica:
                 start = int(meta["counter"]) if since is not None and same else None
                 if start is not None and start >= counter:  # up to date, or moved on by another process
                     db.execute("ROLLBACK")
+                    self._known = (catalog_id, counter)
                     return
                 if start is None:
                     db.execute("DELETE FROM tracks")
@@ -150,6 +152,7 @@ class SearchReplica:
                                [("catalog_id", catalog_id), ("counter", str(counter)),
                                 ("model_id", self.model_id)])  # fmt: skip
                 db.execute("COMMIT")
+                self._known = (catalog_id, counter)
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")

@@ -101,3 +101,21 @@ def test_a_replica_of_another_history_is_rewritten(pg_url, tmp_path) -> None:
     assert sorted(replica.windows(list(range(20)))) == table.ids.tolist() == list(range(2, 9))
     assert replica._connection().execute("SELECT value FROM meta WHERE key = 'catalog_id'").fetchone() == ("another",)
     writer.close(), client.close()
+
+
+def test_two_processes_of_one_machine_share_one_replica(pg_url, tmp_path) -> None:
+    """Both name the same replica (one user's data dir): one moving it on never gives the
+    other a wrong answer, only the current one, as a local catalog would."""
+    writer = _library(pg_url, 8)
+    first, second = Catalog.open(pg_url), Catalog.open(pg_url)
+    assert first.replica("m").path == second.replica("m").path
+    caches = [VectorCache(tmp_path / f"{i}.vectors", "m") for i in range(2)]
+    tables = [cache.sync(client) for cache, client in zip(caches, (first, second), strict=True)]
+    writer.remove_paths(["/lib/002.wav"])
+    writer.write_batch(_records(np.random.default_rng(1), 8, 2))
+    caches[0].sync(first)  # the replica is now ahead of the second process's table
+    windows, infos = second.search_sources("m")
+    ids = tables[1].ids.tolist()
+    assert sorted(windows(ids)) == sorted(infos(ids)) == [i for i in ids if i != 3]
+    assert len(caches[1].sync(second)) == 9 == len(second.replica("m").windows(list(range(20))))
+    writer.close(), first.close(), second.close()
