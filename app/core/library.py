@@ -33,7 +33,7 @@ from app.core.auto_tags import TagQueryError
 from app.core.catalog import Catalog
 from app.core.diversity import OVERFETCH, diversify
 from app.core.fingerprint import fingerprint_or_none
-from app.core.refine import band_pattern
+from app.core.refine import band_patterns
 from app.core.search import Query, SearchEngine, SearchError, query_from_windows
 from app.core.types import SearchFilters, SearchResult, SearchWeights
 from app.core.vector_cache import VectorCache, cache_path
@@ -163,7 +163,7 @@ class Library:
         # One encoder call for every phase; phase 0 is the clip's own window grid.
         vectors = self.encoder.embed_windows(np.concatenate(phases))
         parts = np.split(vectors, np.cumsum([len(p) for p in phases])[:-1])
-        return query_from_windows(parts[0], path, False, parts, band_pattern(samples))
+        return query_from_windows(parts[0], path, False, parts, band_patterns(samples))
 
     def search(
         self,

@@ -73,7 +73,7 @@ from app.core.auto_tags import LibraryTags, TagQueryError
 from app.core.calibration import LibrarySpread, calibrate, scale
 from app.core.catalog import TrackTable
 from app.core.chance import chance_gain
-from app.core.refine import CANDIDATES, PROMOTE_RANKS, RADIUS_S, confirms, place, refine
+from app.core.refine import CANDIDATES, PROMOTE_RANKS, SPACING_S, check, confirms, place, refine
 from app.core.types import DIMENSIONS, SearchFilters, SearchResult, SearchWeights, TrackInfo
 from app.core.vector_index import VectorIndex
 from model.audio import WINDOW_SECONDS
@@ -108,7 +108,8 @@ class Query:
     # Window vectors of the clip at sub-window phases (app.core.alignment): they place the
     # reported offset precisely. Empty for combined queries (no single clip to align).
     phases: tuple[np.ndarray, ...] = ()
-    # The clip's log band energies (app.core.refine.band_pattern): place a same-recording
+    # The clip's log band energies at quarter-frame shifts (app.core.refine.band_patterns,
+    # (SUBFRAMES, frames, BANDS); one band_pattern also works): place a same-recording
     # result to the frame. None for combined and mixed queries.
     pattern: np.ndarray | None = None
 
@@ -229,7 +230,7 @@ class _QueryState:
         self.pool: tuple[np.ndarray, np.ndarray] | None = None  # approximate mode: rows, (rows, 4)
         self.phases: dict[int, list[np.ndarray] | None] = {}  # row -> alignment.phase_cosines
         self.placed: dict[int, float | None] = {}  # row -> refine's answer (weight-free)
-        self.first: dict[int, tuple[float, float] | None] = {}  # row -> refine.place at its first candidate
+        self.known: dict[int, list[tuple[float, float] | None]] = {}  # row -> refine.place at its first candidates
 
 
 class SearchEngine:
@@ -529,14 +530,17 @@ class SearchEngine:
             return None
         if row in state.placed:
             return state.placed[row]
-        candidates = best_offsets(cosines, w, phase_hop_s(), CANDIDATES, 2 * RADIUS_S)
+        candidates = best_offsets(cosines, w, phase_hop_s(), CANDIDATES, SPACING_S)
         path = self.table.paths[row]
-        if row not in state.first and candidates:
-            state.first[row] = place(query.pattern, path, candidates[0])
-        first = state.first.get(row)
-        if not checked and not confirms(first):
+        if row not in state.known and candidates:
+            if checked:
+                state.known[row] = [place(query.pattern, path, candidates[0])]
+            else:
+                state.known[row] = check(query.pattern, path, candidates)
+        known = state.known.get(row)
+        if not checked and not confirms(known or []):
             return None
-        state.placed[row] = refine(query.pattern, path, candidates, first)
+        state.placed[row] = refine(query.pattern, path, candidates, known, float(self.table.duration_s[row]))
         return state.placed[row]
 
     def _track_cosines(self, state: _QueryState, rows: np.ndarray) -> np.ndarray:

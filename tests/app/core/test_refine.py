@@ -10,11 +10,16 @@ from app.core import refine as refine_module
 from app.core.alignment import PHASES, best_alignment, best_offsets, phase_cosines, phase_hop_s
 from app.core.catalog import Catalog, TrackRecord
 from app.core.refine import (
+    BANDS,
     FRAME_SECONDS,
     MATCH_NCC,
     OTHER_NCC,
+    SUBFRAMES,
     SURE_NCC,
     band_pattern,
+    band_patterns,
+    check,
+    confirms,
     normalized_xcorr,
     place,
     place_all,
@@ -23,7 +28,7 @@ from app.core.refine import (
 )
 from app.core.search import SearchEngine, query_from_windows
 from app.core.types import SearchWeights
-from model.audio import SAMPLE_RATE, WINDOW_SECONDS
+from model.audio import HOP_LENGTH, SAMPLE_RATE, WINDOW_SECONDS
 from model.dimensions import normalize_blocks
 
 MODEL = "testmodel0000000"
@@ -237,3 +242,67 @@ def test_place_all_decodes_overlapping_regions_once(track, monkeypatch) -> None:
         # the same lag; the NCC differs by the sub-frame phase of the shared region's frames
         assert b[0] == pytest.approx(a[0], abs=FRAME_SECONDS) and b[1] == pytest.approx(a[1], abs=0.1)
     assert together[1][0] == pytest.approx(12.0, abs=FRAME_SECONDS)
+
+
+def test_band_patterns_are_the_clip_from_each_quarter_frame() -> None:
+    audio = _music(11, 5.0)
+    stack = band_patterns(audio)
+    assert stack.shape[0] == SUBFRAMES and stack.shape[2] == BANDS
+    for s in range(SUBFRAMES):
+        alone = band_pattern(audio[s * HOP_LENGTH // SUBFRAMES :])
+        np.testing.assert_allclose(stack[s], alone[: stack.shape[1]], rtol=1e-5)
+
+
+def test_normalized_xcorr_of_a_stack_is_each_query_alone() -> None:
+    rng = np.random.default_rng(1)
+    track, stack = rng.normal(size=(300, BANDS)), rng.normal(size=(3, 80, BANDS))
+    together = normalized_xcorr(stack, track)
+    assert together.shape == (3, 221)
+    for query, row in zip(stack, together, strict=True):
+        np.testing.assert_allclose(row, normalized_xcorr(query, track), atol=1e-9)
+
+
+def test_a_cut_between_two_frames_is_placed_within_a_quarter_frame(track) -> None:
+    """Half a frame off the decoded region's frames (they start a whole number of frames before
+    the candidate), one pattern loses some of its NCC (a looping real track: a fifth, below its
+    repeats); a quarter-frame stack keeps it and reports the start to within an eighth of a frame."""
+    path, audio = track
+    start = 19.5 + 0.5 * FRAME_SECONDS
+    excerpt = _excerpt(audio, start)
+    one = place(band_pattern(excerpt), path, 19.5)
+    stacked = place(band_patterns(excerpt), path, 19.5)
+    assert one is not None and stacked is not None
+    assert stacked[1] >= 0.99 and stacked[1] > one[1] + 0.05
+    assert stacked[0] == pytest.approx(start, abs=FRAME_SECONDS / 8)
+
+
+def test_a_short_track_is_scanned_whole_when_no_candidate_is_near(track, monkeypatch) -> None:
+    """The window alignment's candidates all miss the passage and the first was unsure (as a noisy
+    excerpt's often is); the track is no longer than the other candidates' regions, so it is
+    scanned whole (one decode) and the passage found far from all of them."""
+    path, audio = track
+    pattern = band_patterns(_noisy(_excerpt(audio, 40.0), 10.0, seed=4))
+    candidates = [3.0, 8.0, 13.0, 18.0, 23.0]
+    first = (3.0, 0.3)  # place's answer at the first candidate: between OTHER_NCC and SURE_NCC
+    tried = _counting_places(monkeypatch)
+    scanned = refine(pattern, path, candidates, [first], duration_s=float(SECONDS))
+    assert scanned == pytest.approx(40.0, abs=FRAME_SECONDS) and tried == []
+    assert refine(pattern, path, candidates, [first]) is None  # length unknown: the regions alone miss it
+    assert tried == candidates[1:]
+
+
+def test_a_lower_result_is_checked_at_its_second_candidate_when_the_first_is_unsure(tmp_path) -> None:
+    """A result below the top whose first candidate sounds like the query, faintly (a rough repeat),
+    is checked at its second candidate too, and confirmed there; another recording is not."""
+    passage = _music(3, 15.0)
+    parts = [_music(4, 10.0), passage, _music(5, 10.0), _noisy(passage, -15.0, seed=6), _music(6, 10.0)]
+    path = tmp_path / "loop.wav"
+    sf.write(path, np.concatenate(parts), SAMPLE_RATE, subtype="FLOAT")
+    pattern = band_patterns(passage)
+    rough = place(pattern, path, 35.0)
+    assert rough is not None and OTHER_NCC <= rough[1] < MATCH_NCC
+    known = check(pattern, path, [35.0, 10.5, 52.0])
+    assert len(known) == 2 and confirms(known)
+    assert refine(pattern, path, [35.0, 10.5, 52.0], known) == pytest.approx(10.0, abs=FRAME_SECONDS)
+    foreign = band_patterns(_music(9, 15.0))
+    assert not confirms(check(foreign, path, [10.0, 35.0]))
