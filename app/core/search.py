@@ -73,7 +73,7 @@ from app.core.auto_tags import LibraryTags, TagQueryError
 from app.core.calibration import LibrarySpread, calibrate, scale
 from app.core.catalog import TrackTable
 from app.core.chance import chance_gain
-from app.core.refine import CANDIDATES, PROMOTE_RANKS, SPACING_S, check, confirms, place, refine
+from app.core.refine import MORE_CANDIDATES, PROMOTE_RANKS, SPACING_S, check, confirms, refine
 from app.core.types import DIMENSIONS, SearchFilters, SearchResult, SearchWeights, TrackInfo
 from app.core.vector_index import VectorIndex
 from model.audio import WINDOW_SECONDS
@@ -530,13 +530,10 @@ class SearchEngine:
             return None
         if row in state.placed:
             return state.placed[row]
-        candidates = best_offsets(cosines, w, phase_hop_s(), CANDIDATES, SPACING_S)
+        candidates = best_offsets(cosines, w, phase_hop_s(), MORE_CANDIDATES, SPACING_S)
         path = self.table.paths[row]
         if row not in state.known and candidates:
-            if checked:
-                state.known[row] = [place(query.pattern, path, candidates[0])]
-            else:
-                state.known[row] = check(query.pattern, path, candidates)
+            state.known[row] = check(query.pattern, path, candidates, top=checked)
         known = state.known.get(row)
         if not checked and not confirms(known or []):
             return None

@@ -11,8 +11,10 @@ from app.core.alignment import PHASES, best_alignment, best_offsets, phase_cosin
 from app.core.catalog import Catalog, TrackRecord
 from app.core.refine import (
     BANDS,
+    CANDIDATES,
     FRAME_SECONDS,
     MATCH_NCC,
+    MORE_CANDIDATES,
     OTHER_NCC,
     SUBFRAMES,
     SURE_NCC,
@@ -195,7 +197,8 @@ def test_the_query_recording_below_the_top_is_promoted_and_placed(tmp_path, trac
     assert [r.track.path for r in best] == [path, str(other_path)]
     assert best[0].offset_s == pytest.approx(17.31, abs=FRAME_SECONDS)
     assert best[1].offset_s == by_windows[0].offset_s  # another recording keeps its window offset
-    assert len(tried) == 2  # the top's first region (another recording), the second's first region (sure)
+    # the top's first two regions (another recording, below MATCH_NCC at both), the second's first (sure)
+    assert len(tried) == 3
     foreign = query_from_windows(lookalike[6:10], phases=phases, pattern=band_pattern(_excerpt(_music(9), 5.0)))
     assert [r.track.path for r in engine.search(foreign, SearchWeights(), k=2)] == [str(other_path), path]
     catalog.close()
@@ -306,3 +309,36 @@ def test_a_lower_result_is_checked_at_its_second_candidate_when_the_first_is_uns
     assert refine(pattern, path, [35.0, 10.5, 52.0], known) == pytest.approx(10.0, abs=FRAME_SECONDS)
     foreign = band_patterns(_music(9, 15.0))
     assert not confirms(check(foreign, path, [10.0, 35.0]))
+
+
+def test_the_top_result_is_checked_at_its_second_candidate_even_when_the_first_says_another(tmp_path) -> None:
+    """A looping track's first candidate can land in an unrelated passage (NCC below OTHER_NCC);
+    for the top result the second candidate is still tried, and refine goes on from there."""
+    passage = _music(3, 15.0)
+    path = tmp_path / "loop.wav"
+    sf.write(path, np.concatenate([_music(4, 10.0), passage, _music(5, 20.0)]), SAMPLE_RATE, subtype="FLOAT")
+    pattern = band_patterns(passage)
+    below = check(pattern, path, [30.0, 10.5, 2.0])
+    assert len(below) == 1 and below[0] is not None and below[0][1] < OTHER_NCC  # a lower result: one region
+    top = check(pattern, path, [30.0, 10.5, 2.0], top=True)
+    assert len(top) == 2 and confirms(top)
+    assert refine(pattern, path, [30.0, 10.5, 2.0], top) == pytest.approx(10.0, abs=FRAME_SECONDS)
+
+
+def test_more_candidates_are_tried_when_the_first_find_only_a_rough_repeat(tmp_path, monkeypatch) -> None:
+    """The first CANDIDATES hold a rough repeat of the passage (the recording, not surely the
+    passage): the next ones, up to MORE_CANDIDATES, are tried too, and the passage wins."""
+    passage = _music(3, 15.0)
+    parts = [_music(4, 10.0), passage, _music(5, 10.0), _noisy(passage, -6.0, seed=6), _music(6, 15.0)]
+    path = tmp_path / "loop.wav"
+    sf.write(path, np.concatenate(parts), SAMPLE_RATE, subtype="FLOAT")
+    pattern = band_patterns(passage)
+    candidates = [35.3, 50.0, 45.0, 55.0, 40.0, 30.0, 10.4, 60.0]
+    assert len(candidates) == MORE_CANDIDATES and candidates.index(10.4) >= CANDIDATES
+    tried = _counting_places(monkeypatch)
+    assert refine(pattern, path, candidates) == pytest.approx(10.0, abs=FRAME_SECONDS)
+    assert tried == candidates  # the first alone, the rest of the first five, the three more
+    tried.clear()
+    foreign = band_patterns(_music(9, 15.0))
+    refine(foreign, path, candidates, [(35.3, 0.3)])  # unsure at first, never the recording
+    assert tried == candidates[1:CANDIDATES]
