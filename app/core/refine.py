@@ -37,21 +37,22 @@ one lines up to within an eighth of a frame. Then:
    (real test split, noisy: 1 in 40, a 77-s track).
 
 5. when the top result is not the query's recording, the next ``PROMOTE_RANKS - 1`` results
-   are checked (``check``: their first candidate, and their second when the first is
-   unsure, between ``OTHER_NCC`` and ``MATCH_NCC``; stopping at the first that
-   ``confirms``); a confirmed one is the recording the query was cut from and is promoted
-   to the top, then placed as above. Under noise the source is often second to fifth by
-   its windows (real test split, noisy: first in 82 %), and its audio still says so; its
-   first candidate missed the passage in 9 of 40 noisy excerpts, its second in 1 of those.
+   are checked (``check``: their first candidate, and the next ones, up to ``CHECKED``, for
+   as long as they are unsure, between ``OTHER_NCC`` and ``MATCH_NCC``; stopping at the first
+   result that ``confirms``); a confirmed one is the recording the query was cut from and
+   is promoted to the top, then placed as above. Under noise the source is often second to
+   fifth by its windows (real test split, noisy: first in 82 %), and its audio still says
+   so; its first candidate missed the passage in 9 of 40 noisy excerpts, its second in 1
+   of those.
 
 Pitch: 16 bands of 8 mel bands each are wide against a semitone (a 6 % shift), so a pitched
 query still correlates. Tempo: a retimed query (a PAL speed-up, 4 %) drifts off the track's
 frames, 0.6 s over 15 s; where its own tempo correlates only in part, the pattern is also
 warped to ``TEMPI`` (no extra decoding) and the best taken. Cost: one decode of
 ``query + 2 * RADIUS_S`` seconds per candidate tried for the top result (two for music not
-in the library), plus one or two per lower result checked when the top result is another
-recording (at most ``2 * (PROMOTE_RANKS - 1)``: music not in the library pays the first of
-each, and the second for about a quarter of them), kept per query and track
+in the library), plus one to ``CHECKED`` per lower result checked when the top result is
+another recording (music not in the library pays the first of each, and the next for about
+a quarter of them), kept per query and track
 (``SearchEngine``); the query's spectra are computed once per tempo and FFT size, not per
 region.
 """
@@ -87,6 +88,7 @@ SUBFRAMES = 4  # query patterns at quarter-frame shifts: the track's frames fall
 # looping chiptune, below its repeats a bar away at 0.85); a quarter-frame grid keeps it >= 0.94
 SCAN_SHARE = 1.25  # a track up to 1.25 times the audio of the candidates after the first is scanned
 # whole: the same cost (77 s whole: 56 ms CPU; four 19-s regions: 58 ms), and no passage is left out
+CHECKED = 3  # a result below the top is checked at up to this many candidates while they are unsure
 CANDIDATES = 5  # window-alignment offsets tried (the first, then the rest on a miss)
 MORE_CANDIDATES = 8  # tried at most when the first CANDIDATES find the recording (MATCH_NCC) but not
 # surely the passage (SURE_NCC): under noise or a pitch change a long, repetitive track's passage
@@ -297,15 +299,19 @@ def _best(
 def check(
     pattern: np.ndarray, path: str | os.PathLike[str], candidates: list[float], *, top: bool = False
 ) -> list[tuple[float, float] | None]:
-    """``place``'s answers at a result's first candidates: the first, and the second when the
-    first is not the recording (below ``MATCH_NCC``) and, for a result below the top (module
-    doc, 5), not clearly another either (at least ``OTHER_NCC``). The source's first candidate
-    missed the passage in 9 of 40 noisy excerpts of the real test split (its second in 1 of
-    those 9), and a looping vocal track's twice fell below ``OTHER_NCC`` in another passage."""
-    known = [place(pattern, path, candidates[0])] if candidates else []
-    if len(candidates) > 1 and known[0] is not None and known[0][1] < MATCH_NCC:
-        if top or known[0][1] >= OTHER_NCC:
-            known.append(place(pattern, path, candidates[1]))
+    """``place``'s answers at a result's first candidates, one at a time until one is the
+    recording (``MATCH_NCC``): for the top result the first two; for a result below it (module
+    doc, 5) the next for as long as the last is unsure (from ``OTHER_NCC`` to ``MATCH_NCC``: the
+    recording's sound in another passage, or another recording that sounds alike), up to
+    ``CHECKED`` candidates. On the real test split (noisy, 3 x 40 excerpts) the source below
+    the top was unsure at its first candidates and sure at its 2nd-3rd in 4 excerpts; a looping
+    vocal track's first candidate fell below ``OTHER_NCC`` in another passage twice."""
+    known: list[tuple[float, float] | None] = []
+    for n, offset in enumerate(candidates[: 2 if top else CHECKED]):
+        last = known[-1] if known else None
+        if n and (last is None or last[1] >= MATCH_NCC or (not top and last[1] < OTHER_NCC)):
+            break
+        known.append(place(pattern, path, offset))
     return known
 
 

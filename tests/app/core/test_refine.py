@@ -12,6 +12,7 @@ from app.core.catalog import Catalog, TrackRecord
 from app.core.refine import (
     BANDS,
     CANDIDATES,
+    CHECKED,
     FRAME_SECONDS,
     MATCH_NCC,
     MORE_CANDIDATES,
@@ -294,21 +295,24 @@ def test_a_short_track_is_scanned_whole_when_no_candidate_is_near(track, monkeyp
     assert tried == candidates[1:]
 
 
-def test_a_lower_result_is_checked_at_its_second_candidate_when_the_first_is_unsure(tmp_path) -> None:
-    """A result below the top whose first candidate sounds like the query, faintly (a rough repeat),
-    is checked at its second candidate too, and confirmed there; another recording is not."""
+def test_a_lower_result_is_checked_while_its_candidates_are_unsure(tmp_path) -> None:
+    """A result below the top whose first candidates sound like the query, faintly (rough
+    repeats), is checked at the next ones, up to CHECKED, and confirmed at the passage; another
+    recording is not."""
     passage = _music(3, 15.0)
-    parts = [_music(4, 10.0), passage, _music(5, 10.0), _noisy(passage, -15.0, seed=6), _music(6, 10.0)]
+    parts = [_music(4, 10.0), passage, _music(5, 10.0), _noisy(passage, -15.0, seed=6), _music(6, 5.0),
+             _noisy(passage, -15.0, seed=7), _music(7, 10.0)]
     path = tmp_path / "loop.wav"
     sf.write(path, np.concatenate(parts), SAMPLE_RATE, subtype="FLOAT")
     pattern = band_patterns(passage)
-    rough = place(pattern, path, 35.0)
-    assert rough is not None and OTHER_NCC <= rough[1] < MATCH_NCC
-    known = check(pattern, path, [35.0, 10.5, 52.0])
-    assert len(known) == 2 and confirms(known)
-    assert refine(pattern, path, [35.0, 10.5, 52.0], known) == pytest.approx(10.0, abs=FRAME_SECONDS)
+    for rough in (place(pattern, path, 35.0), place(pattern, path, 55.0)):
+        assert rough is not None and OTHER_NCC <= rough[1] < MATCH_NCC
+    known = check(pattern, path, [35.0, 55.0, 10.5, 72.0])
+    assert len(known) == 3 and confirms(known)
+    assert refine(pattern, path, [35.0, 55.0, 10.5, 72.0], known) == pytest.approx(10.0, abs=FRAME_SECONDS)
+    assert CHECKED == 3 and len(check(pattern, path, [35.0, 55.0, 75.0, 10.5])) == 3  # not the 4th
     foreign = band_patterns(_music(9, 15.0))
-    assert not confirms(check(foreign, path, [10.0, 35.0]))
+    assert not confirms(check(foreign, path, [10.0, 35.0, 55.0]))
 
 
 def test_the_top_result_is_checked_at_its_second_candidate_even_when_the_first_says_another(tmp_path) -> None:
