@@ -163,12 +163,28 @@ def mix_queries(base: Query, references: Mapping[str, Query]) -> Query:
     return Query(vector, tuple(spans), paths, padded, sources, base.phases, base.pattern)
 
 
+_SLIDING_ROWS = 512  # output rows per pass of _sliding_sum: its temporaries stay in the CPU's cache
+
+
 def _sliding_sum(x: np.ndarray, m: int) -> np.ndarray:
     """``out[g] = x[g:g+m].sum(0)`` for every ``g``, in about ``2 log2(m)`` passes over ``x``.
 
     Binary doubling: partial sums of width 1, 2, 4, ... are combined by the bits of ``m``.
     (Faster than a prefix sum: numpy's cumsum along rows is a slow sequential loop.)
+    Done ``_SLIDING_ROWS`` output rows at a time (the same additions in the same order):
+    200 candidates' windows (12 MB) in one go spent half the time waiting on memory.
     """
+    n_out = x.shape[0] - m + 1
+    if n_out <= _SLIDING_ROWS:
+        return _sliding_sum_block(x, m)
+    out = np.empty((n_out, *x.shape[1:]), dtype=x.dtype)
+    for first in range(0, n_out, _SLIDING_ROWS):
+        last = min(first + _SLIDING_ROWS, n_out)
+        out[first:last] = _sliding_sum_block(x[first : last + m - 1], m)
+    return out
+
+
+def _sliding_sum_block(x: np.ndarray, m: int) -> np.ndarray:
     n_out = x.shape[0] - m + 1
     result: np.ndarray | None = None
     power, width, shift, rest = x, 1, 0, m

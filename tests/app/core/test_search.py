@@ -274,6 +274,19 @@ def test_segment_cosines_match_a_direct_computation() -> None:
                 assert got[o, d] == pytest.approx(seg @ qd / np.linalg.norm(seg), abs=1e-4)
 
 
+@pytest.mark.parametrize("m", [1, 2, 7, 10, 33])
+def test_sliding_sum_in_blocks_is_the_whole_pass_exactly(monkeypatch, m) -> None:
+    """Blocks of output rows (cache-sized) add the same numbers in the same order as one pass."""
+    from app.core import search
+
+    x = np.random.default_rng(m).normal(size=(1300, 256)).astype(np.float32)
+    whole = search._sliding_sum_block(x, m)
+    monkeypatch.setattr(search, "_SLIDING_ROWS", 100)
+    blocked = search._sliding_sum(x, m)
+    assert np.array_equal(blocked, whole)
+    assert np.allclose(whole[[0, 17, len(whole) - 1]], [x[g : g + m].sum(0) for g in (0, 17, len(whole) - 1)], atol=1e-4)
+
+
 def test_ivf_is_cached_on_disk_and_rebuilt_when_vectors_change(tmp_path, monkeypatch) -> None:
     from app.core import vector_index
     from app.core.vector_index import VectorIndex
