@@ -83,24 +83,62 @@ def phase_cosines(phases: Sequence[np.ndarray], track: np.ndarray) -> list[np.nd
     return out
 
 
+def weighted_scores(cosines: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``(n,)`` = ``(n, 4) cosines`` weighted by ``weights``, by the same four float32
+    multiply-adds for every row: a row's score does not depend on the array it sits in (a
+    BLAS ``cosines @ weights`` rounds the same row differently at different places, so
+    scores computed per candidate and for many candidates at once would not agree)."""
+    c = np.asarray(cosines, dtype=np.float32)
+    w = np.asarray(weights, dtype=np.float32)
+    return c[:, 0] * w[0] + c[:, 1] * w[1] + c[:, 2] * w[2] + c[:, 3] * w[3]
+
+
+def stack_phases(cosines: Sequence[np.ndarray], hop_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """``phase_cosines`` as one ``(P, 4)`` array, phase after phase, and each row's offset in
+    seconds (clamped to 0): what ``best_alignments`` takes, made once per candidate."""
+    rows = [np.asarray(dims, dtype=np.float32).reshape(-1, N_DIMS) for dims in cosines]
+    offsets = [np.maximum(0.0, np.arange(r.shape[0]) * WINDOW_SECONDS - p * hop_s) for p, r in enumerate(rows)]
+    if not rows:
+        return np.zeros((0, N_DIMS), np.float32), np.zeros(0)
+    return np.concatenate(rows), np.concatenate(offsets)
+
+
 def best_alignment(
     cosines: Sequence[np.ndarray], weights: np.ndarray, hop_s: float
 ) -> tuple[float, np.ndarray]:
-    """Best ``(offset_s, cosines)`` over ``phase_cosines``: where ``weights @ cosines`` is highest.
+    """Best ``(offset_s, cosines)`` over ``phase_cosines``: where ``weights @ cosines`` is highest
+    (the first such place, phase by phase, offset by offset).
 
     Offsets before the track's start are clamped to 0.
     """
-    w = np.asarray(weights, dtype=np.float32)
-    best_score, best_offset, best_dims = -np.inf, 0.0, np.zeros(N_DIMS, np.float32)
-    for p, dims in enumerate(cosines):
-        if dims.shape[0] == 0:
-            continue
-        scores = dims @ w
-        o = int(np.argmax(scores))
-        if scores[o] > best_score:
-            best_score, best_dims = float(scores[o]), dims[o]
-            best_offset = max(0.0, o * WINDOW_SECONDS - p * hop_s)
-    return best_offset, best_dims
+    offsets, dims = best_alignments([stack_phases(cosines, hop_s)], weights)
+    return float(offsets[0]), dims[0]
+
+
+def best_alignments(
+    stacks: Sequence[tuple[np.ndarray, np.ndarray]], weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``best_alignment`` for many candidates at once (a slider move re-aligns the best 3k):
+    ``stacks`` are their ``stack_phases``; returns offsets ``(n,)`` and cosines ``(n, 4)``.
+    A candidate with no aligned windows gets offset 0 and zero cosines."""
+    n = len(stacks)
+    offsets, dims = np.zeros(n), np.zeros((n, N_DIMS), np.float32)
+    lengths = np.array([rows.shape[0] for rows, _ in stacks], dtype=np.int64)
+    have = np.flatnonzero(lengths)
+    if have.size == 0:
+        return offsets, dims
+    rows = np.concatenate([stacks[i][0] for i in have])
+    seconds = np.concatenate([stacks[i][1] for i in have])
+    scores = weighted_scores(rows, weights)
+    counts = lengths[have]
+    bounds = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    best = np.maximum.reduceat(scores, bounds)
+    owner = np.repeat(np.arange(have.size), counts)
+    hits = np.flatnonzero(scores == best[owner])
+    _, first = np.unique(owner[hits], return_index=True)
+    pick = hits[first]  # each candidate's first best row
+    offsets[have], dims[have] = seconds[pick], rows[pick]
+    return offsets, dims
 
 
 def best_offsets(
@@ -114,7 +152,7 @@ def best_offsets(
     w = np.asarray(weights, dtype=np.float32)
     scores, offsets = [], []
     for p, dims in enumerate(cosines):
-        scores.append(dims @ w)
+        scores.append(weighted_scores(dims.reshape(-1, N_DIMS), w))
         offsets.append(np.maximum(0.0, np.arange(dims.shape[0]) * WINDOW_SECONDS - p * hop_s))
     if not scores:
         return []

@@ -68,7 +68,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.core.alignment import best_alignment, best_offsets, phase_cosines, phase_hop_s
+from app.core.alignment import (
+    best_alignments,
+    best_offsets,
+    phase_cosines,
+    phase_hop_s,
+    stack_phases,
+)
 from app.core.auto_tags import LibraryTags, TagQueryError
 from app.core.calibration import LibrarySpread, calibrate, scale
 from app.core.catalog import TrackTable
@@ -245,6 +251,7 @@ class _QueryState:
         self.segments: dict[int, np.ndarray] = {}  # row -> (offsets, 4)
         self.pool: tuple[np.ndarray, np.ndarray] | None = None  # approximate mode: rows, (rows, 4)
         self.phases: dict[int, list[np.ndarray] | None] = {}  # row -> alignment.phase_cosines
+        self.stacks: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # row -> alignment.stack_phases of it
         self.placed: dict[int, float | None] = {}  # row -> refine's answer (weight-free)
         self.known: dict[int, list[tuple[float, float] | None]] = {}  # row -> refine.place at its first candidates
 
@@ -283,7 +290,9 @@ class SearchEngine:
         # The pool's extra weightings probe fewer lists than the query's own (they only
         # widen the pool for later slider moves): a quarter of the index's nprobe.
         self.pool_nprobe = max(1, self.index.nprobe // 4)
-        self._row_of_path = {p: i for i, p in enumerate(table.paths)}
+        self._row_of_path: dict[str, int] | None = None  # made when many paths are excluded at once
+        self._path_lookups = 0
+        self._last_mask: tuple[SearchFilters, np.ndarray] | None = None  # slider moves keep their filters
         self._albums = np.array(table.albums, dtype=object)
         self._fingerprints = np.array(table.fingerprints or [None] * len(table), dtype=object)
         self._states: OrderedDict[int, tuple[Query, _QueryState]] = OrderedDict()
@@ -295,7 +304,32 @@ class SearchEngine:
 
     # ------------------------------------------------------------------ filters
     def filter_mask(self, filters: SearchFilters) -> np.ndarray:
-        """Boolean ``(N,)``: rows that pass. Unknown BPM/duration fail a bound on them."""
+        """Boolean ``(N,)``, read-only: rows that pass. Unknown BPM/duration fail a bound on them.
+
+        The last one is kept: a slider move asks again with the same filters (excluding the
+        query's own file by content compares every track's fingerprint, ~2 ms at 100k)."""
+        last = self._last_mask
+        if last is not None and last[0] == filters:
+            return last[1]
+        mask = self._filter_mask(filters)
+        mask.flags.writeable = False
+        self._last_mask = (filters, mask)
+        return mask
+
+    def _row_of(self, path: str) -> int | None:
+        """The row of ``path``; a few look-ups scan the paths (a search excludes its one query
+        file), and the dict of every path (35 ms at 100k) is made only for the tenth."""
+        if self._row_of_path is None:
+            self._path_lookups += 1
+            if self._path_lookups < 10:
+                try:
+                    return self.table.paths.index(path)
+                except ValueError:
+                    return None
+            self._row_of_path = {p: i for i, p in enumerate(self.table.paths)}
+        return self._row_of_path.get(path)
+
+    def _filter_mask(self, filters: SearchFilters) -> np.ndarray:
         t = self.table
         mask = np.ones(len(t), dtype=bool)
         with np.errstate(invalid="ignore"):  # NaN compares False: unknown values fail bounds
@@ -308,7 +342,7 @@ class SearchEngine:
             if filters.duration_max_s is not None:
                 mask &= t.duration_s <= filters.duration_max_s
         for path in filters.exclude_paths:
-            row = self._row_of_path.get(path)
+            row = self._row_of(path)
             if row is not None:
                 mask[row] = False
         if filters.exclude_fingerprints:
@@ -485,16 +519,15 @@ class SearchEngine:
             found = self._windows([int(self.table.ids[r]) for r in new]) if new else {}
             for row in new:
                 track = found.get(int(self.table.ids[row]))
-                state.phases[row] = None if track is None else phase_cosines(query.phases, track)
+                cosines = None if track is None else phase_cosines(query.phases, track)
+                state.phases[row] = cosines
+                if cosines is not None:
+                    state.stacks[row] = stack_phases(cosines, phase_hop_s())
             have = np.array([i for i in order if state.phases[int(rows[i])] is not None], dtype=np.int64)
             if have.size:
-                aligned = np.empty((have.size, N_DIMS), np.float32)
-                chances = np.empty(have.size, np.int64)
-                for j, i in enumerate(have):
-                    cosines = state.phases[int(rows[i])]
-                    assert cosines is not None
-                    offsets[i], aligned[j] = best_alignment(cosines, w, phase_hop_s())
-                    chances[j] = sum(c.shape[0] for c in cosines)
+                stacks = [state.stacks[int(rows[i])] for i in have]
+                offsets[have], aligned = best_alignments(stacks, w)
+                chances = np.array([rows_.shape[0] for rows_, _ in stacks], dtype=np.int64)
                 raw[have] = self._blend(aligned, tracks[have], chances)
             order = order[_ranking(raw[order], centers, w, rows[order], match)]
             if query.pattern is not None:  # module doc, 7

@@ -75,3 +75,38 @@ def test_search_reports_the_aligned_offset(tmp_path) -> None:
     assert best.track.path == "/m/4.wav"
     assert best.offset_s == pytest.approx(6 * WINDOW_SECONDS - 3 * phase_hop_s())
     catalog.close()
+
+
+def _one_by_one(cosines, weights, hop_s):  # noqa: ANN001, ANN202
+    """The loop best_alignment ran per candidate before it was batched: first best phase wins."""
+    from app.core.alignment import weighted_scores
+
+    best_score, best_offset, best_dims = -np.inf, 0.0, np.zeros(4, np.float32)
+    for p, dims in enumerate(cosines):
+        if dims.shape[0] == 0:
+            continue
+        scores = weighted_scores(dims, weights)
+        o = int(np.argmax(scores))
+        if scores[o] > best_score:
+            best_score, best_dims = float(scores[o]), dims[o]
+            best_offset = max(0.0, o * WINDOW_SECONDS - p * hop_s)
+    return best_offset, best_dims
+
+
+def test_best_alignments_of_many_candidates_match_one_at_a_time() -> None:
+    """A slider move aligns its candidates in one batch: the same offsets and cosines as one by
+    one, for empty phases, candidates without windows, and ties (coarse values tie often)."""
+    from app.core.alignment import best_alignment, best_alignments, stack_phases
+
+    rng = np.random.default_rng(3)
+    hop = phase_hop_s()
+    candidates = []
+    for _ in range(300):
+        sizes = rng.integers(0, 6, size=int(rng.integers(0, PHASES + 1)))
+        candidates.append([np.round(rng.uniform(-1, 1, size=(int(n), 4)), 1).astype(np.float32) for n in sizes])
+    for weights in (EQUAL, np.array([0.3, 0.0, 1.0, 0.55], np.float32)):
+        offsets, dims = best_alignments([stack_phases(c, hop) for c in candidates], weights)
+        for cosines, offset, row in zip(candidates, offsets, dims, strict=True):
+            want_offset, want_dims = _one_by_one(cosines, weights, hop)
+            assert offset == want_offset and np.array_equal(row, want_dims)
+            assert best_alignment(cosines, weights, hop)[0] == want_offset

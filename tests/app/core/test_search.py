@@ -309,3 +309,19 @@ def test_ivf_is_cached_on_disk_and_rebuilt_when_vectors_change(tmp_path, monkeyp
     changed[0] = changed[1]
     VectorIndex(changed, flat_limit=100, cache_path=tmp_path / "lib.db.m")
     assert len(list(tmp_path.glob("lib.db.m.*.faiss"))) == 1  # the stale file was replaced
+
+
+def test_filter_mask_is_kept_for_the_same_filters_and_excludes_paths_either_way(library) -> None:
+    """A slider move reuses the last mask (read-only, so no caller can spoil it); excluded paths
+    are found by scanning for the first few look-ups and through a dict after."""
+    engine, _ = _engine(library)
+    paths = list(engine.table.paths)
+    for i in range(15):  # look-ups 1-9 scan the list, 10 onwards use the dict
+        filters = SearchFilters(bpm_min=70.0, exclude_paths=frozenset({paths[i], "/not/in/library.wav"}))
+        mask = engine.filter_mask(filters)
+        assert engine.filter_mask(SearchFilters(bpm_min=70.0, exclude_paths=frozenset(filters.exclude_paths))) is mask
+        assert not mask.flags.writeable
+        want = (engine.table.bpm >= 70.0) & (np.arange(len(paths)) != i)
+        assert np.array_equal(mask, want)
+    assert engine._row_of_path is not None
+    assert engine.filter_mask(SearchFilters()).all()
