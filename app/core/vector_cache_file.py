@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import json
 import logging
+import mmap
+import os
 import struct
 import zlib
 from dataclasses import dataclass
@@ -48,6 +50,7 @@ MAGIC = b"SLVCACHE2\n"
 NUMERIC = (("ids", np.int64, ()), ("vectors", np.float16, (EMBEDDING_SIZE,)),
            ("n_windows", np.int32, ()), ("duration_s", np.float32, ()), ("bpm", np.float32, ()))
 _LENGTH = struct.Struct("<I")
+MAP_FILES = os.name == "posix"  # _contents: map the file rather than read it
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,10 @@ def read_frames(path: Path) -> tuple[list[Frame], int] | None:
     """The intact frames of the file at ``path`` and where the last one ends; None when the
     file is absent, not a cache, or has no intact first frame."""
     try:
-        with open(path, "rb") as f:
-            data = bytearray(f.read())  # writable: the arrays are views of it
-    except OSError:
+        data = _contents(path)
+    except (OSError, ValueError):  # ValueError: mmap of a file emptied meanwhile
         return None
-    if not data.startswith(MAGIC):
+    if data[: len(MAGIC)] != MAGIC:
         log.warning("vector cache %s is not one; rebuilding it", path)
         return None
     frames, end = [], len(MAGIC)
@@ -106,7 +108,31 @@ def read_frames(path: Path) -> tuple[list[Frame], int] | None:
     return (frames, end) if frames else None
 
 
-def _decode(data: bytearray, start: int) -> tuple[Frame, int]:
+def _contents(path: Path) -> bytearray | mmap.mmap:
+    """The file's bytes, writable (the arrays are views of them).
+
+    On POSIX a private (copy-on-write) map: nothing is copied until read, where reading 58 MB
+    (100k tracks) cost a CLI search 60 ms. Safe because the cache never changes a byte in
+    place: frames are appended past the end and a rewrite replaces the file (the map keeps
+    the old one). Elsewhere one read into a buffer of the file's size: Windows cannot replace
+    a file that a process maps, and this process keeps the arrays for its lifetime.
+    """
+    with open(path, "rb", buffering=0) as f:
+        size = os.fstat(f.fileno()).st_size
+        if MAP_FILES and size > 0:
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+        data = bytearray(size)
+        view, got = memoryview(data), 0
+        while got < size:
+            n = f.readinto(view[got:])
+            if not n:
+                break
+            got += n
+        view.release()
+        return data if got == size else data[:got]
+
+
+def _decode(data: bytearray | mmap.mmap, start: int) -> tuple[Frame, int]:
     (head_len,) = _LENGTH.unpack_from(data, start)
     body_start = start + _LENGTH.size + head_len
     head = json.loads(bytes(data[start + _LENGTH.size : body_start]))

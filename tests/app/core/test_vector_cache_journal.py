@@ -165,3 +165,31 @@ def test_a_cache_that_only_grows_equals_the_catalog_through_every_kind_of_sync(c
         _assert_same(table, catalog.load_track_vectors(MODEL))
         assert (cache.grown_from is not None) == (step != 2)
     _assert_same(load_table(catalog, MODEL, cache.path), catalog.load_track_vectors(MODEL))
+
+
+@pytest.mark.parametrize("mapped", [True, False])
+def test_a_read_table_is_writable_and_outlives_its_file(catalog, monkeypatch, mapped) -> None:  # noqa: F811
+    """Mapped (POSIX) or read into memory (elsewhere), the frames are the same and writable, and a
+    table read from the file stays as it was when the file is replaced or appended to."""
+    from app.core import vector_cache_file
+
+    monkeypatch.setattr(vector_cache_file, "MAP_FILES", mapped)
+    path = cache_path(catalog.path, MODEL)
+    cache = VectorCache(path, MODEL)
+    cache.sync(catalog)
+    _sync_changes(catalog, cache, 0)
+    frames, end = read_frames(path)
+    assert len(frames) == 2 and end == path.stat().st_size
+    table = frames[0].table
+    before = table.vectors.copy()
+    assert table.vectors.flags.writeable
+    on_disk = path.read_bytes()
+    table.vectors[0] = 0  # copy-on-write: the file is not touched
+    assert path.read_bytes() == on_disk
+    table.vectors[0] = before[0]
+    _sync_changes(catalog, cache, 1)  # appended to
+    path.unlink()
+    cache_path(catalog.path, MODEL).write_bytes(b"not a cache")  # the name now holds another file
+    assert np.array_equal(table.vectors, before)
+    assert read_frames(path) is None
+    _assert_same(load_table(catalog, MODEL, path), catalog.load_track_vectors(MODEL))
