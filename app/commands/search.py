@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 from app.cli import CliError
@@ -131,6 +132,18 @@ def _search(args: argparse.Namespace, catalog, weights: SearchWeights, refs: dic
     if catalog.track_count("ok") == 0:
         raise CliError(f"the library {catalog.path} has no indexed tracks; run `soundalike index DIR`")
     library = Library(catalog, load_encoder(args, catalog=catalog, onnx=True))
+    # The track vectors load (and the library's spread is sampled) on the other core while
+    # the query clip is decoded and embedded: the two take about as long at 100k tracks.
+    loading = threading.Thread(target=_load_quietly, args=(library,), daemon=True)
+    loading.start()
+    prepared: object = None
+    try:
+        if args.from_list is None and args.queries:
+            prepared = _prepare(args, library, refs, args.queries)
+    except SearchError as exc:  # reported in turn, after the library's own checks
+        prepared = exc
+    finally:
+        loading.join()  # never leave it reading a catalog that is being closed
     if len(library) == 0:
         raise CliError(
             f"the library {catalog.path} was indexed with another model; run `soundalike index` "
@@ -151,7 +164,9 @@ def _search(args: argparse.Namespace, catalog, weights: SearchWeights, refs: dic
             print(f"note: no tag matches {', '.join(map(repr, unknown))}; ignored", file=sys.stderr)
         if args.from_list is not None:
             return _search_each(args, library, weights, filters, refs)
-        query, results = _search_one(args, library, weights, filters, refs, args.queries)
+        if isinstance(prepared, SearchError):
+            raise prepared
+        query, results = _search_one(args, library, weights, filters, refs, args.queries, prepared)
     except SearchError as exc:
         raise CliError(str(exc)) from None
     if query is not None and query.padded:
@@ -165,15 +180,30 @@ def _search(args: argparse.Namespace, catalog, weights: SearchWeights, refs: dic
     return 0
 
 
-def _search_one(args, library, weights, filters, refs, clips):  # noqa: ANN001, ANN202
-    """(query or None, results) for the clips combined (multi-query) and the tag filter."""
+def _load_quietly(library) -> None:  # noqa: ANN001
+    """Load the library's engine and spread; a failure is left for the main thread to meet
+    again (and report) when it asks for them."""
+    try:
+        library.engine.spread  # noqa: B018
+    except Exception:  # noqa: BLE001, S110
+        pass
+
+
+def _prepare(args, library, refs, clips):  # noqa: ANN001, ANN202
+    """The query for the clips combined (multi-query), mixed with the ``--ref`` clips."""
     from app.core.search import combine_queries, mix_queries
 
-    query = None
-    if clips:
-        query = combine_queries([library.prepare_query(p, args.start, args.end) for p in clips])
-        if refs:
-            query = mix_queries(query, {d: library.prepare_query(p) for d, p in refs.items()})
+    query = combine_queries([library.prepare_query(p, args.start, args.end) for p in clips])
+    if refs:
+        query = mix_queries(query, {d: library.prepare_query(p) for d, p in refs.items()})
+    return query
+
+
+def _search_one(args, library, weights, filters, refs, clips, query=None):  # noqa: ANN001, ANN202
+    """(query or None, results) for the clips combined (multi-query) and the tag filter;
+    ``query``: those clips' query, already prepared."""
+    if clips and query is None:
+        query = _prepare(args, library, refs, clips)
     results = library.search(
         query, weights, args.k, filters,
         exclude_query_files=not args.include_self, exclude_query_albums=args.exclude_album,

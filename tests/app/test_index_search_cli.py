@@ -147,6 +147,33 @@ def test_missing_db_empty_library_and_unreadable_query(indexed, tmp_path, capsys
     assert code == 2 and "no such file" in err
 
 
+def test_search_checks_the_library_before_the_query_it_embedded_meanwhile(indexed, tmp_path, capsys) -> None:
+    """The query clip is embedded while the library loads: its failure is reported after the
+    library's own (a library of another model), and a good clip ranks as the library API does."""
+    from app.core.catalog import Catalog
+    from app.core.library import Library
+    from app.core.search import SearchError
+    from model.encoder import Encoder
+
+    db, model, paths = indexed
+    other = make_model(tmp_path / "other.pt", seed=1)
+    bad = tmp_path / "q.wav"
+    bad.write_bytes(b"RIFF....WAVEjunk")
+    code, _, err = _search(capsys, db, other, str(bad))
+    assert code == 2 and "indexed with another model" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = _search(capsys, db, model, str(paths[2]), "-k", "4", "--json")
+    assert code == 0
+    catalog = Catalog.open(db, create=False)
+    try:
+        library = Library(catalog, Encoder.load(model))
+        want = [r.to_json() for r in library.search(library.prepare_query(str(paths[2])), k=4)]
+        with pytest.raises(SearchError):
+            library.prepare_query(str(bad))
+    finally:
+        catalog.close()
+    assert json.loads(out) == json.loads(json.dumps(want))
+
+
 def _count_ok(db: Path) -> int:
     try:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
