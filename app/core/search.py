@@ -254,6 +254,7 @@ class _QueryState:
         self.stacks: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # row -> alignment.stack_phases of it
         self.placed: dict[int, float | None] = {}  # row -> refine's answer (weight-free)
         self.known: dict[int, list[tuple[float, float] | None]] = {}  # row -> refine.place at its first candidates
+        self.infos: dict[int, TrackInfo | None] = {}  # track id -> its details, as read for this query
 
 
 class SearchEngine:
@@ -487,9 +488,10 @@ class SearchEngine:
         if rows.shape[0] == 0:
             return []
         missing = [int(r) for r in rows if int(r) not in state.segments]
+        read: Mapping[int, np.ndarray] = {}  # windows read by this call (id -> windows), for the alignment too
         if missing:
             ids = [int(self.table.ids[r]) for r in missing]
-            found = self._windows(ids)
+            found = read = self._windows(ids)
             have = [(r, found[i]) for r, i in zip(missing, ids, strict=True) if i in found]
             for (row, _), seg in zip(have, segment_cosines(query, [x for _, x in have]), strict=True):
                 state.segments[row] = seg
@@ -516,7 +518,8 @@ class SearchEngine:
         if query.phases:  # module doc, 6
             order = order[: max(RERANK_FACTOR * k, RERANK_MIN)]
             new = [int(rows[i]) for i in order if int(rows[i]) not in state.phases]
-            found = self._windows([int(self.table.ids[r]) for r in new]) if new else {}
+            unread = [int(self.table.ids[r]) for r in new if int(self.table.ids[r]) not in read]
+            found = {**read, **self._windows(unread)} if unread else read
             for row in new:
                 track = found.get(int(self.table.ids[row]))
                 cosines = None if track is None else phase_cosines(query.phases, track)
@@ -535,10 +538,13 @@ class SearchEngine:
         order = order[:k]
         calibrated = calibrate(raw, centers)
         ids = [int(self.table.ids[rows[i]]) for i in order]
-        infos = self._info(ids)
+        unread = [i for i in ids if i not in state.infos]
+        if unread:  # a slider move shows mostly the tracks it showed before
+            found = self._info(unread)
+            state.infos.update((i, found.get(i)) for i in unread)
         results = []
         for i, track_id in zip(order, ids, strict=True):
-            info = infos.get(track_id) or TrackInfo(track_id, self.table.paths[rows[i]])
+            info = state.infos[track_id] or TrackInfo(track_id, self.table.paths[rows[i]])
             results.append(
                 SearchResult(
                     track=info,

@@ -149,6 +149,18 @@ def test_score_is_the_weighted_mean_of_the_reported_dimensions(library) -> None:
         assert set(r.to_json()["dimensions"]) == set(r.to_json()["dimensions_raw"]) == set(DIMENSIONS)
 
 
+def test_a_query_with_phases_reads_each_candidates_windows_once(library) -> None:
+    """Candidates new to a search are read once for their segments and their alignment."""
+    engine, source = _engine(library, candidates=20)
+    windows = _windows_of(library, "/music/t01.wav")
+    phased = query_from_windows(windows[:3], phases=[windows[:3], windows[1:3]])
+    engine.search(phased, SearchWeights(), k=10)  # the 20 candidates are all aligned (RERANK_MIN 30)
+    assert source.requested == 60 + 20  # the calibration sample, then each candidate once
+    engine.search(phased, (1, 0, 0, 0), k=10)
+    engine.search(phased, (0, 0.1, 0, 1), k=10)
+    assert source.requested - 80 == len(engine._states[id(phased)][1].segments) - 20
+
+
 def test_slider_moves_reuse_the_query_and_loaded_windows(library) -> None:
     engine, source = _engine(library)
     query = query_from_windows(_windows_of(library, "/music/t01.wav")[:3])
@@ -325,3 +337,21 @@ def test_filter_mask_is_kept_for_the_same_filters_and_excludes_paths_either_way(
         assert np.array_equal(mask, want)
     assert engine._row_of_path is not None
     assert engine.filter_mask(SearchFilters()).all()
+
+
+def test_re_ranks_read_details_only_of_tracks_not_shown_before(library) -> None:
+    asked: list[int] = []
+
+    def infos(ids):  # noqa: ANN001, ANN202
+        asked.extend(ids)
+        return library.get_tracks(ids)
+
+    table = library.load_track_vectors(MODEL)
+    engine = SearchEngine(table, CountingWindows(library), infos, track_weight=0.0, chance_correction=False)
+    query = query_from_windows(_windows_of(library, "/music/t01.wav")[:3])
+    shown: set[str] = set()
+    for w in [(1, 1, 1, 1), (1, 1, 1, 1), (1, 0, 0, 0), (0, 0, 0, 1)]:
+        results = engine.search(query, w, k=10)
+        assert all(r.track.title for r in results)  # the catalog's details, not a bare path
+        shown |= {r.track.path for r in results}
+    assert len(asked) == len(set(asked)) == len(shown)
