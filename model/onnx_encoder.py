@@ -84,11 +84,16 @@ def gpu_possible() -> bool:
 
 def load_onnx_encoder(
     model_path: str | os.PathLike[str], threads: int | None = None, device: str = "auto",
-    gpu_first: bool = False,
+    gpu_first: bool = False, spin: bool = True,
 ) -> OnnxEncoder | None:
     """The ONNX twin of ``model_path``, or None when it cannot stand in for it (module doc),
     when ``device`` asks for CUDA (or is "auto", ``gpu_first`` is set and a GPU may be
-    present: long jobs run faster there), or when ``$SOUNDALIKE_RUNTIME`` is ``torch``."""
+    present: long jobs run faster there), or when ``$SOUNDALIKE_RUNTIME`` is ``torch``.
+
+    ``spin=False``: onnxruntime's threads sleep between runs rather than spin-wait for the
+    next one; for a few runs with other work between them (one search's query: the front
+    end runs between batches), where the spinning only takes a core from that work (a CLI
+    search on 100k tracks: 0.18 s less CPU, the same wall time)."""
     if device.startswith("cuda") or os.environ.get(RUNTIME_ENV, "") == "torch":
         return None
     if gpu_first and device == "auto" and gpu_possible():
@@ -97,7 +102,7 @@ def load_onnx_encoder(
     path = onnx_path(model_path)
     if not path.is_file():
         return None
-    session = _session(path, threads or available_cores())
+    session = _session(path, threads or available_cores(), spin)
     if session is None:
         return None
     meta = session.get_modelmeta().custom_metadata_map
@@ -109,7 +114,7 @@ def load_onnx_encoder(
     return OnnxEncoder(session, OnnxModelInfo(model_path, path, tags), model_id)
 
 
-def _session(path: Path, threads: int) -> Any:
+def _session(path: Path, threads: int, spin: bool = True) -> Any:
     try:
         import onnxruntime
     except Exception as exc:  # noqa: BLE001 - absent, or a bundle missing one of its libraries
@@ -120,6 +125,8 @@ def _session(path: Path, threads: int) -> Any:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only: its warnings would reach the CLI's stderr
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for a bad file

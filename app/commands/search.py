@@ -131,7 +131,7 @@ def _search(args: argparse.Namespace, catalog, weights: SearchWeights, refs: dic
 
     if catalog.track_count("ok") == 0:
         raise CliError(f"the library {catalog.path} has no indexed tracks; run `soundalike index DIR`")
-    library = Library(catalog, load_encoder(args, catalog=catalog, onnx=True))
+    library = Library(catalog, load_encoder(args, catalog=catalog, onnx=True, spin=False))
     # The track vectors load (and the library's spread is sampled) on the other core while
     # the query clip is decoded and embedded: the two take about as long at 100k tracks.
     loading = threading.Thread(target=_load_quietly, args=(library,), daemon=True)
