@@ -69,8 +69,10 @@ class CoreLibrary:
                 from model.onnx_encoder import load_onnx_encoder
 
                 # Queries on the ONNX export when there is a matching one (no torch import
-                # before the first result); indexing loads torch when it runs.
-                encoder = load_onnx_encoder(self.model_path, device=self.device) or self._torch_encoder()
+                # before the first result); indexing loads torch when it runs. Its threads
+                # sleep between runs (a query is a few runs, now and then; spinning took the
+                # core that loads the library meanwhile).
+                encoder = load_onnx_encoder(self.model_path, device=self.device, spin=False) or self._torch_encoder()
                 self._library = Library(self.catalog, encoder)
             return self._library
 
@@ -310,7 +312,7 @@ def build_services(settings: Settings | None = None) -> Services:
         # so the first dropped clip is embedded without waiting for them.
         backend = core()
         if backend.available:
-            backend.library.engine  # noqa: B018 - loads the vectors and faiss
+            backend.library.engine.spread  # noqa: B018 - loads the vectors and faiss, samples the calibration
 
     services_warm_up = warm_up
     if not player.available:
