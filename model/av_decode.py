@@ -11,8 +11,12 @@ libsndfile, which was cheaper (0.80 against 1.06 ms per audio second).
 Only processes that decode many files take it (``enable()``: the decoder workers of
 model.decode_pool): importing PyAV costs more CPU than it saves on a search's one query.
 
-Samples come straight from the decoder's float planes (``np.frombuffer``): ``to_ndarray``
-per 1024-sample frame cost a quarter of the decoding itself.
+Samples come straight from the decoder's float planes (no ``to_ndarray``, which cost a
+quarter of the decoding). Frames are mixed to mono ``MIX_SAMPLES`` at a time (one
+``bytes.join`` and one numpy sum per channel) rather than frame by frame: on 6 Vorbis songs,
+decoding plus mix took 0.87-0.90 ms of CPU per audio second mixing every 1024-sample frame,
+0.80-0.81 in groups of 16 (0.70 for PyAV's bare decoding loop). Much larger groups cost more
+again (0.93-1.02 for 400 frames): the planes no longer stay in the cache.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ av: Any = None  # the module, once ``enable()`` has imported it
 CODECS = frozenset({"vorbis", "opus"})  # FFmpeg's decoders for these beat libvorbis/libopus
 SUFFIXES = frozenset({".ogg", ".oga", ".opus"})  # files that may hold one of CODECS
 PLANAR_FLOAT = "fltp"  # what both decoders put out: one float32 plane per channel
+MIX_SAMPLES = 16384  # frames mixed together: few numpy calls, and the planes still in cache
 
 
 def enable() -> None:
@@ -70,36 +75,59 @@ def _blocks(
     path: Path,
     error: Callable[[str], Exception],
 ) -> Iterator[np.ndarray]:
-    # Each frame's channels are summed straight into the block being filled (one pass per
-    # channel); the block is scaled to the channel mean once, when it is full.
-    block, filled, decoded, channels = np.empty(block_samples, np.float32), 0, 0, 1
+    # Frames wait (their planes) until MIX_SAMPLES have arrived; then each channel's planes
+    # are joined in one call and summed, and the mix goes into the block being filled.
+    blocks = _BlockFiller(block_samples)
+    frames: list[list[Any]] = []  # planes of the frames not yet mixed
+    queued, channels, decoded = 0, 0, 0
     with container:
         try:
             for frame in container.decode(stream):
                 planes, n = frame.planes, frame.samples
-                channels = len(planes)
-                used = 0
-                while used < n:
-                    take = min(n - used, block_samples - filled)
-                    target = block[filled : filled + take]
-                    target[:] = np.frombuffer(planes[0], np.float32, take, 4 * used)
-                    for plane in planes[1:]:
-                        target += np.frombuffer(plane, np.float32, take, 4 * used)
-                    filled, used = filled + take, used + take
-                    if filled == block_samples:
-                        yield _mean(block, channels)
-                        block, filled = np.empty(block_samples, np.float32), 0
                 decoded += n
+                # (a chained stream may change its channel count: mix what came before)
+                if frames and (queued >= MIX_SAMPLES or len(planes) != channels):
+                    yield from blocks.add(_mix(frames, channels))
+                    frames, queued = [], 0
+                channels = len(planes)
+                if planes[0].buffer_size != 4 * n:  # padded: Vorbis's short blocks, trimmed ends
+                    planes = [memoryview(plane)[: 4 * n] for plane in planes]
+                frames.append(planes)
+                queued += n
         except av.FFmpegError as exc:
             rate = stream.rate or 1
             raise error(f"{path}: decoding failed at {decoded / rate:.1f} s (truncated or corrupt data)") from exc
-    if filled:
-        yield _mean(block[:filled], channels)
+    if frames:
+        yield from blocks.add(_mix(frames, channels))
+    if blocks.filled:
+        yield blocks.block[: blocks.filled]
 
 
-def _mean(block: np.ndarray, channels: int) -> np.ndarray:
+class _BlockFiller:
+    """Copies mono pieces into blocks of ``size`` samples; ``add`` yields each block filled."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.block, self.filled = np.empty(size, np.float32), 0
+
+    def add(self, mono: np.ndarray) -> Iterator[np.ndarray]:
+        used = 0
+        while used < mono.size:
+            take = min(mono.size - used, self.size - self.filled)
+            self.block[self.filled : self.filled + take] = mono[used : used + take]
+            self.filled, used = self.filled + take, used + take
+            if self.filled == self.size:
+                yield self.block
+                self.block, self.filled = np.empty(self.size, np.float32), 0
+
+
+def _mix(frames: list[list[Any]], channels: int) -> np.ndarray:
+    """The channel mean of ``frames``' planes (float32, finite)."""
+    mono = np.frombuffer(b"".join([planes[0] for planes in frames]), np.float32).copy()
+    for channel in range(1, channels):
+        mono += np.frombuffer(b"".join([planes[channel] for planes in frames]), np.float32)
     if channels > 1:
-        block *= np.float32(1.0 / channels)
-    if not np.isfinite(block).all():
-        block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
-    return block
+        mono *= np.float32(1.0 / channels)
+    if not np.isfinite(mono).all():
+        mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
+    return mono
