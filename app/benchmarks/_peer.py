@@ -32,6 +32,7 @@ from pathlib import Path
 from app.cli import CliError
 
 # Runs bliss on the paths after argv[1] with argv[1] processes; prints the files analysed.
+# bliss-audio 0.2 panics on some Vorbis files ("wrong codec opened"): caught below.
 BLISS_SCRIPT = """
 import sys
 from multiprocessing import Pool
@@ -42,8 +43,8 @@ def analyse(path):
     try:
         Song(path)
         return 1
-    except Exception:
-        return 0
+    except BaseException:  # a Rust panic (pyo3's PanicException) is not an Exception; uncaught,
+        return 0           # it kills the pool's worker and the pool waits for it forever
 
 if __name__ == "__main__":
     with Pool(int(sys.argv[1])) as pool:
