@@ -18,8 +18,8 @@ import functools
 import numpy as np
 
 from model import fft
-from model.audio import HOP_LENGTH, N_FFT, SAMPLE_RATE
-from model.mel import mel_filters
+from model.audio import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE
+from model.mel import FilterGroups, apply_filters, filter_groups, mel_filters
 
 assert N_FFT == 2 * HOP_LENGTH  # onset_envelope takes every other bin of the mel filters
 
@@ -29,6 +29,7 @@ MIN_SECONDS = 6.0  # shorter audio has too few beats to say
 MIN_PEAK = 0.05  # normalised autocorrelation below this: no clear beat, no answer
 FRAME_RATE = SAMPLE_RATE / HOP_LENGTH  # onset envelope frames per second (43.07)
 SMOOTHING = np.array([1, 4, 6, 4, 1], np.float32) / 16
+CHUNK_FRAMES = 256  # frames transformed at a time in log_mel_frames
 
 
 def log_mel_frames(frames: np.ndarray) -> np.ndarray:
@@ -38,22 +39,24 @@ def log_mel_frames(frames: np.ndarray) -> np.ndarray:
     One hop per frame (half the network's FFT size, every other mel filter's bin): a quarter
     of the network front end's work, for a tempo estimate that needs the frame rate, not the
     frequency detail. At twice the rate the frame is twice as long, so its bins have the same
-    spacing; the ones above 11 kHz are left out.
+    spacing; the ones above 11 kHz are left out. Computed ``CHUNK_FRAMES`` at a time (the
+    spectra stay in the cache) with the filters' non-zero bands only (model.mel.apply_filters).
     """
-    spectrum = fft.rfft(frames)[:, : HOP_LENGTH // 2 + 1]  # no taper: edge beats count
-    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32, copy=False)
-    mel = power @ _half_filters()
+    mel = np.empty((frames.shape[0], N_MELS), np.float32)
+    for start in range(0, frames.shape[0], CHUNK_FRAMES):
+        chunk = frames[start : start + CHUNK_FRAMES]
+        spectrum = fft.rfft(chunk)[:, : HOP_LENGTH // 2 + 1]  # no taper: edge beats count
+        power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32, copy=False)
+        apply_filters(power, _half_filters(), out=mel[start : start + CHUNK_FRAMES])
     mel *= 10.0
     mel += 1.0
     return np.log10(mel, out=mel)
 
 
 @functools.cache
-def _half_filters() -> np.ndarray:
-    """Every other bin of the mel filters, transposed and contiguous (made once, not per block)."""
-    filters = np.ascontiguousarray(mel_filters()[:, ::2].T)
-    filters.setflags(write=False)
-    return filters
+def _half_filters() -> FilterGroups:
+    """Every other bin of the mel filters, grouped (made once, not per block)."""
+    return filter_groups(mel_filters()[:, ::2])
 
 
 def onset_envelope(samples: np.ndarray) -> np.ndarray:
