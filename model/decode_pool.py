@@ -30,7 +30,7 @@ from model import av_decode, fft
 Item = TypeVar("Item")
 
 AHEAD = 2  # items queued per worker, so it never waits for the parent between files
-PRELOAD = ("numpy", "scipy.fft", "av", "soundfile", "soxr", "threadpoolctl")  # every worker's
+PRELOAD = ("numpy", "av", "soundfile", "soxr", "threadpoolctl")  # every worker's (scipy's FFT: model.fft)
 POLL_S = 0.5  # longest wait for a piece before yielding ``None`` (a cancellation point)
 
 
