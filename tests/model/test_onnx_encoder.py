@@ -11,8 +11,9 @@ import torch
 
 from model.checkpoint import new_untrained_model, save_model, untrained_card
 from model.encoder import Encoder
-from model.export_onnx import export
+from model.export_onnx import dft_autocorrelation, export
 from model.model_id import model_id_of
+from model.network import TempoBranch
 from model.onnx_encoder import load_onnx_encoder, onnx_path, source_model_id
 from model.tags import TagModel
 from tests.model_files import SMALL, make_model
@@ -105,3 +106,14 @@ def test_embed_files_decodes_in_processes_and_skips_bad_files(exported, tmp_path
         np.testing.assert_allclose(got.track, expected.track, atol=1e-5)
     (single,) = encoder.embed_files([str(good[0])])  # one file: no processes started
     np.testing.assert_allclose(single[1].track, results[str(good[0])].track, atol=1e-5)
+
+
+def test_exported_autocorrelation_is_the_fft_one() -> None:
+    """The tempo branch's autocorrelation as DFT matrix products (ONNX has no FFT) equals
+    torch's FFT form at every lag, to float32 rounding of the lag-0 value."""
+    flux = torch.randn(3, 4, 128, generator=torch.Generator().manual_seed(0))
+    flux = flux - flux.mean(dim=-1, keepdim=True)
+    expected = TempoBranch.autocorrelation(flux, 98)
+    got = dft_autocorrelation(128)(flux, 98)
+    assert got.shape == expected.shape
+    assert float((got - expected).abs().max()) <= 1e-5 * float(expected[..., 0].abs().min())
