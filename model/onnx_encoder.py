@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 SOURCE_ID_KEY = "soundalike.source_model_id"  # metadata: model_id of the .pt it was made from
 TAG_HEAD_KEY = "soundalike.tag_head"  # metadata: the model file's tag head as JSON (optional)
 RUNTIME_ENV = "SOUNDALIKE_RUNTIME"  # "torch": never use an ONNX export (comparisons, debugging)
-BATCH_WINDOWS = 8  # windows per run, as the torch encoder's CPU batch
+BATCH_WINDOWS = 4  # windows per run: fewer than the torch encoder's CPU batch (8) keep the activations smaller
 
 
 @dataclass(frozen=True)
