@@ -11,12 +11,20 @@ FFT kernel worth using, so the tempo branch's autocorrelation is exported as DFT
 products (``dft_autocorrelation``: the same linear autocorrelation;
 tests/model/test_onnx_encoder.py compares the embeddings with torch's).
 The tag head, applied in numpy, travels in the metadata as JSON.
+
+``export_checked`` is what the trainer calls after saving a model (model.train): it writes
+the twin, compares its embeddings with torch's on a few windows (``twin_agreement``) and
+never raises: a failure is logged and returned as a one-line note, and the model file stays
+(searches with it then import torch, as before). Exporting needs the ``onnx`` package
+besides torch: torch's TorchScript exporter loads its own output with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -26,10 +34,14 @@ import torch
 
 from model.atomic import atomic_path
 from model.checkpoint import load_model
+from model.dimensions import BLOCK_SIZE
 from model.onnx_encoder import SOURCE_ID_KEY, TAG_HEAD_KEY, onnx_path
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "resources" / "models" / "default.pt"
 OPSET = 17
+MIN_AGREEMENT = 0.999  # block cosine, every window and block: the twin embeds as torch does
 
 
 def dft_autocorrelation(length: int) -> Callable[[torch.Tensor, int], torch.Tensor]:
@@ -61,8 +73,8 @@ def _tag_head_json(tags) -> str:  # noqa: ANN001 - model.tags.TagModel
 
 
 def export(model_path: str | Path = DEFAULT_MODEL, out: str | Path | None = None) -> Path:
-    """Write the ONNX file for ``model_path``; returns its path."""
-    import onnx
+    """Write the ONNX file for ``model_path`` (atomically); returns its path."""
+    import onnx  # torch's TorchScript exporter needs it too (it re-reads its own output)
 
     model_path = Path(model_path)
     out = Path(out) if out is not None else onnx_path(model_path)
@@ -71,6 +83,9 @@ def export(model_path: str | Path = DEFAULT_MODEL, out: str | Path | None = None
     if network.tempo is not None:
         network.tempo.autocorrelation = dft_autocorrelation(info.dims.n_frames - 1)  # type: ignore[method-assign]
     example = torch.zeros(2, 1, info.dims.n_mels, info.dims.n_frames)
+    meta = {SOURCE_ID_KEY: info.model_id}
+    if info.tags is not None:
+        meta[TAG_HEAD_KEY] = _tag_head_json(info.tags)
     with atomic_path(out) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
         torch.onnx.export(
@@ -79,13 +94,49 @@ def export(model_path: str | Path = DEFAULT_MODEL, out: str | Path | None = None
             dynamic_axes={"mel": {0: "batch"}, "embedding": {0: "batch"}},
         )  # fmt: skip
         graph = onnx.load(str(tmp))
-        meta = {SOURCE_ID_KEY: info.model_id}
-        if info.tags is not None:
-            meta[TAG_HEAD_KEY] = _tag_head_json(info.tags)
         for key, value in meta.items():
             graph.metadata_props.add(key=key, value=value)
         onnx.save(graph, str(tmp))
     return out
+
+
+def twin_agreement(model_path: str | Path, seconds: float = 12.0, seed: int = 0) -> float:
+    """The lowest block cosine between the ONNX twin's window embeddings and torch's (float32,
+    CPU) for ``seconds`` of seeded noise; nan when the twin cannot stand in for the model."""
+    from model.constants import SAMPLE_RATE
+    from model.encoder import Encoder
+    from model.onnx_encoder import load_onnx_encoder
+
+    twin = load_onnx_encoder(model_path, threads=1)
+    if twin is None:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    audio = (0.1 * rng.standard_normal(int(seconds * SAMPLE_RATE))).astype(np.float32)
+    expected = Encoder.load(model_path, device="cpu", precision="fp32").embed_samples(audio).windows
+    got = twin.embed_samples(audio).windows
+    if got.shape != expected.shape:
+        return float("nan")
+    return float((got * expected).reshape(len(got), -1, BLOCK_SIZE).sum(-1).min())
+
+
+def export_checked(model_path: str | Path) -> str | None:
+    """Write ``model_path``'s ONNX twin and check it against torch (``twin_agreement``);
+    None when it will be used, else a one-line note for the user. Never raises: the model
+    file is kept either way, and without its twin searches load torch (slower to start)."""
+    model_path = Path(model_path)
+    started = time.perf_counter()
+    try:
+        out = export(model_path)
+        agreement = twin_agreement(model_path)
+        if not agreement >= MIN_AGREEMENT:  # nan included
+            onnx_path(model_path).unlink(missing_ok=True)
+            raise ValueError(f"its embeddings differ from torch's (block cosine {agreement:.4f})")
+    except Exception as exc:  # noqa: BLE001 - any failure: keep the model, search uses torch
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.warning("no ONNX twin for %s (%s); searches with it will load torch", model_path, reason)
+        return f"no fast-search (ONNX) copy of {model_path.name} ({reason}); searches with it start slower"
+    log.info("wrote %s in %.1f s (block cosine %.4f)", out, time.perf_counter() - started, agreement)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

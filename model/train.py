@@ -367,13 +367,20 @@ def state_accuracy(state: dict) -> dict[str, float]:
 
 
 def save_state_as_model(state: dict, output: Path, card: dict) -> None:
-    """Write a training state's network as a model file (with ``card``)."""
+    """Write a training state's network as a model file (with ``card``) and its ONNX twin,
+    which searches with it use instead of importing torch (model.export_onnx). A twin that
+    cannot be written or does not embed as torch does is left out: the model file stays,
+    and ``card["notes"]`` gets a line saying so (the trainer shows it)."""
     from model.checkpoint import save_model
+    from model.export_onnx import export_checked
 
     dims = ModelDims.from_dict(state["dims"])
     network = CSNInception(dims)
     network.load_state_dict(state["state_dict"])
     save_model(output, network.eval(), dims, card)
+    note = export_checked(output)
+    if note:
+        card["notes"] = [*card.get("notes", []), note]
 
 
 def run_to_end(job: Generator[TrainProgress, None, TrainResult], on_progress=None) -> TrainResult:

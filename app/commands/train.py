@@ -131,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc).splitlines()[0]) from None
     before, after = result.before, result.after
     print(f"wrote {output} ({result.epochs} epochs)")
+    for note in result.card.get("notes", []):  # e.g. no ONNX twin: searches with it load torch
+        print(f"train: {note}", file=sys.stderr)
     for key in after:
         if key != "loss":
             print(f"  {key:<11} {before.get(key, float('nan')):.3f} -> {after[key]:.3f}")

@@ -168,6 +168,6 @@ class TrainingService(QObject):
         target = Path(path).resolve()
         if target.parent == model_registry.SHIPPED_MODELS_DIR.resolve():
             raise ValueError("the shipped model is never deleted")
-        for candidate in (target, target.with_suffix(".card.json")):
+        for candidate in (target, target.with_suffix(".card.json"), target.with_suffix(".onnx")):  # + its ONNX twin
             candidate.unlink(missing_ok=True)
         shutil.rmtree(target.with_name(target.stem + ".training"), ignore_errors=True)  # checkpoints

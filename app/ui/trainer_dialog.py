@@ -235,7 +235,7 @@ class TrainerDialog(QDialog):
             for col, values in ((1, outcome.before), (2, outcome.after)):
                 value = values.get(name)
                 self.table.setItem(row, col, QTableWidgetItem("–" if value is None else f"{value:.3f}"))
-        self.status.setText(f"Done. Saved as {outcome.model_path}")
+        self.status.setText("\n".join([f"Done. Saved as {outcome.model_path}", *_notes(outcome)]))
         self.start.setEnabled(True)
         self.cancel.setEnabled(False)
         self.use.setEnabled(True)
@@ -244,7 +244,8 @@ class TrainerDialog(QDialog):
     def _on_cancelled(self, kept: TrainOutcome | None) -> None:
         if kept is not None:
             self._on_finished(kept)
-            self.status.setText(f"Cancelled; the best epoch so far was kept as {kept.model_path}")
+            self.status.setText("\n".join([f"Cancelled; the best epoch so far was kept as {kept.model_path}",
+                                            *_notes(kept)]))  # fmt: skip
             return
         self.status.setText("Cancelled before the first epoch ended; nothing was saved.")
         self.start.setEnabled(True)
@@ -269,3 +270,9 @@ class TrainerDialog(QDialog):
             self.outcome = None
             self.use.setEnabled(False)
             self.discard.setEnabled(False)
+
+
+def _notes(outcome: TrainOutcome) -> list[str]:
+    """The card's notes on the saved model (e.g. no ONNX twin: searches with it start slower)."""
+    notes = outcome.card.get("notes")
+    return [str(note) for note in notes] if isinstance(notes, list) else []

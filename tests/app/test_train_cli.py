@@ -12,6 +12,7 @@ from app.cli import main
 from app.core.model_registry import DEFAULT_MODEL
 from model.checkpoint import load_model, new_untrained_model, save_model, untrained_card
 from model.network import ModelDims
+from model.onnx_encoder import load_onnx_encoder, onnx_path, source_model_id
 from tests.model.labeled_clips import write_corpus
 
 TINY = ModelDims(stem_channels=8, widths=(8, 8, 16, 16, 16, 16))
@@ -47,6 +48,9 @@ def test_train_then_evaluate(corpus: Path, tmp_path: Path, capsys: pytest.Captur
         assert info.card["epochs"] == 1 and info.card["init_model"] == str(start)
         assert "labels from" in info.card["data"] and set(info.card["validation_after"]) >= {"genre", "track"}
         assert json.loads(out.with_suffix(".card.json").read_text())["mode"] == "triplet"
+        # its ONNX twin beside it, made from it: searches with it skip torch
+        assert source_model_id(onnx_path(out)) == info.model_id and load_onnx_encoder(out) is not None
+        assert "notes" not in info.card and "ONNX" not in captured.err
         assert (tmp_path / "userdata" / "cache").is_dir()  # decoded once, reused by later runs
 
         status = main(["evaluate", "--data", str(corpus), "--model", str(out), "--baselines",

@@ -11,7 +11,7 @@ import torch
 
 from model.checkpoint import new_untrained_model, save_model, untrained_card
 from model.encoder import Encoder
-from model.export_onnx import dft_autocorrelation, export
+from model.export_onnx import MIN_AGREEMENT, dft_autocorrelation, export, twin_agreement
 from model.model_id import model_id_of
 from model.network import TempoBranch
 from model.onnx_encoder import load_onnx_encoder, onnx_path, source_model_id
@@ -50,6 +50,37 @@ def test_embeddings_match_torch(exported) -> None:
     blocks = (onnx_vectors.windows * torch_vectors.windows).reshape(-1, 4, 64).sum(-1)
     assert blocks.min() >= 0.999  # every window, every dimension
     assert onnx_vectors.padded is torch_vectors.padded is False
+    assert twin_agreement(exported) >= MIN_AGREEMENT  # the check the trainer runs after its export
+
+
+def test_a_failed_export_keeps_the_trained_model_and_says_so(tmp_path, monkeypatch, caplog) -> None:
+    """The trainer's save (model.train.save_state_as_model): the model file stays, without a
+    twin (searches load torch), and the card carries a one-line note for the trainer to show."""
+    from dataclasses import asdict
+
+    import model.export_onnx
+    from model.checkpoint import load_model
+    from model.train import save_state_as_model
+
+    def fail(path):  # noqa: ANN001, ANN202
+        onnx_path(path).write_bytes(b"half an export")  # whatever it left must not be used
+        raise RuntimeError("exporter exploded\nsecond line")
+
+    monkeypatch.setattr(model.export_onnx, "export", fail)
+    state = {"dims": asdict(SMALL), "state_dict": new_untrained_model(0, SMALL).state_dict()}
+    out, card = tmp_path / "tuned.pt", {"epochs": 1}
+    save_state_as_model(state, out, card)
+    _, info = load_model(out)
+    assert info.card["epochs"] == 1 and load_onnx_encoder(out) is None
+    (note,) = card["notes"]
+    assert "tuned.pt" in note and "exporter exploded" in note and "\n" not in note
+    assert "exporter exploded" in caplog.text
+
+    monkeypatch.setattr(model.export_onnx, "twin_agreement", lambda path: 0.5)  # exported, but wrong
+    monkeypatch.setattr(model.export_onnx, "export", export)
+    card = {}
+    save_state_as_model(state, out, card)
+    assert not onnx_path(out).exists() and "0.5000" in card["notes"][0]
 
 
 def test_a_session_that_does_not_spin_embeds_the_same(exported) -> None:

@@ -15,6 +15,7 @@ from app.core import finetune
 from app.core.model_registry import training_dir
 from model.checkpoint import load_model, new_untrained_model, save_model, untrained_card
 from model.network import ModelDims
+from model.onnx_encoder import load_onnx_encoder
 from tests.model.labeled_clips import write_corpus
 
 TINY = ModelDims(stem_channels=8, widths=(8, 8, 16, 16, 16, 16))
@@ -81,6 +82,7 @@ def test_cancel_keeps_the_best_epoch_as_a_loadable_model(tmp_path: Path, monkeyp
     network, info = load_model(output)
     assert info.card["cancelled"] is True and info.card["epochs"] == 1
     assert set(info.card["validation_after"]) >= {"genre", "track"} and output.with_suffix(".card.json").exists()
+    assert load_onnx_encoder(output) is not None  # the kept epoch has its ONNX twin too
     state = torch.load(training_dir(output) / "best.pt", weights_only=True)
     assert all(torch.equal(network.state_dict()[k], v) for k, v in state["state_dict"].items())
     assert state["dims"] == asdict(TINY)  # the checkpoints stay: the run can be resumed

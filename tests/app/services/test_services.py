@@ -95,8 +95,9 @@ def test_training_writes_a_user_model_and_switches_on_request(qtbot, services: S
     with qtbot.waitSignal(services.training.active_model_changed, timeout=1000):
         services.training.use_model(str(model))
     assert services.settings.get("setting/active_model") == str(model)
+    model.with_suffix(".onnx").write_bytes(b"twin")  # the real trainer writes one (model.export_onnx)
     services.training.discard(str(model))
-    assert not model.exists()
+    assert not model.exists() and not model.with_suffix(".onnx").exists()
 
 
 def test_player_without_portaudio_is_unavailable_not_broken(monkeypatch) -> None:

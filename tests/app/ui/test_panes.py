@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QFileDialog
 
 from app.services.app_services import Services
-from app.services.backends import UnavailableSearch
+from app.services.backends import TrainOutcome, UnavailableSearch
 from app.ui.dialog_folders import DialogFolders
 from app.ui.main_window import MainWindow
 from app.ui.trainer_dialog import TrainerDialog
@@ -98,10 +98,13 @@ def test_trainer_dialog_runs_a_tiny_training_and_switches_model(qtbot, services:
         qtbot.mouseClick(dialog.start, Qt.MouseButton.LeftButton)
     assert sorted(dialog.plot.history) == [0, 1, 2, 3, 4]  # the starting model, then each epoch
     assert dialog.table.item(0, 1).text() == "0.500" and dialog.table.item(0, 2).text() == "0.660"
-    assert dialog.use.isEnabled()
+    assert dialog.use.isEnabled() and dialog.status.text().startswith("Done. Saved as")
     with qtbot.waitSignal(services.training.active_model_changed, timeout=1000) as blocker:
         qtbot.mouseClick(dialog.use, Qt.MouseButton.LeftButton)
     assert Path(blocker.args[0]).parent == tmp_path / "models"
+    note = "no fast-search (ONNX) copy of m.pt (boom); searches with it start slower"
+    dialog._on_finished(TrainOutcome("m.pt", {}, {}, {"notes": [note]}))  # the card's notes are shown
+    assert dialog.status.text().splitlines()[-1] == note
 
 
 def test_no_trained_model_says_so(qtbot, services: Services, tmp_path: Path, monkeypatch) -> None:
