@@ -90,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
                 last_print = now
         if interactive:
             print(file=sys.stderr)
+        if not args.cluster and not is_database_url(args.db or ""):
+            _refresh_vector_cache(catalog, encoder.model_id)
     finally:
         catalog.close()
     for path, reason in summary.problems:
@@ -111,6 +113,16 @@ def run(args: argparse.Namespace) -> int:
     if summary.scanned == 0 and summary.problems and not summary.removed:
         return 1
     return 0
+
+
+def _refresh_vector_cache(catalog, model_id: str) -> None:  # noqa: ANN001 - a Catalog
+    """Bring the search's vector cache (app.core.vector_cache) up to date while the catalog is
+    open, so that the next ``soundalike search`` reads one file instead of every vector row:
+    on a 100k-track catalog that full read was 0.5 s of a 1.6-s search. A shared catalog's
+    clients each keep their own cache, so this is for the local one only."""
+    from app.core.vector_cache import cache_path, load_table
+
+    load_table(catalog, model_id, cache_path(catalog.cache_base, model_id))
 
 
 def _cluster_run(args: argparse.Namespace, catalog, summary):  # noqa: ANN001, ANN202

@@ -50,6 +50,31 @@ def test_index_reports_failures_and_summary(tmp_path, capsys) -> None:
     assert "3 unchanged" in capsys.readouterr().err
 
 
+def test_index_leaves_the_search_vector_cache_current(tmp_path, capsys) -> None:
+    """After `index` (a first run, then one that adds a file) a search's cache sync reads no
+    vector rows: the cache file already holds the catalog as of its counter."""
+    from app.core.catalog import Catalog
+    from app.core.vector_cache import cache_path, load_table
+    from model.model_id import model_id_of
+    from tests.app.core.test_vector_cache import Spy
+
+    model = make_model(tmp_path / "m.pt")
+    paths = make_library(tmp_path / "music", n=2, seconds=6)
+    db = tmp_path / "lib.db"
+    model_id = model_id_of(model)
+    for step in range(2):
+        if step:
+            write_audio(paths[0].with_name("added.wav"), music_like(seed=9, seconds=6))
+        assert main(["index", str(tmp_path / "music"), "--db", str(db), "--model", str(model), "--workers", "0"]) == 0
+        with Catalog.open(db) as catalog:
+            spy = Spy(catalog)
+            table = load_table(spy, model_id, cache_path(db, model_id))
+            assert spy.calls == [catalog.vector_changes(model_id, None).counter]  # no full read
+            assert sorted(table.paths) == sorted(t.path for t in catalog.tracks("ok"))
+            assert len(table) == 2 + step
+    capsys.readouterr()
+
+
 def test_search_json_contract_and_offsets(indexed, capsys) -> None:
     db, model, paths = indexed
     target = paths[4]  # 24 s: 8 windows
