@@ -62,6 +62,7 @@ from __future__ import annotations
 import functools
 import os
 import weakref
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -297,7 +298,8 @@ def _best(
 
 
 def check(
-    pattern: np.ndarray, path: str | os.PathLike[str], candidates: list[float], *, top: bool = False
+    pattern: np.ndarray, path: str | os.PathLike[str], candidates: list[float], *, top: bool = False,
+    known: Sequence[tuple[float, float] | None] = (),
 ) -> list[tuple[float, float] | None]:
     """``place``'s answers at a result's first candidates, one at a time until one is the
     recording (``MATCH_NCC``): for the top result the first two; for a result below it (module
@@ -305,14 +307,19 @@ def check(
     recording's sound in another passage, or another recording that sounds alike), up to
     ``CHECKED`` candidates. On the real test split (noisy, 3 x 40 excerpts) the source below
     the top was unsure at its first candidates and sure at its 2nd-3rd in 4 excerpts; a looping
-    vocal track's first candidate fell below ``OTHER_NCC`` in another passage twice."""
-    known: list[tuple[float, float] | None] = []
+    vocal track's first candidate fell below ``OTHER_NCC`` in another passage twice.
+
+    ``known``: the answers of an earlier check at the first candidates (a result checked below
+    the top that is the top now); this check goes on from them."""
+    answers = list(known)
     for n, offset in enumerate(candidates[: 2 if top else CHECKED]):
-        last = known[-1] if known else None
+        if n < len(answers):
+            continue
+        last = answers[-1] if answers else None
         if n and (last is None or last[1] >= MATCH_NCC or (not top and last[1] < OTHER_NCC)):
             break
-        known.append(place(pattern, path, offset))
-    return known
+        answers.append(place(pattern, path, offset))
+    return answers
 
 
 def confirms(known: list[tuple[float, float] | None]) -> bool:

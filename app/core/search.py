@@ -578,8 +578,9 @@ class SearchEngine:
         return order
 
     def _placed(self, query: Query, state: _QueryState, w: np.ndarray, row: int, *, checked: bool) -> float | None:
-        """refine's answer for ``row`` (cached per query); unless ``checked``, only once its first
-        candidate ``confirms`` the recording (one region decoded for another recording)."""
+        """refine's answer for ``row`` (cached per query); unless ``checked``, only once ``check``'s
+        answers at its first candidates say the recording (``confirms``; one region decoded for
+        another recording)."""
         cosines = state.phases.get(row)
         if cosines is None or query.pattern is None:
             return None
@@ -587,8 +588,9 @@ class SearchEngine:
             return state.placed[row]
         candidates = best_offsets(cosines, w, phase_hop_s(), MORE_CANDIDATES, SPACING_S)
         path = self.table.paths[row]
-        if row not in state.known and candidates:
-            state.known[row] = check(query.pattern, path, candidates, top=checked)
+        if candidates and (row not in state.known or checked):
+            # (a row checked below the top, now the top after a slider move: its check goes on as the top's)
+            state.known[row] = check(query.pattern, path, candidates, top=checked, known=state.known.get(row, ()))
         known = state.known.get(row)
         if not checked and not confirms(known or []):
             return None

@@ -7,6 +7,7 @@ import pytest
 import soundfile as sf
 
 from app.core import refine as refine_module
+from app.core import search as search_module
 from app.core.alignment import PHASES, best_alignment, best_offsets, phase_cosines, phase_hop_s
 from app.core.catalog import Catalog, TrackRecord
 from app.core.refine import (
@@ -346,3 +347,25 @@ def test_more_candidates_are_tried_when_the_first_find_only_a_rough_repeat(tmp_p
     foreign = band_patterns(_music(9, 15.0))
     refine(foreign, path, candidates, [(35.3, 0.3)])  # unsure at first, never the recording
     assert tried == candidates[1:CANDIDATES]
+
+
+def test_a_result_checked_below_the_top_is_checked_as_the_top_when_it_becomes_it(tmp_path, monkeypatch) -> None:
+    """A slider move makes a result the top after it was checked below it (its first candidate
+    in an unrelated passage: one region, "another recording"): the top's check still tries
+    its second candidate, and the result is placed at the passage."""
+    passage = _music(3, 15.0)
+    path = tmp_path / "loop.wav"
+    sf.write(path, np.concatenate([_music(4, 10.0), passage, _music(5, 20.0)]), SAMPLE_RATE, subtype="FLOAT")
+    windows = normalize_blocks(np.random.default_rng(2).normal(size=(15, 256)).astype(np.float32))
+    catalog = Catalog.open(tmp_path / "lib.db")
+    catalog.write_batch([TrackRecord(str(path), 1, 1, 45.0, {}, MODEL, track=normalize_blocks(windows.mean(0)),
+                                     windows=windows)])  # fmt: skip
+    engine = SearchEngine(catalog.load_track_vectors(MODEL),
+                          lambda ids: catalog.window_vectors(ids, MODEL), catalog.get_tracks)
+    monkeypatch.setattr(search_module, "best_offsets", lambda *_args: [30.0, 10.5, 2.0])
+    query = query_from_windows(windows[:4], phases=[windows[:4]] * PHASES, pattern=band_patterns(passage))
+    state, w = engine._state(query), np.ones(4, np.float32)
+    state.phases[0] = phase_cosines(query.phases, windows)
+    assert engine._placed(query, state, w, 0, checked=False) is None  # below the top: one region
+    assert engine._placed(query, state, w, 0, checked=True) == pytest.approx(10.0, abs=FRAME_SECONDS)
+    catalog.close()
