@@ -129,9 +129,9 @@ def export_checked(model_path: str | Path) -> str | None:
         out = export(model_path)
         agreement = twin_agreement(model_path)
         if not agreement >= MIN_AGREEMENT:  # nan included
-            onnx_path(model_path).unlink(missing_ok=True)
             raise ValueError(f"its embeddings differ from torch's (block cosine {agreement:.4f})")
     except Exception as exc:  # noqa: BLE001 - any failure: keep the model, search uses torch
+        onnx_path(model_path).unlink(missing_ok=True)  # a twin not checked (the check failed too) is not used
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         log.warning("no ONNX twin for %s (%s); searches with it will load torch", model_path, reason)
         return f"no fast-search (ONNX) copy of {model_path.name} ({reason}); searches with it start slower"

@@ -82,6 +82,14 @@ def test_a_failed_export_keeps_the_trained_model_and_says_so(tmp_path, monkeypat
     save_state_as_model(state, out, card)
     assert not onnx_path(out).exists() and "0.5000" in card["notes"][0]
 
+    def check_fails(path):  # noqa: ANN001, ANN202 - exported, then the check itself fails
+        raise RuntimeError("torch encoder would not load")
+
+    monkeypatch.setattr(model.export_onnx, "twin_agreement", check_fails)
+    card = {}
+    save_state_as_model(state, out, card)
+    assert not onnx_path(out).exists() and "would not load" in card["notes"][0]  # an unchecked twin is not used
+
 
 def test_a_session_that_does_not_spin_embeds_the_same(exported) -> None:
     """``spin=False`` (a CLI search) only lets the runtime's threads sleep between runs."""
