@@ -120,7 +120,8 @@ def best_alignments(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``best_alignment`` for many candidates at once (a slider move re-aligns the best 3k):
     ``stacks`` are their ``stack_phases``; returns offsets ``(n,)`` and cosines ``(n, 4)``.
-    A candidate with no aligned windows gets offset 0 and zero cosines."""
+    A candidate with no aligned windows, or a NaN among its cosines, gets offset 0 and zero
+    cosines."""
     n = len(stacks)
     offsets, dims = np.zeros(n), np.zeros((n, N_DIMS), np.float32)
     lengths = np.array([rows.shape[0] for rows, _ in stacks], dtype=np.int64)
@@ -135,9 +136,9 @@ def best_alignments(
     best = np.maximum.reduceat(scores, bounds)
     owner = np.repeat(np.arange(have.size), counts)
     hits = np.flatnonzero(scores == best[owner])
-    _, first = np.unique(owner[hits], return_index=True)
+    found, first = np.unique(owner[hits], return_index=True)  # none where a score is NaN
     pick = hits[first]  # each candidate's first best row
-    offsets[have], dims[have] = seconds[pick], rows[pick]
+    offsets[have[found]], dims[have[found]] = seconds[pick], rows[pick]
     return offsets, dims
 
 

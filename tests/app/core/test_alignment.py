@@ -110,3 +110,16 @@ def test_best_alignments_of_many_candidates_match_one_at_a_time() -> None:
             want_offset, want_dims = _one_by_one(cosines, weights, hop)
             assert offset == want_offset and np.array_equal(row, want_dims)
             assert best_alignment(cosines, weights, hop)[0] == want_offset
+
+
+def test_a_candidate_with_nan_cosines_is_left_unaligned_not_an_error() -> None:
+    """A NaN among a candidate's cosines (a broken stored vector) gives it offset 0 and zero
+    cosines, as a candidate without windows, and the others are aligned as usual."""
+    from app.core.alignment import best_alignments, stack_phases
+
+    hop = phase_hop_s()
+    good = [np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.5, 0.5, 0.5]], np.float32)]
+    bad = [np.array([[np.nan, 0.0, 0.0, 0.0], [0.9, 0.9, 0.9, 0.9]], np.float32)]
+    offsets, dims = best_alignments([stack_phases(c, hop) for c in (good, bad, good)], EQUAL)
+    assert offsets.tolist() == [WINDOW_SECONDS, 0.0, WINDOW_SECONDS]
+    assert dims[1].tolist() == [0.0] * 4 and dims[0].tolist() == [0.5] * 4
