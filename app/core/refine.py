@@ -338,7 +338,8 @@ def refine(
     """The offset of the same recording among ``candidates`` (best first), or None (module doc).
 
     ``known``: ``place``'s answers at the first candidates when the caller has them already
-    (a promoted result's ``check``), so those regions are not decoded twice. ``duration_s``:
+    (the result's ``check``, as the top or before it was promoted), so those regions are not
+    decoded twice. ``duration_s``:
     the track's length, when known; a track no longer than ``SCAN_SHARE`` times the audio of
     the candidates after the first is scanned whole instead (module doc, 4).
     The answer does not depend on the slider weights that chose the candidates (a recording
