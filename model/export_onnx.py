@@ -34,6 +34,7 @@ import torch
 
 from model.atomic import atomic_path
 from model.checkpoint import load_model
+from model.device import first_line
 from model.dimensions import BLOCK_SIZE
 from model.onnx_encoder import SOURCE_ID_KEY, TAG_HEAD_KEY, onnx_path
 
@@ -132,7 +133,7 @@ def export_checked(model_path: str | Path) -> str | None:
             raise ValueError(f"its embeddings differ from torch's (block cosine {agreement:.4f})")
     except Exception as exc:  # noqa: BLE001 - any failure: keep the model, search uses torch
         onnx_path(model_path).unlink(missing_ok=True)  # a twin not checked (the check failed too) is not used
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(exc)
         log.warning("no ONNX twin for %s (%s); searches with it will load torch", model_path, reason)
         return f"no fast-search (ONNX) copy of {model_path.name} ({reason}); searches with it start slower"
     log.info("wrote %s in %.1f s (block cosine %.4f)", out, time.perf_counter() - started, agreement)
