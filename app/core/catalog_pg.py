@@ -311,14 +311,8 @@ class PgCatalog(Catalog):
             "t.fingerprint FROM tracks t JOIN embeddings e ON e.track_id = t.id "
             f"WHERE t.status='ok' AND e.model_id=%s{newer} ORDER BY t.id"
         )
-        if since is not None:
-            yield table_from_rows(raw.execute(sql, params, binary=True).fetchall())
-            return
-        with raw.cursor(name="soundalike_sync", binary=True) as cursor:
-            cursor.itersize = SYNC_ROWS
-            cursor.execute(sql, params)
-            while rows := cursor.fetchmany(SYNC_ROWS):
-                yield table_from_rows(rows)
+        for rows in _batches(raw, sql, params, "soundalike_sync", SYNC_ROWS if since is None else None):
+            yield table_from_rows(rows)
 
 
 
@@ -341,11 +335,18 @@ def _replica_rows(raw: Any, model_id: str, since: int | None) -> Iterator[list[t
     params = (model_id,) if since is None else (model_id, since)
     sql = (f"SELECT {columns} FROM tracks t JOIN embeddings e ON e.track_id = t.id "
            f"WHERE t.status='ok' AND e.model_id=%s{newer} ORDER BY t.id")  # fmt: skip
-    if since is not None:
+    return _batches(raw, sql, params, "soundalike_replica", REPLICA_ROWS if since is None else None)
+
+
+def _batches(raw: Any, sql: str, params: tuple, cursor_name: str, rows_per_fetch: int | None) -> Iterator[list[tuple]]:
+    """``sql``'s rows in binary: all at once (``rows_per_fetch`` None: the few changes since a
+    counter), or ``rows_per_fetch`` at a time through the server-side cursor ``cursor_name``
+    (a full read, whose size the client's transient memory must not follow)."""
+    if rows_per_fetch is None:
         yield raw.execute(sql, params, binary=True).fetchall()
         return
-    with raw.cursor(name="soundalike_replica", binary=True) as cursor:
-        cursor.itersize = REPLICA_ROWS
+    with raw.cursor(name=cursor_name, binary=True) as cursor:
+        cursor.itersize = rows_per_fetch
         cursor.execute(sql, params)
-        while rows := cursor.fetchmany(REPLICA_ROWS):
+        while rows := cursor.fetchmany(rows_per_fetch):
             yield rows
