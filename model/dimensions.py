@@ -39,6 +39,13 @@ def normalize_blocks(vectors: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     return (blocks / np.maximum(norms, eps)).reshape(vectors.shape)
 
 
+def lowest_block_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """The lowest per-block cosine between matching rows of block-normalised ``a`` and ``b``
+    (``(n, 256)`` each): how closely two runtimes or precisions embed the same windows."""
+    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    return float((a * b).reshape(len(a), len(DIMENSIONS), BLOCK_SIZE).sum(-1).min())
+
+
 def block_cosines(query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """Per-dimension cosine between block-normalised ``query`` (256,) and ``candidates`` (N, 256).
 

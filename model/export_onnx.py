@@ -35,7 +35,7 @@ import torch
 from model.atomic import atomic_path
 from model.checkpoint import load_model
 from model.device import first_line
-from model.dimensions import BLOCK_SIZE
+from model.dimensions import lowest_block_agreement
 from model.onnx_encoder import SOURCE_ID_KEY, TAG_HEAD_KEY, onnx_path
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def twin_agreement(model_path: str | Path, seconds: float = 12.0, seed: int = 0)
     got = twin.embed_samples(audio).windows
     if got.shape != expected.shape:
         return float("nan")
-    return float((got * expected).reshape(len(got), -1, BLOCK_SIZE).sum(-1).min())
+    return lowest_block_agreement(got, expected)
 
 
 def export_checked(model_path: str | Path) -> str | None:

@@ -3,7 +3,7 @@
 Public API::
 
     onnx_path(model_path) -> Path                       # "default.pt" -> "default.onnx"
-    load_onnx_encoder(model_path, threads=None, device="auto", gpu_first=False) -> OnnxEncoder | None
+    load_onnx_encoder(model_path, threads=None, device="auto", bulk=False) -> OnnxEncoder | None
 
 Why: a CLI search spent ~2 s of its time importing torch, to embed a 30-s clip (10
 windows, ~0.1 s of network). ``model.export_onnx`` writes the network of a model file as
@@ -17,11 +17,13 @@ ONNX file is never used for a model it was not made from.
 (``model_id``, ``info.path``, ``info.tags``, ``batch_windows``, ``native_rates``,
 ``embed_windows``, ``embed_samples``, ``embed_files``) in float32 on the CPU, and
 ``embed_mel`` for log-mel computed elsewhere (the indexer's decoder workers). Indexing uses
-it too (``gpu_first``: not where a GPU may be, which torch uses): on one thread its network
+it too (``bulk``: not where a GPU may be, which torch uses): on one thread its network
 cost 0.8 ms of CPU per second of audio against torch's 1.5-1.8 ms in bf16 and 2.0 ms in
 float32 (onnxruntime's fused convolutions and pooling; ``soundalike bench index`` prints
 the stages), and its embeddings match torch's bf16 and float32 ones to cosine >= .999
-(tests/model/test_indexing_features.py). Training stays on torch.
+(tests/model/test_indexing_features.py). On a CPU with bfloat16 units, ``bulk`` runs the
+same file on OpenVINO in bf16 instead (0.35 ms: model.openvino_network), once it has
+embedded a probe batch as onnxruntime does (``PROBE_AGREEMENT``). Training stays on torch.
 """
 
 from __future__ import annotations
@@ -37,20 +39,26 @@ from typing import Any
 
 import numpy as np
 
-from model.audio import AudioError, split_windows
-from model.dimensions import EMBEDDING_SIZE, normalize_blocks
+from model.audio import N_FRAMES, N_MELS, AudioError, split_windows
+from model.dimensions import EMBEDDING_SIZE, lowest_block_agreement, normalize_blocks
 from model.embedding import TrackEmbedding, available_cores, track_vector
 from model.mel import log_mel
 from model.model_id import model_id_of
+from model.openvino_network import (  # imports openvino only when called
+    OpenVinoNetwork,
+    load_openvino_network,
+)
 from model.prefetch import embed_prefetched
 from model.tags import TagModel
 
 log = logging.getLogger(__name__)
 
+
 SOURCE_ID_KEY = "soundalike.source_model_id"  # metadata: model_id of the .pt it was made from
 TAG_HEAD_KEY = "soundalike.tag_head"  # metadata: the model file's tag head as JSON (optional)
 RUNTIME_ENV = "SOUNDALIKE_RUNTIME"  # "torch": never use an ONNX export (comparisons, debugging)
 BATCH_WINDOWS = 4  # windows per run: fewer than the torch encoder's CPU batch (8) keep the activations smaller
+PROBE_AGREEMENT = 0.999  # lowest block cosine to onnxruntime's float32 on the probe for OpenVINO to be used
 
 
 @dataclass(frozen=True)
@@ -84,11 +92,14 @@ def gpu_possible() -> bool:
 
 def load_onnx_encoder(
     model_path: str | os.PathLike[str], threads: int | None = None, device: str = "auto",
-    gpu_first: bool = False, spin: bool = True,
+    bulk: bool = False, spin: bool = True,
 ) -> OnnxEncoder | None:
     """The ONNX twin of ``model_path``, or None when it cannot stand in for it (module doc),
-    when ``device`` asks for CUDA (or is "auto", ``gpu_first`` is set and a GPU may be
-    present: long jobs run faster there), or when ``$SOUNDALIKE_RUNTIME`` is ``torch``.
+    when ``device`` asks for CUDA (or is "auto", ``bulk`` is set and a GPU may be present:
+    long jobs run faster there), or when ``$SOUNDALIKE_RUNTIME`` is ``torch``.
+
+    ``bulk``: many windows to embed (indexing, ``embed``): on OpenVINO in bf16 where the CPU
+    has bfloat16 units and the probe agrees (module doc), else on onnxruntime.
 
     ``spin=False``: onnxruntime's threads sleep between runs rather than spin-wait for the
     next one; for a few runs with other work between them (one search's query: the front
@@ -96,7 +107,7 @@ def load_onnx_encoder(
     search on 100k tracks: 0.18 s less CPU, the same wall time)."""
     if device.startswith("cuda") or os.environ.get(RUNTIME_ENV, "") == "torch":
         return None
-    if gpu_first and device == "auto" and gpu_possible():
+    if bulk and device == "auto" and gpu_possible():
         return None
     model_path = Path(model_path)
     path = onnx_path(model_path)
@@ -111,7 +122,27 @@ def load_onnx_encoder(
         log.info("%s was exported from model %s, not %s; using torch", path, meta.get(SOURCE_ID_KEY), model_id)
         return None
     tags = TagModel.from_payload(json.loads(meta[TAG_HEAD_KEY])) if TAG_HEAD_KEY in meta else None
-    return OnnxEncoder(session, OnnxModelInfo(model_path, path, tags), model_id)
+    encoder = OnnxEncoder(session, OnnxModelInfo(model_path, path, tags), model_id)
+    if bulk:
+        encoder.network = _openvino_network(path, threads or available_cores(), encoder.network) or encoder.network
+    return encoder
+
+
+def _openvino_network(path: Path, threads: int, reference: OnnxRuntimeNetwork) -> OpenVinoNetwork | None:
+    """``path`` on OpenVINO in bf16 (model.openvino_network), if the CPU has bf16 units and
+    it embeds a probe batch of seeded noise as ``reference`` does (block cosine >=
+    ``PROBE_AGREEMENT``): a guard against a file or a CPU where the split or the rounding
+    goes wrong, at the cost of one batch (~15 ms)."""
+    network = load_openvino_network(path, threads)
+    if network is None:
+        return None
+    probe = np.random.default_rng(0).standard_normal((BATCH_WINDOWS, 1, N_MELS, N_FRAMES)).astype(np.float32)
+    agreement = lowest_block_agreement(normalize_blocks(network(probe)), normalize_blocks(reference(probe)))
+    if not agreement >= PROBE_AGREEMENT:
+        log.warning("OpenVINO's %s embeddings differ from onnxruntime's (block cosine %.4f); using onnxruntime",
+                    network.precision, agreement)
+        return None
+    return network
 
 
 def _session(path: Path, threads: int, spin: bool = True) -> Any:
@@ -134,11 +165,30 @@ def _session(path: Path, threads: int, spin: bool = True) -> Any:
         return None
 
 
+class OnnxRuntimeNetwork:
+    """The exported graph on an onnxruntime session: log-mel windows -> embeddings."""
+
+    runtime = "onnx"
+    precision = "fp32"
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    @property
+    def threads(self) -> int:
+        return self.session.get_session_options().intra_op_num_threads
+
+    def __call__(self, mel: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {"mel": mel})[0]
+
+
 class OnnxEncoder:
-    """Embeds 22 050 Hz audio with an exported network (float32, CPU). Not thread-safe."""
+    """Embeds 22 050 Hz audio with an exported network (on the CPU). Not thread-safe.
+
+    ``network`` runs the exported graph: onnxruntime's session in float32, or for bulk work
+    the same file on OpenVINO (``load_onnx_encoder``)."""
 
     device = "cpu"
-    precision = "fp32"
     native_rates = False  # 22 050 Hz only: the numpy front end has the one filterbank
     batch_windows = BATCH_WINDOWS
 
@@ -146,6 +196,11 @@ class OnnxEncoder:
         self._session = session
         self.info = info
         self.model_id = model_id
+        self.network: OnnxRuntimeNetwork | OpenVinoNetwork = OnnxRuntimeNetwork(session)
+
+    @property
+    def precision(self) -> str:
+        return self.network.precision
 
     def embed_windows(self, windows: np.ndarray) -> np.ndarray:
         """``(n, WINDOW_SAMPLES)`` waveforms -> ``(n, 256)`` float32, block-normalised."""
@@ -163,7 +218,7 @@ class OnnxEncoder:
         if len(inputs) == 0:
             return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
         parts = [
-            self._session.run(None, {"mel": front_end(inputs[i : i + BATCH_WINDOWS])})[0]
+            self.network(front_end(inputs[i : i + BATCH_WINDOWS]))
             for i in range(0, len(inputs), BATCH_WINDOWS)
         ]
         return normalize_blocks(np.concatenate(parts))
@@ -192,6 +247,6 @@ class OnnxEncoder:
 
 
 def describe(encoder: OnnxEncoder) -> str:
-    threads = encoder._session.get_session_options().intra_op_num_threads
-    return (f"runtime=onnx device=cpu precision=fp32 threads={threads} "
+    network = encoder.network
+    return (f"runtime={network.runtime} device=cpu precision={network.precision} threads={network.threads} "
             f"model={encoder.model_id} ({encoder.info.onnx_path.name})")

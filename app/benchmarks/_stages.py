@@ -75,16 +75,6 @@ class StageClock:
         return timed
 
 
-class _TimedSession:
-    """An onnxruntime session whose ``run`` is the network stage."""
-
-    def __init__(self, session: Any, run: Callable[..., Any]) -> None:
-        self._session, self.run = session, run
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._session, name)
-
-
 @contextlib.contextmanager
 def _clocked(clock: StageClock, encoder: Any) -> Iterator[None]:
     import soundfile
@@ -113,9 +103,8 @@ def _clocked(clock: StageClock, encoder: Any) -> Iterator[None]:
         (model.onnx_encoder, "log_mel", "front end"), (model.mel, "log_mel", "front end"),
         (Catalog, "write_batch", "database writes"),
     ]  # fmt: skip
-    if hasattr(encoder, "_session"):  # ONNX
-        session = encoder._session
-        patches = [mock.patch.object(encoder, "_session", _TimedSession(session, clock.wrap("network", session.run)))]
+    if hasattr(encoder, "network"):  # ONNX (onnxruntime or OpenVINO)
+        patches = [mock.patch.object(encoder, "network", clock.wrap("network", encoder.network))]
     else:  # torch
         frontend, network = encoder.frontend, encoder.network
         patches = [mock.patch.object(frontend, "forward", clock.wrap("front end", frontend.forward)),

@@ -75,9 +75,10 @@ def _encoder(model: Path):  # noqa: ANN202 - OnnxEncoder | Encoder
     """The encoder ``soundalike index`` would use on this CPU, on one thread."""
     from model.onnx_encoder import load_onnx_encoder
 
-    exported = load_onnx_encoder(model, threads=1, device="cpu")
+    exported = load_onnx_encoder(model, threads=1, device="cpu", bulk=True)
     if exported is not None:
-        return exported, "ONNX Runtime fp32"
+        network = exported.network
+        return exported, f"{'OpenVINO' if network.runtime == 'openvino' else 'ONNX Runtime'} {network.precision}"
     from model.encoder import Encoder
 
     encoder = Encoder.load(model, device="cpu", threads=1)

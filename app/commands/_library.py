@@ -64,16 +64,17 @@ def model_path(args: argparse.Namespace, catalog=None, reembed_ok: bool = False)
 
 def load_encoder(args: argparse.Namespace, threads: int | None = None, catalog=None,  # noqa: ANN001
                  reembed_ok: bool = False, lazy: bool = False, announce: bool = False,
-                 onnx: bool = False, gpu_first: bool = False, spin: bool = True):  # noqa: ANN201
+                 onnx: bool = False, bulk: bool = False, spin: bool = True):  # noqa: ANN201
     """The encoder (torch is imported here, not at module import); ``threads``: CPU threads.
 
     ``lazy``: loaded on first use (``app.core.lazy_encoder``), so a run that embeds nothing
     never imports torch. ``announce``: say on stderr which runtime, device and precision it uses.
     ``onnx``: the model's ONNX export on onnxruntime when there is a matching one
     (``model.onnx_encoder``; no torch import, and twice torch's speed on a CPU), unless
-    ``--device cuda`` or ``SOUNDALIKE_RUNTIME=torch``; ``gpu_first``: nor with ``--device
-    auto`` where a GPU may be (indexing: torch on a GPU is faster still); ``spin=False``: its
-    threads sleep between runs (``model.onnx_encoder.load_onnx_encoder``).
+    ``--device cuda`` or ``SOUNDALIKE_RUNTIME=torch``; ``bulk`` (indexing, ``embed``): nor
+    with ``--device auto`` where a GPU may be (torch on a GPU is faster still), and on
+    OpenVINO in bf16 where the CPU has bfloat16 units; ``spin=False``: its threads sleep
+    between runs (``model.onnx_encoder.load_onnx_encoder``).
     """
     from app.core.lazy_encoder import LazyEncoder
 
@@ -81,7 +82,7 @@ def load_encoder(args: argparse.Namespace, threads: int | None = None, catalog=N
         if onnx:
             from model.onnx_encoder import load_onnx_encoder
 
-            exported = load_onnx_encoder(path, threads, args.device, gpu_first, spin)
+            exported = load_onnx_encoder(path, threads, args.device, bulk, spin)
             if exported is not None:
                 if announce:
                     from model.onnx_encoder import describe as describe_onnx

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     # On a CPU: the ONNX export (twice torch's speed), its threads the decoders' complement.
     network_threads, _ = pipeline_threads(available_cores())
-    encoder = _library.load_encoder(args, threads=network_threads, announce=True, onnx=True, gpu_first=True)
+    encoder = _library.load_encoder(args, threads=network_threads, announce=True, onnx=True, bulk=True)
 
     vectors: dict[str, np.ndarray] = {}
     failed = 0

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             steps = _cluster_run(args, catalog, summary)
         else:
             encoder = load_encoder(args, threads=threads, catalog=catalog,
-                                   reembed_ok=True, lazy=True, announce=True, onnx=True, gpu_first=True)
+                                   reembed_ok=True, lazy=True, announce=True, onnx=True, bulk=True)
             steps = index_folders(catalog, args.folders, encoder, workers=workers, summary=summary,
                                   batch_windows=max(1, args.batch_windows))
     except BaseException:

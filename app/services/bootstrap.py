@@ -102,7 +102,7 @@ class CoreLibrary:
 
             # As `soundalike index`: the ONNX export on a CPU (one network thread, the other
             # cores decode), torch on a GPU or when there is no matching export.
-            exported = load_onnx_encoder(self.model_path, threads=1, device=self.device, gpu_first=True)
+            exported = load_onnx_encoder(self.model_path, threads=1, device=self.device, bulk=True)
             if exported is not None:
                 return exported
             with self._lock:
