@@ -139,8 +139,8 @@ def _openvino_network(path: Path, threads: int, reference: OnnxRuntimeNetwork) -
     probe = np.random.default_rng(0).standard_normal((BATCH_WINDOWS, 1, N_MELS, N_FRAMES)).astype(np.float32)
     agreement = lowest_block_agreement(normalize_blocks(network(probe)), normalize_blocks(reference(probe)))
     if not agreement >= PROBE_AGREEMENT:
-        log.warning("OpenVINO's %s embeddings differ from onnxruntime's (block cosine %.4f); using onnxruntime",
-                    network.precision, agreement)
+        log.info("OpenVINO's %s embeddings differ from onnxruntime's (block cosine %.4f); using onnxruntime",
+                 network.precision, agreement)
         return None
     return network
 

@@ -92,6 +92,16 @@ with np.load(sys.argv[1] + "/query.npz") as f:
 
 # 3. index the bundled demo library, then search it
 step index timeout 600 "$EXE" index "$RES/demo" --db "$TMP/lib.db" "${MODEL_ARGS[@]}"
+if [ ${#MODEL_ARGS[@]} -eq 0 ]; then  # the shipped model has its ONNX export: which runtime indexed?
+  check runtime '
+import sys
+import openvino
+bf16 = "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+err = open(sys.argv[1] + "/index.err").read()
+want = "runtime=openvino" if bf16 else "runtime=onnx"  # OpenVINO (bf16) only where the CPU has bf16 units
+assert want in err, (want, err)
+'
+fi
 N_DEMO=$(find "$RES/demo" -name '*.ogg' | wc -l)
 step search timeout 300 "$EXE" search "$TMP/query.wav" --db "$TMP/lib.db" -k 5 --json "${MODEL_ARGS[@]}"
 check search "
