@@ -104,7 +104,7 @@ def test_a_probe_that_disagrees_means_onnxruntime(exported, monkeypatch, caplog)
 
     def load_wrong(path, threads, precision=None):  # noqa: ANN001, ANN202
         right = load_openvino_network(path, threads, "fp32")
-        return Wrong(right._trunk, right._tempo, "bf16", threads)
+        return Wrong(right._trunks, right._tempo, "bf16", threads)
 
     monkeypatch.setattr(model.onnx_encoder, "load_openvino_network", load_wrong)
     with caplog.at_level(logging.INFO):
