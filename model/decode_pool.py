@@ -16,12 +16,13 @@ running, which can hang) and leave when the parent goes: their pipe ends.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from threadpoolctl import threadpool_limits
 
@@ -67,12 +68,27 @@ def _serve(conn: Connection, job: Callable[[object], Iterable[object]]) -> None:
         pass  # the parent has gone or is stopping us
 
 
+def prestart(job: Callable[[Any], Iterable[object]]) -> None:
+    """Start the fork server for ``job``'s workers now, in its own process, so that its
+    imports overlap with what the caller does before decoding starts (loading the model:
+    0.5 s of OpenVINO or onnxruntime that the fork server used to wait for). Optional:
+    ``decode_in_processes`` starts it when it has not been."""
+    _forkserver(job)
+
+
+def _forkserver(job: Callable[[Any], Iterable[object]]) -> Any:
+    """The forkserver context with ``job``'s imports preloaded, its server running."""
+    context = multiprocessing.get_context("forkserver")
+    # Imported once, by the fork server, rather than by every worker it forks: two workers
+    # importing them cost about a second of CPU, more than bliss-rs's whole start.
+    context.set_forkserver_preload([*PRELOAD, getattr(job, "func", job).__module__])
+    multiprocessing.forkserver.ensure_running()
+    return context
+
+
 class _Worker(Generic[Item]):
     def __init__(self, job: Callable[[Item], Iterable[object]]) -> None:
-        context = multiprocessing.get_context("forkserver")
-        # Imported once, by the fork server, rather than by every worker it forks: two workers
-        # importing them cost about a second of CPU, more than bliss-rs's whole start.
-        context.set_forkserver_preload([*PRELOAD, getattr(job, "func", job).__module__])
+        context = _forkserver(job)
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_serve, args=(child, job), name="decoder", daemon=True)
         self.process.start()

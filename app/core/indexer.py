@@ -48,7 +48,7 @@ from app.core.fingerprint import fingerprint_or_none
 from app.core.index_plan import apply_plan, make_plan
 from app.core.scanner import ScannedFile, scan
 from app.core.types import Progress
-from model.decode_pool import Crashed, decode_in_processes
+from model.decode_pool import Crashed, decode_in_processes, prestart
 from model.dimensions import normalize_blocks
 
 if TYPE_CHECKING:
@@ -229,6 +229,8 @@ def embed_files(
     files. Waiting for a whole commit's windows before embedding left one core idle while
     the other decoded and the decoder blocked while the encoder ran (measured: 1.3 s of 7 s)."""
     model_id = str(encoder.model_id)
+    if workers != 0:
+        prestart(decode_file)  # the decoders' imports overlap with loading the model (next line)
     n_workers = default_workers(encoder) if workers is None else workers
     ready: list[Decoded] = []
     finished: list[TrackRecord] = []
