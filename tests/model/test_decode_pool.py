@@ -18,3 +18,34 @@ def test_workers_use_scipy_fft_and_pyav() -> None:
     pytest.importorskip("av")
     got = [piece for piece in decode_in_processes([7], libraries, workers=1) if piece is not None]
     assert got == [(7, (True, True))]
+
+
+def many_pieces(item: int):  # noqa: ANN201 - module level: pickled to the worker
+    yield from range(1000)
+
+
+def test_closing_early_stops_the_reader_and_the_workers() -> None:
+    """A cancelled run: the caller stops after a few pieces of a long job; the pool's reader
+    thread and its worker process end with it."""
+    import multiprocessing
+    import threading
+
+    pieces = decode_in_processes([1, 2], many_pieces, workers=1)
+    got = [next(p for p in pieces if p is not None) for _ in range(3)]
+    assert got == [(1, 0), (1, 1), (1, 2)]
+    reader = next(t for t in threading.enumerate() if t.name == "decoder-pipes")
+    workers = [p for p in multiprocessing.active_children() if p.name == "decoder"]
+    assert len(workers) == 1 and workers[0].is_alive()
+    pieces.close()
+    assert not reader.is_alive() and not workers[0].is_alive()
+
+
+def test_the_items_iterable_failing_reaches_the_caller() -> None:
+    """An exception in the reader thread (here: the items themselves) is raised to the caller."""
+
+    def items():  # noqa: ANN202
+        yield 1
+        raise RuntimeError("catalog went away")
+
+    with pytest.raises(RuntimeError, match="catalog went away"):
+        list(decode_in_processes(items(), many_pieces, workers=1))
