@@ -19,6 +19,7 @@ only picks the best offset again.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -83,6 +84,39 @@ def phase_cosines(phases: Sequence[np.ndarray], track: np.ndarray) -> list[np.nd
     return out
 
 
+def phase_cosines_many(phases: Sequence[np.ndarray], tracks: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
+    """``[phase_cosines(phases, t) for t in tracks]``, the same numbers to the bit, with the
+    tracks of each length in one product per phase (a search prepares thousands of them):
+    each track's products are the same BLAS calls on the same shapes and strides, and its
+    diagonals are summed in the same order."""
+    out: list[list[np.ndarray]] = [[] for _ in tracks]
+    lengths = np.array([t.shape[0] for t in tracks], dtype=np.int64)
+    for n in np.unique(lengths):
+        group = np.flatnonzero(lengths == n)
+        if n == 0 or any(0 < q.shape[0] and n < q.shape[0] for q in phases) or len(group) == 1:
+            for i in group:
+                out[i] = phase_cosines(phases, tracks[i])
+            continue
+        x = np.stack([np.asarray(tracks[i], dtype=np.float32) for i in group])
+        x = x.reshape(len(group), n, N_DIMS, BLOCK_SIZE).transpose(0, 2, 3, 1)  # (T, 4, 64, n)
+        for q in phases:
+            m = q.shape[0]
+            if m == 0:
+                for i in group:
+                    out[i].append(np.zeros((0, N_DIMS), np.float32))
+                continue
+            qb = np.asarray(q, dtype=np.float32).reshape(m, N_DIMS, BLOCK_SIZE).transpose(1, 0, 2)
+            pair = np.matmul(qb, x).transpose(0, 2, 3, 1)  # (T, m, n, 4)
+            count = n - m + 1
+            dims = pair[:, 0, :count].copy()
+            for i in range(1, m):
+                dims += pair[:, i, i : i + count]
+            dims = dims / m
+            for j, i in enumerate(group):
+                out[i].append(dims[j])
+    return out
+
+
 def weighted_scores(cosines: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``(n,)`` = ``(n, 4) cosines`` weighted by ``weights``, by the same four float32
     multiply-adds for every row: a row's score does not depend on the array it sits in (a
@@ -95,12 +129,21 @@ def weighted_scores(cosines: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def stack_phases(cosines: Sequence[np.ndarray], hop_s: float) -> tuple[np.ndarray, np.ndarray]:
     """``phase_cosines`` as one ``(P, 4)`` array, phase after phase, and each row's offset in
-    seconds (clamped to 0): what ``best_alignments`` takes, made once per candidate."""
+    seconds (clamped to 0): what ``best_alignments`` takes, made once per candidate.
+
+    The offsets depend only on the phases' lengths: candidates of the same length share one
+    read-only array (a search keeps thousands of stacks while it prepares slider moves)."""
     rows = [np.asarray(dims, dtype=np.float32).reshape(-1, N_DIMS) for dims in cosines]
-    offsets = [np.maximum(0.0, np.arange(r.shape[0]) * WINDOW_SECONDS - p * hop_s) for p, r in enumerate(rows)]
     if not rows:
         return np.zeros((0, N_DIMS), np.float32), np.zeros(0)
-    return np.concatenate(rows), np.concatenate(offsets)
+    return np.concatenate(rows), _stack_offsets(tuple(r.shape[0] for r in rows), hop_s)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stack_offsets(lengths: tuple[int, ...], hop_s: float) -> np.ndarray:
+    offsets = np.concatenate([np.maximum(0.0, np.arange(n) * WINDOW_SECONDS - p * hop_s) for p, n in enumerate(lengths)])
+    offsets.flags.writeable = False
+    return offsets
 
 
 def best_alignment(

@@ -6,6 +6,7 @@ Public API (what the CLI and app.services use)::
     query = library.prepare_query("temp.wav", start_s=42, end_s=58)   # decodes + embeds once
     results = library.search(query, SearchWeights(genre=1, tempo=0.2), k=20, filters=...)
     library.search(query, other_weights)          # slider move: cheap re-rank, no re-embed
+    for _ in library.prepare_moves(query, weights, k=20, filters=...): ...  # moves ahead (in steps)
     library.reload()                              # after indexing or a sync: (added, dropped) tracks
 
 The track vectors come through a local cache next to the catalog (app.core.vector_cache),
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -185,17 +186,42 @@ class Library:
         tag_groups, _unknown = self.parse_tags(filters.tags)
         if query is None:
             return self._ranked(None, weights, k, filters, tag_groups)
-        if exclude_query_files and query.paths:
+        filters = self._own_files_left_out(query, filters, exclude_query_files, exclude_query_albums)
+        return self._ranked(query, weights, k, filters, tag_groups)
+
+    def prepare_moves(
+        self, query: Query,
+        weights: SearchWeights | Sequence[float] | Callable[[], SearchWeights | Sequence[float]] | None = None,
+        k: int = 10,
+        filters: SearchFilters | None = None, *, exclude_query_files: bool = True,
+        exclude_query_albums: bool = False,
+    ) -> Iterator[int]:
+        """After ``search`` with these arguments: compute ahead what slider moves will need
+        (``SearchEngine.prepare_moves``; a generator, rows prepared so far). Nothing is
+        prepared for tag words."""
+        filters = filters or SearchFilters()
+        if filters.tags.strip():
+            return 0
+        filters = self._own_files_left_out(query, filters, exclude_query_files, exclude_query_albums)
+        k = OVERFETCH * k if filters.max_per_group else k
+        return (yield from self.engine.prepare_moves(query, weights or SearchWeights(), k, filters))
+
+    def _own_files_left_out(
+        self, query: Query, filters: SearchFilters, files: bool, albums: bool
+    ) -> SearchFilters:
+        """``filters`` that also leave out the query's own files (by content) and, with
+        ``albums``, their albums."""
+        if files and query.paths:
             contents = {self._fingerprint_of(path) for path in query.paths} - {None}
             filters = replace(
                 filters,
                 exclude_paths=filters.exclude_paths | set(query.paths),
                 exclude_fingerprints=filters.exclude_fingerprints | contents,  # type: ignore[operator]
             )
-        if exclude_query_albums and query.paths:
-            albums = {self._album_of(path) for path in query.paths} - {""}
-            filters = replace(filters, exclude_albums=filters.exclude_albums | albums)
-        return self._ranked(query, weights, k, filters, tag_groups)
+        if albums and query.paths:
+            found = {self._album_of(path) for path in query.paths} - {""}
+            filters = replace(filters, exclude_albums=filters.exclude_albums | found)
+        return filters
 
     def _ranked(
         self, query: Query | None, weights: SearchWeights | Sequence[float] | None, k: int,

@@ -8,6 +8,7 @@ Public API::
     mix_queries(base, {"tempo": q2, ...}) -> Query   # mix-and-match: a reference per dimension
     SearchEngine(table, windows, tracks_info, ...)   # built by app.core.library.Library
     engine.search(query, weights, k, filters) -> list[SearchResult]
+    engine.prepare_moves(query, weights, k, filters) -> generator   # slider moves, computed ahead
 
 How a track is scored (all vectors are block-L2-normalised, so a block dot product is a
 cosine):
@@ -54,8 +55,11 @@ Per query the engine caches the ``(N, 4)`` track cosines (above ``flat_limit``: 
 a candidate pool), each candidate's ``(offsets, 4)`` segment cosines and its phase-aligned
 cosines (app.core.alignment.phase_cosines), so a slider move
 (new weights, same query) is a few small products: it never searches the index again, and
-only tracks new to the candidate list have their windows read. A weight of 0 removes that
-dimension's influence exactly: it multiplies that column by 0 everywhere.
+only tracks new to the candidate list have their windows read. ``prepare_moves``, run after
+a search (the app runs it in idle slices), computes those ahead, for every track that some
+setting of the sliders can bring into the candidates (app.core.reachable), so that a move
+then reads nothing. A weight of 0 removes that dimension's influence exactly: it multiplies
+that column by 0 everywhere.
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,7 +75,7 @@ import numpy as np
 from app.core.alignment import (
     best_alignments,
     best_offsets,
-    phase_cosines,
+    phase_cosines_many,
     phase_hop_s,
     stack_phases,
 )
@@ -79,6 +83,7 @@ from app.core.auto_tags import LibraryTags, TagQueryError
 from app.core.calibration import LibrarySpread, calibrate, scale
 from app.core.catalog import TrackTable
 from app.core.chance import chance_gain
+from app.core.reachable import plan
 from app.core.refine import MORE_CANDIDATES, PROMOTE_RANKS, SPACING_S, check, confirms, refine
 from app.core.types import DIMENSIONS, SearchFilters, SearchResult, SearchWeights, TrackInfo
 from app.core.vector_index import VectorIndex
@@ -90,6 +95,8 @@ N_DIMS = len(DIMENSIONS)
 TRACK_WEIGHT = 0.5  # share of whole-track evidence in a result's score (the rest: best segment)
 RERANK_FACTOR = 3  # with phase windows, the best 3k candidates are aligned and re-ranked,
 RERANK_MIN = 30  # and at least 30: enough for app.core.chance to measure chance among them
+PREPARE_BATCH = 8  # tracks per step of prepare_moves (~3 ms: a step may run on the GUI thread)
+PREPARE_LIMIT = 20_000  # tracks prepared per query at most (~5 KB each)
 
 WindowSource = Callable[[Sequence[int]], Mapping[int, np.ndarray]]  # ids -> (n, 256) each
 InfoSource = Callable[[Sequence[int]], Mapping[int, TrackInfo]]
@@ -255,6 +262,19 @@ class _QueryState:
         self.placed: dict[int, float | None] = {}  # row -> refine's answer (weight-free)
         self.known: dict[int, list[tuple[float, float] | None]] = {}  # row -> refine.place at its first candidates
         self.infos: dict[int, TrackInfo | None] = {}  # track id -> its details, as read for this query
+        # What SearchEngine.prepare_moves added (rows; track ids for infos): dropped when
+        # another query is prepared, so only one query holds its prepared moves.
+        self.prepared: set[int] = set()
+        self.prepared_ids: set[int] = set()
+
+    def forget_prepared(self) -> None:
+        for row in self.prepared:
+            self.segments.pop(row, None)
+            self.phases.pop(row, None)
+            self.stacks.pop(row, None)
+        for track_id in self.prepared_ids:
+            self.infos.pop(track_id, None)
+        self.prepared, self.prepared_ids = set(), set()
 
 
 class SearchEngine:
@@ -298,6 +318,7 @@ class SearchEngine:
         self._fingerprints = np.array(table.fingerprints or [None] * len(table), dtype=object)
         self._states: OrderedDict[int, tuple[Query, _QueryState]] = OrderedDict()
         self._spread: LibrarySpread | None = None  # read on the first search
+        self._preparing: _QueryState | None = None  # the query prepare_moves works for
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -490,11 +511,8 @@ class SearchEngine:
         missing = [int(r) for r in rows if int(r) not in state.segments]
         read: Mapping[int, np.ndarray] = {}  # windows read by this call (id -> windows), for the alignment too
         if missing:
-            ids = [int(self.table.ids[r]) for r in missing]
-            found = read = self._windows(ids)
-            have = [(r, found[i]) for r, i in zip(missing, ids, strict=True) if i in found]
-            for (row, _), seg in zip(have, segment_cosines(query, [x for _, x in have]), strict=True):
-                state.segments[row] = seg
+            segments, read = self._segments_of(query, missing)
+            state.segments.update(segments)
         rows = np.array([r for r in rows if int(r) in state.segments], dtype=np.int64)
         if rows.shape[0] == 0:
             return []
@@ -520,12 +538,11 @@ class SearchEngine:
             new = [int(rows[i]) for i in order if int(rows[i]) not in state.phases]
             unread = [int(self.table.ids[r]) for r in new if int(self.table.ids[r]) not in read]
             found = {**read, **self._windows(unread)} if unread else read
-            for row in new:
-                track = found.get(int(self.table.ids[row]))
-                cosines = None if track is None else phase_cosines(query.phases, track)
+            aligned = _aligned(query, [found.get(int(self.table.ids[row])) for row in new])
+            for row, (cosines, stack) in zip(new, aligned, strict=True):
                 state.phases[row] = cosines
-                if cosines is not None:
-                    state.stacks[row] = stack_phases(cosines, phase_hop_s())
+                if stack is not None:
+                    state.stacks[row] = stack
             have = np.array([i for i in order if state.phases[int(rows[i])] is not None], dtype=np.int64)
             if have.size:
                 stacks = [state.stacks[int(rows[i])] for i in have]
@@ -557,6 +574,108 @@ class SearchEngine:
                 )
             )
         return results
+
+    def _segments_of(
+        self, query: Query, rows: Sequence[int]
+    ) -> tuple[dict[int, np.ndarray], Mapping[int, np.ndarray]]:
+        """``segment_cosines`` of those ``rows`` that have windows (row -> cosines), and the
+        windows read (track id -> windows)."""
+        if not rows:
+            return {}, {}
+        ids = [int(self.table.ids[r]) for r in rows]
+        found = self._windows(ids)
+        have = [(r, found[i]) for r, i in zip(rows, ids, strict=True) if i in found]
+        segments = segment_cosines(query, [x for _, x in have])
+        return {row: seg for (row, _), seg in zip(have, segments, strict=True)}, found
+
+    # ------------------------------------------------------------------ slider moves ahead
+    def prepare_moves(
+        self,
+        query: Query,
+        weights: SearchWeights | Sequence[float] | Callable[[], SearchWeights | Sequence[float]],
+        k: int = 10,
+        filters: SearchFilters | None = None,
+        *,
+        batch: int = PREPARE_BATCH,
+        limit: int = PREPARE_LIMIT,
+    ) -> Iterator[int]:
+        """Compute ahead, for every track that some slider setting brings into ``query``'s
+        candidates (app.core.reachable), what a move would otherwise read and compute then:
+        its segment cosines, its phase alignment's cosines and its details. Call it after a
+        ``search`` of ``query`` with these ``k`` and ``filters``. ``weights`` (or a callable
+        giving them as the sliders move) only order the work: the tracks of settings near the
+        sliders first. A generator that yields the rows prepared so far after each ``batch``
+        (a cancellation point).
+
+        A move's results do not change: it finds the numbers it would have computed. The
+        lock is held only to look up and to store, never while reading the catalog or
+        computing, so a search waits at most for one store. Only the query prepared last
+        keeps what was prepared for it, up to ``limit`` rows (about 5 KB each). Tag words
+        (a score that is not linear in the weights) and the audio check of the top results
+        (app.core.refine) are not prepared."""
+        def now() -> np.ndarray:
+            value = weights() if callable(weights) else weights
+            return np.asarray(value.as_tuple() if isinstance(value, SearchWeights) else value, np.float32)
+
+        with self._lock:
+            entry = self._states.get(id(query))
+            if entry is None or entry[0] is not query or not now().any():
+                return 0
+            state = entry[1]
+            mask = self.filter_mask(filters or SearchFilters())
+            if state.track_cosines is not None:
+                rows = np.flatnonzero(mask)
+                cosines = state.track_cosines[rows]
+            elif state.pool is not None:
+                keep = mask[state.pool[0]]
+                rows, cosines = state.pool[0][keep], state.pool[1][keep]
+            else:
+                return 0
+            width = scale(self.spread.centers(query.spans))
+            for _, other in self._states.values():
+                if other is not state:
+                    other.forget_prepared()
+            self._preparing = state
+        done = 0
+        for part in plan(cosines, max(self.candidates, k), now, width, batch):
+            if done >= limit:
+                break
+            if part.size:
+                if not self._prepare_rows(query, state, [int(r) for r in rows[part]]):
+                    break  # another query is being prepared
+                done += int(part.size)
+            yield done
+        return done
+
+    def _prepare_rows(self, query: Query, state: _QueryState, rows: list[int]) -> bool:
+        """``prepare_moves`` for ``rows``: computed unlocked, stored under the lock unless a
+        search got there first (the same numbers). False when another query is being prepared."""
+        segments, found = self._segments_of(query, [r for r in rows if r not in state.segments])
+        aligned = {}
+        if query.phases:
+            new = [r for r in rows if r not in state.phases]
+            unread = [int(self.table.ids[r]) for r in new if int(self.table.ids[r]) not in found]
+            found = {**found, **self._windows(unread)} if unread else found
+            aligned = dict(zip(new, _aligned(query, [found.get(int(self.table.ids[r])) for r in new]), strict=True))
+        ids = [int(self.table.ids[r]) for r in rows if r in segments or r in state.segments]
+        unknown = [i for i in ids if i not in state.infos]
+        infos = self._info(unknown) if unknown else {}
+        with self._lock:
+            if self._preparing is not state:
+                return False
+            for row, seg in segments.items():
+                if row not in state.segments:
+                    state.segments[row] = seg
+                    state.prepared.add(row)
+            for row, (cosines, stack) in aligned.items():
+                if row not in state.phases and stack is not None:
+                    state.phases[row], state.stacks[row] = cosines, stack
+                    state.prepared.add(row)
+            for track_id in unknown:
+                if track_id not in state.infos:
+                    state.infos[track_id] = infos.get(track_id)
+                    state.prepared_ids.add(track_id)
+        return True
 
     def _blend(self, best: np.ndarray, tracks: np.ndarray, chances: np.ndarray) -> np.ndarray:
         """Evidence per dimension: the best segment, less what its number of ``chances``
@@ -605,6 +724,26 @@ class SearchEngine:
         pool_rows, cosines = state.pool
         order = np.argsort(pool_rows)
         return cosines[order[np.searchsorted(pool_rows, rows, sorter=order)]]
+
+
+Aligned = tuple[list[np.ndarray] | None, tuple[np.ndarray, np.ndarray] | None]
+
+
+def _aligned(query: Query, tracks: Sequence[np.ndarray | None]) -> list[Aligned]:
+    """Per track, its ``phase_cosines`` with the query and their ``stack_phases`` (the per-phase
+    arrays are views of the stack: kept for many candidates, the cosines are stored once);
+    ``(None, None)`` for a track without windows."""
+    have = [t for t in tracks if t is not None]
+    found = iter(phase_cosines_many(query.phases, have))
+    out: list[Aligned] = []
+    for track in tracks:
+        if track is None:
+            out.append((None, None))
+            continue
+        cosines = next(found)
+        stack = stack_phases(cosines, phase_hop_s())
+        out.append((np.split(stack[0], np.cumsum([len(c) for c in cosines])[:-1]), stack))
+    return out
 
 
 def _scores(calibrated: np.ndarray, w: np.ndarray, rows: np.ndarray, match: np.ndarray | None) -> np.ndarray:

@@ -37,6 +37,7 @@ class Services:
     def shutdown(self) -> None:
         """Stop audio, abort background jobs, join every pool, flush settings (on quit)."""
         self.playback.shutdown()
+        self.search.stop_preparing()
         self.library.stop_sync()
         self.library.cancel()
         self.training.stop_for_quit()

@@ -175,6 +175,13 @@ class CoreLibrary:
     def search(self, query: Any, weights: SearchWeights, k: int, filters: SearchFilters) -> list[SearchResult]:
         return self.library.search(query, weights, k, filters)
 
+    def prepare_moves(
+        self, query: Any, weights: Callable[[], SearchWeights], k: int, filters: SearchFilters
+    ) -> Iterator[int]:
+        """After ``search`` with these arguments: slider moves prepared ahead (a generator job;
+        ``weights()``: where the sliders are, which orders the work)."""
+        return self.library.prepare_moves(query, weights, k, filters)
+
     @property
     def tags_available(self) -> bool:
         return self.library.has_tags

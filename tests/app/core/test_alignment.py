@@ -123,3 +123,28 @@ def test_a_candidate_with_nan_cosines_is_left_unaligned_not_an_error() -> None:
     offsets, dims = best_alignments([stack_phases(c, hop) for c in (good, bad, good)], EQUAL)
     assert offsets.tolist() == [WINDOW_SECONDS, 0.0, WINDOW_SECONDS]
     assert dims[1].tolist() == [0.0] * 4 and dims[0].tolist() == [0.5] * 4
+
+
+def test_phase_cosines_of_many_tracks_are_the_one_at_a_time_ones_to_the_bit() -> None:
+    from app.core.alignment import phase_cosines, phase_cosines_many
+
+    rng = np.random.default_rng(0)
+    phases = [normalize_blocks(rng.normal(size=(m, 256)).astype(np.float32)) for m in (10, 9, 9, 9)]
+    lengths = rng.choice([60, 60, 60, 33, 5, 0, 10, 9, 61], 120)  # shared lengths, short, empty
+    tracks = [normalize_blocks(rng.normal(size=(n, 256)).astype(np.float32)).astype(np.float16) for n in lengths]
+    for together, alone in zip(phase_cosines_many(phases, tracks), [phase_cosines(phases, t) for t in tracks],
+                               strict=True):  # fmt: skip
+        assert len(together) == len(alone)
+        for a, b in zip(together, alone, strict=True):
+            assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def test_stacks_of_tracks_of_one_length_share_their_offsets() -> None:
+    from app.core.alignment import stack_phases
+
+    hop = phase_hop_s()
+    one = stack_phases([np.zeros((5, 4), np.float32), np.zeros((4, 4), np.float32)], hop)
+    two = stack_phases([np.ones((5, 4), np.float32), np.ones((4, 4), np.float32)], hop)
+    assert one[1] is two[1] and not one[1].flags.writeable
+    want = np.concatenate([np.arange(5) * WINDOW_SECONDS, np.maximum(0.0, np.arange(4) * WINDOW_SECONDS - hop)])
+    assert np.array_equal(one[1], want)

@@ -7,6 +7,8 @@ vectors are the sharpest check.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -355,3 +357,62 @@ def test_re_ranks_read_details_only_of_tracks_not_shown_before(library) -> None:
         assert all(r.track.title for r in results)  # the catalog's details, not a bare path
         shown |= {r.track.path for r in results}
     assert len(asked) == len(set(asked)) == len(shown)
+
+
+def _phased(catalog: Catalog, path: str):
+    windows = _windows_of(catalog, path)
+    return query_from_windows(windows[:3], path, phases=[windows[:3], windows[1:3]])
+
+
+MOVES = [w for w in itertools.product((0, 0.05, 0.5, 1), repeat=4) if any(w)]  # sliders at their ends too
+
+
+def test_prepared_moves_give_the_same_results_and_read_nothing_when_moved(library) -> None:
+    """Every slider setting's results after prepare_moves are those of an engine that prepared
+    nothing, and the moves read no windows and no details."""
+    asked: list[int] = []
+
+    def infos(ids):  # noqa: ANN001, ANN202
+        asked.extend(ids)
+        return library.get_tracks(ids)
+
+    plain, _ = _engine(library, candidates=12, track_weight=0.5, chance_correction=True)
+    source = CountingWindows(library)
+    prepared = SearchEngine(library.load_track_vectors(MODEL), source, infos, candidates=12)
+    query, start, k = _phased(library, "/music/t01.wav"), (0.5, 0.5, 0.5, 0.5), 6
+    filters = SearchFilters(exclude_paths=frozenset({"/music/t01.wav"}))
+    assert plain.search(query, start, k, filters) == prepared.search(query, start, k, filters)
+    done = list(prepared.prepare_moves(query, start, k, filters))
+    assert 12 < done[-1] < 59  # more than one setting's candidates, fewer than every track
+    read, told = source.requested, len(asked)
+    for w in MOVES:
+        want = plain.search(query, w, k, filters)
+        got = prepared.search(query, w, k, filters)
+        assert got == want and [r.to_json() for r in got] == [r.to_json() for r in want]
+    assert (source.requested, len(asked)) == (read, told)
+
+
+def test_preparing_another_query_drops_what_was_prepared_for_the_first(library) -> None:
+    engine, _ = _engine(library, candidates=12)
+    a, b = _phased(library, "/music/t01.wav"), _phased(library, "/music/t02.wav")
+    w = (1, 1, 1, 1)
+    engine.search(a, w, 6)
+    state = engine._states[id(a)][1]
+    searched = (set(state.segments), set(state.phases), set(state.infos))
+    first = engine.prepare_moves(a, w, 6, batch=2)
+    while not state.prepared:  # the first batches are the candidates the search has already
+        next(first)
+    engine.search(b, w, 6)
+    assert list(engine.prepare_moves(b, w, 6))[-1] > 12
+    assert not state.prepared and (set(state.segments), set(state.phases), set(state.infos)) == searched
+    list(first)  # it stops at its next batch, adding nothing
+    assert not state.prepared and (set(state.segments), set(state.phases), set(state.infos)) == searched
+
+
+def test_prepare_moves_keeps_to_its_limit_and_needs_a_search_first(library) -> None:
+    engine, _ = _engine(library, candidates=12)
+    query = _phased(library, "/music/t01.wav")
+    assert list(engine.prepare_moves(query, (1, 1, 1, 1), 6)) == []  # never searched: nothing to prepare
+    engine.search(query, (1, 1, 1, 1), 6)
+    assert list(engine.prepare_moves(query, (1, 1, 1, 1), 6, batch=4, limit=8))[-1] == 8
+    assert len(engine._states[id(query)][1].prepared) <= 8

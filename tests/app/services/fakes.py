@@ -137,6 +137,9 @@ class FakeSearch:
     def search(self, query: FakeQuery, weights: SearchWeights, k: int, filters: SearchFilters) -> list[SearchResult]:
         return self.engine.search(query.query, weights, k, filters)
 
+    def prepare_moves(self, query: FakeQuery, weights: Any, k: int, filters: SearchFilters) -> Iterator[int]:
+        return self.engine.prepare_moves(query.query, weights, k, filters)
+
 
 class FakeLibrary:
     """Indexing that takes ``steps`` × ``step_s`` seconds and can be cancelled between yields."""

@@ -150,3 +150,59 @@ def test_quitting_mid_training_leaves_the_run_resumable(qtbot, tmp_path: Path, q
     assert not Path(s.training._output).exists()  # not turned into a finished model
     runs = s.training.interrupted_runs()
     assert len(runs) == 1 and runs[0].resume and runs[0].epochs == 500
+
+
+def test_slider_moves_are_prepared_after_the_results_and_again_for_new_filters(
+    qtbot, services: Services, tmp_path: Path
+) -> None:
+    search = services.search
+    with qtbot.waitSignal(search.moves_prepared, timeout=10000) as prepared:
+        search.load_query(str(write_tone(tmp_path / "q.wav", 8.0)))
+    assert prepared.args == [4] and search.results  # the four tracks, after the results
+    search.set_weights(SearchWeights(0, 0, 0, 1))
+    assert not search.preparing  # a slider move re-ranks what was prepared
+    with qtbot.waitSignal(search.moves_prepared, timeout=10000):
+        search.set_filters(SearchFilters(bpm_min=95))
+    search.set_filters(SearchFilters(bpm_min=105))
+    assert search.preparing
+    search.load_query(str(write_tone(tmp_path / "q2.wav", 8.0)))
+    assert not search.preparing  # the new query's embedding comes first
+    with qtbot.waitSignal(search.moves_prepared, timeout=10000):
+        pass  # and its results start it again
+
+
+def test_preparing_runs_in_short_slices_and_stops_for_a_new_query(
+    qtbot, services: Services, tmp_path: Path, monkeypatch
+) -> None:
+    """An event posted while moves are being prepared waits one slice at most."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from app.services import search_service
+
+    steps: list[int] = []
+    waited: list[int] = []  # steps run between posting an event and its delivery
+    closed: list[bool] = []
+
+    def endless(*_args):  # noqa: ANN002, ANN202
+        try:
+            while True:
+                time.sleep(0.001)
+                steps.append(len(steps))
+                if len(steps) % 25 == 0:
+                    posted = len(steps)
+                    QTimer.singleShot(0, lambda p=posted: waited.append(len(steps) - p))
+                yield len(steps)
+        finally:
+            closed.append(True)
+
+    monkeypatch.setattr(services.search.backend, "prepare_moves", endless, raising=False)
+    monkeypatch.setattr(search_service, "PREPARE_SLICE_S", 0.005)
+    with qtbot.waitSignal(services.search.results_changed, timeout=10000):
+        services.search.load_query(str(write_tone(tmp_path / "q.wav", 8.0)))
+    qtbot.waitUntil(lambda: len(waited) >= 4, timeout=5000)
+    assert max(waited) <= 6  # 5 ms slices of 1-ms steps
+    services.search.load_query(str(write_tone(tmp_path / "q2.wav", 8.0)))
+    assert closed == [True] and not services.search.preparing
+    qtbot.waitSignal(services.search.results_changed, timeout=10000).wait()
