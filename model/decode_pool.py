@@ -150,6 +150,16 @@ def decode_in_processes(
 _DONE = object()  # put by the reader after the last piece
 
 
+def _send(worker: _Worker[Item], item: Item) -> bool:
+    """Send ``item`` to ``worker``; False when its process has died (a decoder crash found
+    before its pipe's end is read: the item stays in ``worker.items``, handed on with the rest)."""
+    try:
+        worker.conn.send(item)
+    except (BrokenPipeError, ConnectionResetError, OSError):
+        return False
+    return True
+
+
 def _receive(
     items: Iterable[Item], job: Callable[[Item], Iterable[object]], workers: int,
     received: queue.Queue[object], stop: threading.Event,
@@ -179,7 +189,8 @@ def _receive(
                         exhausted = True
                         break
                     worker.items.append(item)
-                    worker.conn.send(item)
+                    if not _send(worker, item):
+                        break  # it has crashed: the wait below sees its pipe end, and the item goes on
             busy = [w for w in pool if w.items]
             if not busy:
                 put(_DONE)
@@ -198,7 +209,7 @@ def _receive(
                     pool[pool.index(worker)] = replacement = _Worker(job)
                     for item in requeue:
                         replacement.items.append(item)
-                        replacement.conn.send(item)
+                        _send(replacement, item)
                     if not put((crashed, Crashed("the decoder crashed on this file"))):
                         return
                     continue
