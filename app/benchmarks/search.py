@@ -101,7 +101,7 @@ def _pct(values: list[float]) -> str:
 
 
 def _queries(engine, windows: PoolWindows, count: int, rng):  # noqa: ANN001, ANN202
-    from app.core.search import query_from_windows
+    from app.core.query import query_from_windows
 
     out = []
     for _ in range(count):

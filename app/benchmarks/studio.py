@@ -127,7 +127,8 @@ def client_run(url: str, model_id: str, cache_dir: str, new: int, queries: int, 
     from app.benchmarks._catalog import synthetic_tracks
     from app.benchmarks._local_twin import interleaved_latency
     from app.core.catalog import Catalog, TrackRecord
-    from app.core.search import SearchEngine, query_from_windows
+    from app.core.query import query_from_windows
+    from app.core.search import SearchEngine
     from app.core.types import SearchWeights
     from app.core.vector_cache import VectorCache, cache_path
 

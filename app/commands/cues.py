@@ -40,7 +40,7 @@ def find_cues(args: argparse.Namespace):  # noqa: ANN201
     """Read the timeline and search each cue: ``(cues, [(cue, results)])``; CliError on failure."""
     from app.core.cues import search_cues
     from app.core.library import Library
-    from app.core.search import SearchError
+    from app.core.query import SearchError
     from app.core.timeline import TimelineError, list_cues, read_timeline
 
     weights = _parse_weights(args.weights)

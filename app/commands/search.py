@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _search(args: argparse.Namespace, catalog, weights: SearchWeights, refs: dict[str, str]) -> int:  # noqa: ANN001
     from app.core.library import Library
-    from app.core.search import SearchError
+    from app.core.query import SearchError
 
     if catalog.track_count("ok") == 0:
         raise CliError(f"the library {catalog.path} has no indexed tracks; run `soundalike index DIR`")
@@ -191,7 +191,7 @@ def _load_quietly(library) -> None:  # noqa: ANN001
 
 def _prepare(args, library, refs, clips):  # noqa: ANN001, ANN202
     """The query for the clips combined (multi-query), mixed with the ``--ref`` clips."""
-    from app.core.search import combine_queries, mix_queries
+    from app.core.query import combine_queries, mix_queries
 
     query = combine_queries([library.prepare_query(p, args.start, args.end) for p in clips])
     if refs:
@@ -213,7 +213,7 @@ def _search_one(args, library, weights, filters, refs, clips, query=None):  # no
 
 def _search_each(args, library, weights, filters, refs) -> int:  # noqa: ANN001
     """``--from-list``: one JSON line per clip, written as soon as it is ranked."""
-    from app.core.search import SearchError
+    from app.core.query import SearchError
 
     found = 0
     for clip in args.batch:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.core.search import SearchError
+from app.core.query import SearchError
 from app.core.timeline import (
     Cue,
     Replacement,

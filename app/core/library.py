@@ -16,7 +16,7 @@ so every editor searches a local copy at the local catalog's latency.
 Only vectors made by the encoder's model are searched (``model_id``); tracks embedded by
 another model are counted by ``stale_count`` and re-embedded by the next index run.
 Mix-and-match and multi-query: build several queries with ``prepare_query`` and pass them
-through ``app.core.search.mix_queries`` / ``combine_queries``.
+through ``app.core.query.mix_queries`` / ``combine_queries``.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ from app.core.auto_tags import TagQueryError
 from app.core.catalog import Catalog
 from app.core.diversity import OVERFETCH, diversify
 from app.core.fingerprint import fingerprint_or_none
+from app.core.query import Query, SearchError, query_from_windows
 from app.core.refine import band_patterns
-from app.core.search import Query, SearchEngine, SearchError, query_from_windows
+from app.core.search import SearchEngine
 from app.core.types import SearchFilters, SearchResult, SearchWeights
 from app.core.vector_cache import VectorCache, cache_path
 

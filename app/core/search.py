@@ -1,6 +1,6 @@
 """Slider-weighted, segment-aware search over track and window vectors.
 
-Public API::
+Public API (the queries come from app.core.query)::
 
     Query                                  # what a clip (or clips) is looking for
     query_from_windows(windows, path="") -> Query    # from one clip's (m, 256) window vectors
@@ -68,7 +68,6 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -83,15 +82,15 @@ from app.core.auto_tags import LibraryTags, TagQueryError
 from app.core.calibration import LibrarySpread, calibrate, scale
 from app.core.catalog import TrackTable
 from app.core.chance import chance_gain
+from app.core.query import N_DIMS, Query, SearchError
 from app.core.reachable import plan
 from app.core.refine import MORE_CANDIDATES, PROMOTE_RANKS, SPACING_S, check, confirms, refine
 from app.core.types import DIMENSIONS, SearchFilters, SearchResult, SearchWeights, TrackInfo
 from app.core.vector_index import VectorIndex
 from model.audio import WINDOW_SECONDS
-from model.dimensions import BLOCK_SIZE, EMBEDDING_SIZE, normalize_blocks
+from model.dimensions import BLOCK_SIZE
 from model.tags import TagModel
 
-N_DIMS = len(DIMENSIONS)
 TRACK_WEIGHT = 0.5  # share of whole-track evidence in a result's score (the rest: best segment)
 RERANK_FACTOR = 3  # with phase windows, the best 3k candidates are aligned and re-ranked,
 RERANK_MIN = 30  # and at least 30: enough for app.core.chance to measure chance among them
@@ -100,80 +99,6 @@ PREPARE_LIMIT = 20_000  # tracks prepared per query at most (~5 KB each)
 
 WindowSource = Callable[[Sequence[int]], Mapping[int, np.ndarray]]  # ids -> (n, 256) each
 InfoSource = Callable[[Sequence[int]], Mapping[int, TrackInfo]]
-
-
-class SearchError(Exception):
-    """A search that cannot run (empty library, zero weights); ``str(e)`` is one line."""
-
-
-@dataclass(frozen=True, eq=False)
-class Query:
-    """A search reference: one vector, and how many windows each dimension's span covers.
-
-    ``eq=False``: each Query is its own object, so the engine caches its work per query.
-    """
-
-    vector: np.ndarray  # (256,) float32, each block L2-normalised
-    spans: tuple[int, ...]  # windows per dimension for segment matching (>= 1)
-    paths: tuple[str, ...] = ()  # the clips it came from (to exclude them from results)
-    padded: bool = False  # True when a clip was shorter than one window
-    sources: dict[str, str] = field(default_factory=dict)  # dimension -> clip it came from
-    # Window vectors of the clip at sub-window phases (app.core.alignment): they place the
-    # reported offset precisely. Empty for combined queries (no single clip to align).
-    phases: tuple[np.ndarray, ...] = ()
-    # The clip's log band energies at quarter-frame shifts (app.core.refine.band_patterns,
-    # (SUBFRAMES, frames, BANDS); one band_pattern also works): place a same-recording
-    # result to the frame. None for combined and mixed queries.
-    pattern: np.ndarray | None = None
-
-
-def query_from_windows(
-    windows: np.ndarray, path: str = "", padded: bool = False,
-    phases: Sequence[np.ndarray] = (),
-    pattern: np.ndarray | None = None,
-) -> Query:
-    windows = np.asarray(windows, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
-    if windows.shape[0] == 0:
-        raise SearchError("the query has no audio windows")
-    vector = normalize_blocks(windows.mean(axis=0))
-    paths = (path,) if path else ()
-    return Query(
-        vector, (windows.shape[0],) * N_DIMS, paths, padded, dict.fromkeys(DIMENSIONS, path),
-        tuple(phases), pattern,
-    )
-
-
-def combine_queries(queries: Sequence[Query]) -> Query:
-    """Multi-query: the mean of several clips' vectors (block re-normalised)."""
-    if not queries:
-        raise SearchError("no query clips")
-    if len(queries) == 1:
-        return queries[0]
-    vector = normalize_blocks(np.mean([q.vector for q in queries], axis=0))
-    spans = tuple(max(1, round(float(np.mean([q.spans[d] for q in queries])))) for d in range(N_DIMS))
-    paths = tuple(dict.fromkeys(p for q in queries for p in q.paths))
-    sources = {d: " + ".join(q.sources.get(d, "") for q in queries) for d in DIMENSIONS}
-    return Query(vector, spans, paths, any(q.padded for q in queries), sources)
-
-
-def mix_queries(base: Query, references: Mapping[str, Query]) -> Query:
-    """Mix-and-match: dimension ``d`` takes its block (and span) from ``references[d]``."""
-    vector = base.vector.copy()
-    spans = list(base.spans)
-    sources = dict(base.sources)
-    for name, ref in references.items():
-        if name not in DIMENSIONS:
-            raise SearchError(f"unknown dimension {name!r}; use one of {', '.join(DIMENSIONS)}")
-        d = DIMENSIONS.index(name)
-        vector[d * BLOCK_SIZE : (d + 1) * BLOCK_SIZE] = ref.vector[d * BLOCK_SIZE : (d + 1) * BLOCK_SIZE]
-        spans[d] = ref.spans[d]
-        sources[name] = ref.sources.get(name, "")
-    paths = tuple(dict.fromkeys([*base.paths, *(p for r in references.values() for p in r.paths)]))
-    padded = base.padded or any(r.padded for r in references.values())
-    # Phase windows are the base clip's in every dimension: a mix has no one clip to align.
-    if references:
-        return Query(vector, tuple(spans), paths, padded, sources)
-    return Query(vector, tuple(spans), paths, padded, sources, base.phases, base.pattern)
 
 
 _SLIDING_ROWS = 512  # output rows per pass of _sliding_sum: its temporaries stay in the CPU's cache

@@ -168,7 +168,7 @@ class CoreLibrary:
         return query
 
     def combine(self, base: Any, references: dict[str, Any]) -> Any:
-        from app.core.search import mix_queries
+        from app.core.query import mix_queries
 
         return mix_queries(base, references)
 

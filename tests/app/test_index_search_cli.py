@@ -177,7 +177,7 @@ def test_search_checks_the_library_before_the_query_it_embedded_meanwhile(indexe
     library's own (a library of another model), and a good clip ranks as the library API does."""
     from app.core.catalog import Catalog
     from app.core.library import Library
-    from app.core.search import SearchError
+    from app.core.query import SearchError
     from model.encoder import Encoder
 
     db, model, paths = indexed

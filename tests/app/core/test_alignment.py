@@ -7,7 +7,8 @@ import pytest
 
 from app.core.alignment import PHASES, align, phase_hop_s, split_phases
 from app.core.catalog import Catalog, TrackRecord
-from app.core.search import SearchEngine, query_from_windows
+from app.core.query import query_from_windows
+from app.core.search import SearchEngine
 from app.core.types import SearchWeights
 from model.audio import WINDOW_SAMPLES, WINDOW_SECONDS
 from model.dimensions import normalize_blocks

@@ -7,7 +7,8 @@ import pytest
 
 from app.core.auto_tags import TagQueryError
 from app.core.catalog import Catalog, TrackRecord
-from app.core.search import SearchEngine, SearchError, query_from_windows
+from app.core.query import SearchError, query_from_windows
+from app.core.search import SearchEngine
 from app.core.types import SearchFilters, SearchWeights
 from model.dimensions import normalize_blocks
 from model.tags import TagModel

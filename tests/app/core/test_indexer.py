@@ -11,7 +11,7 @@ import pytest
 from app.core.catalog import Catalog
 from app.core.indexer import IndexSummary, index_folders
 from app.core.library import Library
-from app.core.search import SearchError
+from app.core.query import SearchError
 from app.core.types import SearchWeights
 from tests.app.library_helpers import WINDOW_S, make_library, make_model
 from tests.synth_audio import music_like, write_audio

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from app.core.catalog import Catalog, TrackRecord
-from app.core.search import SearchEngine, query_from_windows
+from app.core.query import query_from_windows
+from app.core.search import SearchEngine
 from app.core.types import SearchWeights
 from model.dimensions import normalize_blocks
 

@@ -10,6 +10,7 @@ from app.core import refine as refine_module
 from app.core import search as search_module
 from app.core.alignment import PHASES, best_alignment, best_offsets, phase_cosines, phase_hop_s
 from app.core.catalog import Catalog, TrackRecord
+from app.core.query import query_from_windows
 from app.core.refine import (
     BANDS,
     CANDIDATES,
@@ -30,7 +31,7 @@ from app.core.refine import (
     refine,
     warp,
 )
-from app.core.search import SearchEngine, query_from_windows
+from app.core.search import SearchEngine
 from app.core.types import SearchWeights
 from model.audio import HOP_LENGTH, SAMPLE_RATE, WINDOW_SECONDS
 from model.dimensions import normalize_blocks

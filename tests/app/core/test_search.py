@@ -13,14 +13,8 @@ import numpy as np
 import pytest
 
 from app.core.catalog import Catalog, TrackRecord
-from app.core.search import (
-    SearchEngine,
-    SearchError,
-    combine_queries,
-    mix_queries,
-    query_from_windows,
-    segment_cosines,
-)
+from app.core.query import SearchError, combine_queries, mix_queries, query_from_windows
+from app.core.search import SearchEngine, segment_cosines
 from app.core.types import DIMENSIONS, SearchFilters, SearchWeights
 from model.dimensions import BLOCK_SIZE, normalize_blocks
 
@@ -272,7 +266,7 @@ def test_approximate_index_recall_against_exact() -> None:
 
 def test_segment_cosines_match_a_direct_computation() -> None:
     """Spans per dimension (mix-and-match), tracks shorter than a span, clamped offsets."""
-    from app.core.search import Query
+    from app.core.query import Query
 
     rng = np.random.default_rng(5)
     tracks = [_windows(rng, n).astype(np.float16) for n in (1, 2, 5, 12, 30)]

@@ -10,7 +10,8 @@ import pytest
 
 from app.core.catalog import Catalog, TrackRecord
 from app.core.catalog_records import Relink
-from app.core.search import SearchEngine, query_from_windows
+from app.core.query import query_from_windows
+from app.core.search import SearchEngine
 from app.core.vector_cache import cache_path, load_table
 from model.dimensions import normalize_blocks
 

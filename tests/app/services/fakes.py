@@ -20,7 +20,8 @@ from app.core.catalog import TrackTable
 from app.core.model_registry import write_card
 from app.core.player import DecodeCache, Player
 from app.core.projection import project
-from app.core.search import Query, SearchEngine, mix_queries, query_from_windows
+from app.core.query import Query, mix_queries, query_from_windows
+from app.core.search import SearchEngine
 from app.core.types import (
     DIMENSIONS,
     Progress,

@@ -10,7 +10,8 @@ import numpy as np
 
 from app.core.catalog import Catalog, TrackRecord
 from app.core.catalog_records import TrackTable
-from app.core.search import SearchEngine, query_from_windows
+from app.core.query import query_from_windows
+from app.core.search import SearchEngine
 from app.core.types import SearchWeights
 from app.core.vector_cache import VectorCache
 from model.audio import WINDOW_SECONDS
