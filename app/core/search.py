@@ -15,15 +15,16 @@ cosine):
 1. Track level (candidates): ``cos_d(query, track)`` for every track and dimension,
    exactly, or through an approximate index above ``flat_limit`` (see vector_index.py).
    The ``candidates`` best by ``sum_d w_d cos_d`` go on.
-2. Segment level (the score): the query covers ``m`` windows (its start/end region). For
-   each candidate and each offset ``o`` (window grid, 2.97 s), the mean of the candidate's
-   windows ``o .. o+m-1`` (block re-normalised, like a track vector) is compared with the
-   query per dimension. The result's ``score = max_o sum_d w_d cos_d(o)``, ``offset_s`` is
-   that ``o`` in seconds and ``dimensions`` are the ``cos_d`` there. A query cut from the
-   middle of a library track on the window grid therefore finds that track, at that offset,
-   with cos = 1 (tested). Span means rather than window-by-window pairs are meant to
-   tolerate cuts off the grid; that depends on the model separating tracks and is not
-   tested here (the tests' random-init network maps all music to nearly one direction).
+2. Segment level (the score; app.core.segments): the query covers ``m`` windows (its
+   start/end region). For each candidate and each offset ``o`` (window grid, 2.97 s), the
+   mean of the candidate's windows ``o .. o+m-1`` (block re-normalised, like a track vector)
+   is compared with the query per dimension. The result's
+   ``score = max_o sum_d w_d cos_d(o)``, ``offset_s`` is that ``o`` in seconds and
+   ``dimensions`` are the ``cos_d`` there. A query cut from the middle of a library track
+   on the window grid therefore finds that track, at that offset, with cos = 1 (tested).
+   Span means rather than window-by-window pairs are meant to tolerate cuts off the grid;
+   that depends on the model separating tracks and is not tested here (the tests'
+   random-init network maps all music to nearly one direction).
 3. Readable units: each cosine is calibrated against the library's spread of unrelated
    pairs (``app.core.calibration``: 0 = unrelated, 1 = identical). The result's ``score`` is
    the slider-weighted mean of the calibrated dimensions, maximised over offsets; the raw
@@ -85,10 +86,10 @@ from app.core.chance import chance_gain
 from app.core.query import N_DIMS, Query, SearchError
 from app.core.reachable import plan
 from app.core.refine import MORE_CANDIDATES, PROMOTE_RANKS, SPACING_S, check, confirms, refine
+from app.core.segments import segment_cosines
 from app.core.types import DIMENSIONS, SearchFilters, SearchResult, SearchWeights, TrackInfo
 from app.core.vector_index import VectorIndex
 from model.audio import WINDOW_SECONDS
-from model.dimensions import BLOCK_SIZE
 from model.tags import TagModel
 
 TRACK_WEIGHT = 0.5  # share of whole-track evidence in a result's score (the rest: best segment)
@@ -99,82 +100,6 @@ PREPARE_LIMIT = 20_000  # tracks prepared per query at most (~5 KB each)
 
 WindowSource = Callable[[Sequence[int]], Mapping[int, np.ndarray]]  # ids -> (n, 256) each
 InfoSource = Callable[[Sequence[int]], Mapping[int, TrackInfo]]
-
-
-_SLIDING_ROWS = 512  # output rows per pass of _sliding_sum: its temporaries stay in the CPU's cache
-
-
-def _sliding_sum(x: np.ndarray, m: int) -> np.ndarray:
-    """``out[g] = x[g:g+m].sum(0)`` for every ``g``, in about ``2 log2(m)`` passes over ``x``.
-
-    Binary doubling: partial sums of width 1, 2, 4, ... are combined by the bits of ``m``.
-    (Faster than a prefix sum: numpy's cumsum along rows is a slow sequential loop.)
-    Done ``_SLIDING_ROWS`` output rows at a time (the same additions in the same order):
-    200 candidates' windows (12 MB) in one go spent half the time waiting on memory.
-    """
-    n_out = x.shape[0] - m + 1
-    if n_out <= _SLIDING_ROWS:
-        return _sliding_sum_block(x, m)
-    out = np.empty((n_out, *x.shape[1:]), dtype=x.dtype)
-    for first in range(0, n_out, _SLIDING_ROWS):
-        last = min(first + _SLIDING_ROWS, n_out)
-        out[first:last] = _sliding_sum_block(x[first : last + m - 1], m)
-    return out
-
-
-def _sliding_sum_block(x: np.ndarray, m: int) -> np.ndarray:
-    n_out = x.shape[0] - m + 1
-    result: np.ndarray | None = None
-    power, width, shift, rest = x, 1, 0, m
-    while True:
-        if rest & 1:
-            part = power[shift : shift + n_out]
-            result = part.copy() if result is None else np.add(result, part, out=result)
-            shift += width
-        rest >>= 1
-        if not rest:
-            break
-        power = power[:-width] + power[width:]
-        width *= 2
-    assert result is not None
-    return result
-
-
-def segment_cosines(query: Query, windows: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Per candidate, ``(offsets, 4)`` cosines of each window span with the query.
-
-    Candidate ``t`` with ``n`` windows has ``max(n - min(spans), 0) + 1`` offsets; for a
-    dimension with a longer span the offset is clamped so its span stays inside the track,
-    and a track shorter than a span is compared whole.
-    """
-    if not windows:
-        return []
-    lengths = np.array([w.shape[0] for w in windows], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    stacked = np.concatenate(windows).astype(np.float32, copy=False)
-    n_offsets = np.maximum(lengths - min(query.spans), 0) + 1
-    pair_track = np.repeat(np.arange(len(windows)), n_offsets)
-    pair_offset = np.arange(int(n_offsets.sum())) - np.repeat(np.cumsum(n_offsets) - n_offsets, n_offsets)
-    n = lengths[pair_track]
-    out = np.empty((pair_track.shape[0], N_DIMS), dtype=np.float32)
-    q = query.vector.reshape(N_DIMS, BLOCK_SIZE)
-    for span in sorted(set(query.spans)):
-        dims = [d for d in range(N_DIMS) if query.spans[d] == span]
-        cols = np.concatenate([np.arange(d * BLOCK_SIZE, (d + 1) * BLOCK_SIZE) for d in dims])
-        x = stacked if len(dims) == N_DIMS else stacked[:, cols]
-        sums = np.empty((pair_track.shape[0], x.shape[1]), dtype=np.float32)
-        whole = n < span  # tracks shorter than the span: compared whole
-        if whole.any():
-            sums[whole] = np.add.reduceat(x, starts, axis=0)[pair_track[whole]]
-        if not whole.all():
-            sliding = _sliding_sum(x, span)
-            first = starts[pair_track] + np.minimum(pair_offset, np.maximum(n - span, 0))
-            sums[~whole] = sliding[first[~whole]]
-        blocks = sums.reshape(-1, len(dims), BLOCK_SIZE)
-        norms = np.sqrt(np.einsum("pdk,pdk->pd", blocks, blocks))
-        dots = np.einsum("pdk,dk->pd", blocks, q[dims])
-        out[:, dims] = dots / np.maximum(norms, 1e-12)
-    return np.split(out, np.cumsum(n_offsets)[:-1])
 
 
 class _QueryState:

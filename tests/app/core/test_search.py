@@ -14,7 +14,8 @@ import pytest
 
 from app.core.catalog import Catalog, TrackRecord
 from app.core.query import SearchError, combine_queries, mix_queries, query_from_windows
-from app.core.search import SearchEngine, segment_cosines
+from app.core.search import SearchEngine
+from app.core.segments import segment_cosines
 from app.core.types import DIMENSIONS, SearchFilters, SearchWeights
 from model.dimensions import BLOCK_SIZE, normalize_blocks
 
@@ -285,12 +286,12 @@ def test_segment_cosines_match_a_direct_computation() -> None:
 @pytest.mark.parametrize("m", [1, 2, 7, 10, 33])
 def test_sliding_sum_in_blocks_is_the_whole_pass_exactly(monkeypatch, m) -> None:
     """Blocks of output rows (cache-sized) add the same numbers in the same order as one pass."""
-    from app.core import search
+    from app.core import segments
 
     x = np.random.default_rng(m).normal(size=(1300, 256)).astype(np.float32)
-    whole = search._sliding_sum_block(x, m)
-    monkeypatch.setattr(search, "_SLIDING_ROWS", 100)
-    blocked = search._sliding_sum(x, m)
+    whole = segments._sliding_sum_block(x, m)
+    monkeypatch.setattr(segments, "_SLIDING_ROWS", 100)
+    blocked = segments._sliding_sum(x, m)
     assert np.array_equal(blocked, whole)
     assert np.allclose(whole[[0, 17, len(whole) - 1]], [x[g : g + m].sum(0) for g in (0, 17, len(whole) - 1)], atol=1e-4)
 
