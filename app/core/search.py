@@ -72,18 +72,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from app.core.alignment import (
-    best_alignments,
-    best_offsets,
-    phase_cosines_many,
-    phase_hop_s,
-    stack_phases,
-)
+from app.core.alignment import best_alignments, best_offsets, phase_hop_s
 from app.core.auto_tags import LibraryTags, TagQueryError
 from app.core.calibration import LibrarySpread, calibrate, scale
 from app.core.catalog import TrackTable
 from app.core.chance import chance_gain
 from app.core.query import N_DIMS, Query, SearchError
+from app.core.query_cache import QueryState, align_phases
 from app.core.reachable import plan
 from app.core.refine import MORE_CANDIDATES, PROMOTE_RANKS, SPACING_S, check, confirms, refine
 from app.core.segments import segment_cosines
@@ -100,31 +95,6 @@ PREPARE_LIMIT = 20_000  # tracks prepared per query at most (~5 KB each)
 
 WindowSource = Callable[[Sequence[int]], Mapping[int, np.ndarray]]  # ids -> (n, 256) each
 InfoSource = Callable[[Sequence[int]], Mapping[int, TrackInfo]]
-
-
-class _QueryState:
-    def __init__(self) -> None:
-        self.track_cosines: np.ndarray | None = None  # (N, 4), exact mode
-        self.segments: dict[int, np.ndarray] = {}  # row -> (offsets, 4)
-        self.pool: tuple[np.ndarray, np.ndarray] | None = None  # approximate mode: rows, (rows, 4)
-        self.phases: dict[int, list[np.ndarray] | None] = {}  # row -> alignment.phase_cosines
-        self.stacks: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # row -> alignment.stack_phases of it
-        self.placed: dict[int, float | None] = {}  # row -> refine's answer (weight-free)
-        self.known: dict[int, list[tuple[float, float] | None]] = {}  # row -> refine.place at its first candidates
-        self.infos: dict[int, TrackInfo | None] = {}  # track id -> its details, as read for this query
-        # What SearchEngine.prepare_moves added (rows; track ids for infos): dropped when
-        # another query is prepared, so only one query holds its prepared moves.
-        self.prepared: set[int] = set()
-        self.prepared_ids: set[int] = set()
-
-    def forget_prepared(self) -> None:
-        for row in self.prepared:
-            self.segments.pop(row, None)
-            self.phases.pop(row, None)
-            self.stacks.pop(row, None)
-        for track_id in self.prepared_ids:
-            self.infos.pop(track_id, None)
-        self.prepared, self.prepared_ids = set(), set()
 
 
 class SearchEngine:
@@ -166,9 +136,9 @@ class SearchEngine:
         self._last_mask: tuple[SearchFilters, np.ndarray] | None = None  # slider moves keep their filters
         self._albums = np.array(table.albums, dtype=object)
         self._fingerprints = np.array(table.fingerprints or [None] * len(table), dtype=object)
-        self._states: OrderedDict[int, tuple[Query, _QueryState]] = OrderedDict()
+        self._states: OrderedDict[int, tuple[Query, QueryState]] = OrderedDict()
         self._spread: LibrarySpread | None = None  # read on the first search
-        self._preparing: _QueryState | None = None  # the query prepare_moves works for
+        self._preparing: QueryState | None = None  # the query prepare_moves works for
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -227,13 +197,13 @@ class SearchEngine:
         return mask
 
     # ------------------------------------------------------------------ search
-    def _state(self, query: Query) -> _QueryState:
+    def _state(self, query: Query) -> QueryState:
         key = id(query)
         entry = self._states.get(key)
         if entry is not None and entry[0] is query:
             self._states.move_to_end(key)
             return entry[1]
-        state = _QueryState()
+        state = QueryState()
         self._states[key] = (query, state)
         while len(self._states) > 4:  # a few recent queries (A/B between clips stays cheap)
             self._states.popitem(last=False)
@@ -306,7 +276,7 @@ class SearchEngine:
     def _candidate_rows(
         self,
         query: Query,
-        state: _QueryState,
+        state: QueryState,
         weights: np.ndarray,
         centers: np.ndarray,
         mask: np.ndarray,
@@ -349,7 +319,7 @@ class SearchEngine:
     def _rank_segments(
         self,
         query: Query,
-        state: _QueryState,
+        state: QueryState,
         w: np.ndarray,
         centers: np.ndarray,
         rows: np.ndarray,
@@ -388,7 +358,7 @@ class SearchEngine:
             new = [int(rows[i]) for i in order if int(rows[i]) not in state.phases]
             unread = [int(self.table.ids[r]) for r in new if int(self.table.ids[r]) not in read]
             found = {**read, **self._windows(unread)} if unread else read
-            aligned = _aligned(query, [found.get(int(self.table.ids[row])) for row in new])
+            aligned = align_phases(query, [found.get(int(self.table.ids[row])) for row in new])
             for row, (cosines, stack) in zip(new, aligned, strict=True):
                 state.phases[row] = cosines
                 if stack is not None:
@@ -497,7 +467,7 @@ class SearchEngine:
             yield done
         return done
 
-    def _prepare_rows(self, query: Query, state: _QueryState, rows: list[int]) -> bool:
+    def _prepare_rows(self, query: Query, state: QueryState, rows: list[int]) -> bool:
         """``prepare_moves`` for ``rows``: computed unlocked, stored under the lock unless a
         search got there first (the same numbers). False when another query is being prepared."""
         segments, found = self._segments_of(query, [r for r in rows if r not in state.segments])
@@ -506,7 +476,7 @@ class SearchEngine:
             new = [r for r in rows if r not in state.phases]
             unread = [int(self.table.ids[r]) for r in new if int(self.table.ids[r]) not in found]
             found = {**found, **self._windows(unread)} if unread else found
-            aligned = dict(zip(new, _aligned(query, [found.get(int(self.table.ids[r])) for r in new]), strict=True))
+            aligned = dict(zip(new, align_phases(query, [found.get(int(self.table.ids[r])) for r in new]), strict=True))
         ids = [int(self.table.ids[r]) for r in rows if r in segments or r in state.segments]
         unknown = [i for i in ids if i not in state.infos]
         infos = self._info(unknown) if unknown else {}
@@ -534,7 +504,7 @@ class SearchEngine:
         return (1.0 - self.track_weight) * segment + self.track_weight * tracks
 
     def _place_top(
-        self, query: Query, state: _QueryState, w: np.ndarray, rows: np.ndarray, order: np.ndarray, offsets: np.ndarray
+        self, query: Query, state: QueryState, w: np.ndarray, rows: np.ndarray, order: np.ndarray, offsets: np.ndarray
     ) -> np.ndarray:
         """``order`` with the query's recording first when the audio finds it among the top
         ``PROMOTE_RANKS``, its offset placed to the frame (app.core.refine, module doc 5)."""
@@ -546,7 +516,7 @@ class SearchEngine:
                 return order if rank == 0 else np.concatenate([[i], np.delete(order, rank)])
         return order
 
-    def _placed(self, query: Query, state: _QueryState, w: np.ndarray, row: int, *, checked: bool) -> float | None:
+    def _placed(self, query: Query, state: QueryState, w: np.ndarray, row: int, *, checked: bool) -> float | None:
         """refine's answer for ``row`` (cached per query); unless ``checked``, only once ``check``'s
         answers at its first candidates say the recording (``confirms``; one region decoded for
         another recording)."""
@@ -566,7 +536,7 @@ class SearchEngine:
         state.placed[row] = refine(query.pattern, path, candidates, known, float(self.table.duration_s[row]))
         return state.placed[row]
 
-    def _track_cosines(self, state: _QueryState, rows: np.ndarray) -> np.ndarray:
+    def _track_cosines(self, state: QueryState, rows: np.ndarray) -> np.ndarray:
         """``(len(rows), 4)`` whole-track cosines of the query (cached by ``_candidate_rows``)."""
         if state.track_cosines is not None:
             return state.track_cosines[rows]
@@ -574,26 +544,6 @@ class SearchEngine:
         pool_rows, cosines = state.pool
         order = np.argsort(pool_rows)
         return cosines[order[np.searchsorted(pool_rows, rows, sorter=order)]]
-
-
-Aligned = tuple[list[np.ndarray] | None, tuple[np.ndarray, np.ndarray] | None]
-
-
-def _aligned(query: Query, tracks: Sequence[np.ndarray | None]) -> list[Aligned]:
-    """Per track, its ``phase_cosines`` with the query and their ``stack_phases`` (the per-phase
-    arrays are views of the stack: kept for many candidates, the cosines are stored once);
-    ``(None, None)`` for a track without windows."""
-    have = [t for t in tracks if t is not None]
-    found = iter(phase_cosines_many(query.phases, have))
-    out: list[Aligned] = []
-    for track in tracks:
-        if track is None:
-            out.append((None, None))
-            continue
-        cosines = next(found)
-        stack = stack_phases(cosines, phase_hop_s())
-        out.append((np.split(stack[0], np.cumsum([len(c) for c in cosines])[:-1]), stack))
-    return out
 
 
 def _scores(calibrated: np.ndarray, w: np.ndarray, rows: np.ndarray, match: np.ndarray | None) -> np.ndarray:
