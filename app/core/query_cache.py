@@ -4,7 +4,7 @@ A ``QueryState`` holds the weight-free numbers of one query: its track cosines (
 ``flat_limit``, its candidate pool's), each candidate's segment cosines and phase alignment
 (``align_phases``), the audio placements and the results' details. A slider move (new
 weights, same query) re-ranks these and reads only what a track new to the candidates
-needs; ``SearchEngine.prepare_moves`` fills them ahead. Kept apart from
+needs; ``SearchEngine.prepare_moves`` (app.core.moves) fills them ahead. Kept apart from
 the engine (app.core.search) because both the search and the preparation read and write it.
 """
 

@@ -1,5 +1,5 @@
 """Which tracks a slider move can bring into a search's candidates, and in what order to
-prepare them (``SearchEngine.prepare_moves`` in app.core.search).
+prepare them (``SearchEngine.prepare_moves`` in app.core.moves).
 
 At slider weights ``w`` the candidates are the ``n`` best rows by ``cosines @ v``, where
 ``cosines`` are the rows' ``(N, 4)`` track-level cosines with the query and ``v = w / scale``

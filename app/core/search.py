@@ -52,15 +52,15 @@ cosine):
    recording is promoted to the top and placed (a temp cut from a library track is that
    track, whatever its noise did to the window vectors).
 
-Per query the engine caches the ``(N, 4)`` track cosines (above ``flat_limit``: the cosines of
-a candidate pool), each candidate's ``(offsets, 4)`` segment cosines and its phase-aligned
-cosines (app.core.alignment.phase_cosines), so a slider move
+Per query the engine caches (app.core.query_cache) the ``(N, 4)`` track cosines (above
+``flat_limit``: the cosines of a candidate pool), each candidate's ``(offsets, 4)`` segment
+cosines and its phase-aligned cosines (app.core.alignment.phase_cosines), so a slider move
 (new weights, same query) is a few small products: it never searches the index again, and
-only tracks new to the candidate list have their windows read. ``prepare_moves``, run after
-a search (the app runs it in idle slices), computes those ahead, for every track that some
-setting of the sliders can bring into the candidates (app.core.reachable), so that a move
-then reads nothing. A weight of 0 removes that dimension's influence exactly: it multiplies
-that column by 0 everywhere.
+only tracks new to the candidate list have their windows read. ``prepare_moves``
+(app.core.moves), run after a search (the app runs it in idle slices), computes those
+ahead, for every track that some setting of the sliders can bring into the candidates
+(app.core.reachable), so that a move then reads nothing. A weight of 0 removes that
+dimension's influence exactly: it multiplies that column by 0 everywhere.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -77,9 +77,9 @@ from app.core.auto_tags import LibraryTags, TagQueryError
 from app.core.calibration import LibrarySpread, calibrate, scale
 from app.core.catalog import TrackTable
 from app.core.chance import chance_gain
+from app.core.moves import MovePreparation
 from app.core.query import N_DIMS, Query, SearchError
 from app.core.query_cache import QueryState, align_phases
-from app.core.reachable import plan
 from app.core.refine import MORE_CANDIDATES, PROMOTE_RANKS, SPACING_S, check, confirms, refine
 from app.core.segments import segment_cosines
 from app.core.types import DIMENSIONS, SearchFilters, SearchResult, SearchWeights, TrackInfo
@@ -90,14 +90,12 @@ from model.tags import TagModel
 TRACK_WEIGHT = 0.5  # share of whole-track evidence in a result's score (the rest: best segment)
 RERANK_FACTOR = 3  # with phase windows, the best 3k candidates are aligned and re-ranked,
 RERANK_MIN = 30  # and at least 30: enough for app.core.chance to measure chance among them
-PREPARE_BATCH = 8  # tracks per step of prepare_moves (~3 ms: a step may run on the GUI thread)
-PREPARE_LIMIT = 20_000  # tracks prepared per query at most (~5 KB each)
 
 WindowSource = Callable[[Sequence[int]], Mapping[int, np.ndarray]]  # ids -> (n, 256) each
 InfoSource = Callable[[Sequence[int]], Mapping[int, TrackInfo]]
 
 
-class SearchEngine:
+class SearchEngine(MovePreparation):
     """Searches one model's vectors. Build once per library load; call ``search`` often."""
 
     def __init__(
@@ -407,95 +405,6 @@ class SearchEngine:
         have = [(r, found[i]) for r, i in zip(rows, ids, strict=True) if i in found]
         segments = segment_cosines(query, [x for _, x in have])
         return {row: seg for (row, _), seg in zip(have, segments, strict=True)}, found
-
-    # ------------------------------------------------------------------ slider moves ahead
-    def prepare_moves(
-        self,
-        query: Query,
-        weights: SearchWeights | Sequence[float] | Callable[[], SearchWeights | Sequence[float]],
-        k: int = 10,
-        filters: SearchFilters | None = None,
-        *,
-        batch: int = PREPARE_BATCH,
-        limit: int = PREPARE_LIMIT,
-    ) -> Iterator[int]:
-        """Compute ahead, for every track that some slider setting brings into ``query``'s
-        candidates (app.core.reachable), what a move would otherwise read and compute then:
-        its segment cosines, its phase alignment's cosines and its details. Call it after a
-        ``search`` of ``query`` with these ``k`` and ``filters``. ``weights`` (or a callable
-        giving them as the sliders move) only order the work: the tracks of settings near the
-        sliders first. A generator that yields the rows prepared so far after each ``batch``
-        (a cancellation point).
-
-        A move's results do not change: it finds the numbers it would have computed. The
-        lock is held only to look up and to store, never while reading the catalog or
-        computing, so a search waits at most for one store. Only the query prepared last
-        keeps what was prepared for it, up to ``limit`` rows (about 5 KB each). Tag words
-        (a score that is not linear in the weights) and the audio check of the top results
-        (app.core.refine) are not prepared."""
-        def now() -> np.ndarray:
-            value = weights() if callable(weights) else weights
-            return np.asarray(value.as_tuple() if isinstance(value, SearchWeights) else value, np.float32)
-
-        with self._lock:
-            entry = self._states.get(id(query))
-            if entry is None or entry[0] is not query or not now().any():
-                return 0
-            state = entry[1]
-            mask = self.filter_mask(filters or SearchFilters())
-            if state.track_cosines is not None:
-                rows = np.flatnonzero(mask)
-                cosines = state.track_cosines[rows]
-            elif state.pool is not None:
-                keep = mask[state.pool[0]]
-                rows, cosines = state.pool[0][keep], state.pool[1][keep]
-            else:
-                return 0
-            width = scale(self.spread.centers(query.spans))
-            for _, other in self._states.values():
-                if other is not state:
-                    other.forget_prepared()
-            self._preparing = state
-        done = 0
-        for part in plan(cosines, max(self.candidates, k), now, width, batch):
-            if done >= limit:
-                break
-            if part.size:
-                if not self._prepare_rows(query, state, [int(r) for r in rows[part]]):
-                    break  # another query is being prepared
-                done += int(part.size)
-            yield done
-        return done
-
-    def _prepare_rows(self, query: Query, state: QueryState, rows: list[int]) -> bool:
-        """``prepare_moves`` for ``rows``: computed unlocked, stored under the lock unless a
-        search got there first (the same numbers). False when another query is being prepared."""
-        segments, found = self._segments_of(query, [r for r in rows if r not in state.segments])
-        aligned = {}
-        if query.phases:
-            new = [r for r in rows if r not in state.phases]
-            unread = [int(self.table.ids[r]) for r in new if int(self.table.ids[r]) not in found]
-            found = {**found, **self._windows(unread)} if unread else found
-            aligned = dict(zip(new, align_phases(query, [found.get(int(self.table.ids[r])) for r in new]), strict=True))
-        ids = [int(self.table.ids[r]) for r in rows if r in segments or r in state.segments]
-        unknown = [i for i in ids if i not in state.infos]
-        infos = self._info(unknown) if unknown else {}
-        with self._lock:
-            if self._preparing is not state:
-                return False
-            for row, seg in segments.items():
-                if row not in state.segments:
-                    state.segments[row] = seg
-                    state.prepared.add(row)
-            for row, (cosines, stack) in aligned.items():
-                if row not in state.phases and stack is not None:
-                    state.phases[row], state.stacks[row] = cosines, stack
-                    state.prepared.add(row)
-            for track_id in unknown:
-                if track_id not in state.infos:
-                    state.infos[track_id] = infos.get(track_id)
-                    state.prepared_ids.add(track_id)
-        return True
 
     def _blend(self, best: np.ndarray, tracks: np.ndarray, chances: np.ndarray) -> np.ndarray:
         """Evidence per dimension: the best segment, less what its number of ``chances``

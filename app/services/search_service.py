@@ -3,7 +3,7 @@ changes re-rank synchronously on the cached prepared query (no spinner, house ru
 results of superseded requests are dropped by request id).
 
 Once a query's results are shown, a backend that offers ``prepare_moves`` (the core's:
-app.core.search ``SearchEngine.prepare_moves``, a generator of steps of a few ms) computes
+app.core.moves ``SearchEngine.prepare_moves``, a generator of steps of a few ms) computes
 ahead what slider moves of that query will need, so that a move only re-ranks kept numbers.
 It runs on the GUI thread in slices of ``PREPARE_SLICE_S`` while the event loop is idle (a
 zero-interval timer), like the re-rank it serves: a slider event waits at most one slice,
