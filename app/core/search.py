@@ -77,6 +77,7 @@ from app.core.auto_tags import LibraryTags, TagQueryError
 from app.core.calibration import LibrarySpread, calibrate, scale
 from app.core.catalog import TrackTable
 from app.core.chance import chance_gain
+from app.core.filters import TrackFilter
 from app.core.moves import MovePreparation
 from app.core.query import N_DIMS, Query, SearchError
 from app.core.query_cache import QueryState, align_phases
@@ -129,11 +130,7 @@ class SearchEngine(MovePreparation):
         # The pool's extra weightings probe fewer lists than the query's own (they only
         # widen the pool for later slider moves): a quarter of the index's nprobe.
         self.pool_nprobe = max(1, self.index.nprobe // 4)
-        self._row_of_path: dict[str, int] | None = None  # made when many paths are excluded at once
-        self._path_lookups = 0
-        self._last_mask: tuple[SearchFilters, np.ndarray] | None = None  # slider moves keep their filters
-        self._albums = np.array(table.albums, dtype=object)
-        self._fingerprints = np.array(table.fingerprints or [None] * len(table), dtype=object)
+        self._filter = TrackFilter(table, self.tags)
         self._states: OrderedDict[int, tuple[Query, QueryState]] = OrderedDict()
         self._spread: LibrarySpread | None = None  # read on the first search
         self._preparing: QueryState | None = None  # the query prepare_moves works for
@@ -144,55 +141,8 @@ class SearchEngine(MovePreparation):
 
     # ------------------------------------------------------------------ filters
     def filter_mask(self, filters: SearchFilters) -> np.ndarray:
-        """Boolean ``(N,)``, read-only: rows that pass. Unknown BPM/duration fail a bound on them.
-
-        The last one is kept: a slider move asks again with the same filters (excluding the
-        query's own file by content compares every track's fingerprint, ~2 ms at 100k)."""
-        last = self._last_mask
-        if last is not None and last[0] == filters:
-            return last[1]
-        mask = self._filter_mask(filters)
-        mask.flags.writeable = False
-        self._last_mask = (filters, mask)
-        return mask
-
-    def _row_of(self, path: str) -> int | None:
-        """The row of ``path``; a few look-ups scan the paths (a search excludes its one query
-        file), and the dict of every path (35 ms at 100k) is made only for the tenth."""
-        if self._row_of_path is None:
-            self._path_lookups += 1
-            if self._path_lookups < 10:
-                try:
-                    return self.table.paths.index(path)
-                except ValueError:
-                    return None
-            self._row_of_path = {p: i for i, p in enumerate(self.table.paths)}
-        return self._row_of_path.get(path)
-
-    def _filter_mask(self, filters: SearchFilters) -> np.ndarray:
-        t = self.table
-        mask = np.ones(len(t), dtype=bool)
-        with np.errstate(invalid="ignore"):  # NaN compares False: unknown values fail bounds
-            if filters.bpm_min is not None:
-                mask &= t.bpm >= filters.bpm_min
-            if filters.bpm_max is not None:
-                mask &= t.bpm <= filters.bpm_max
-            if filters.duration_min_s is not None:
-                mask &= t.duration_s >= filters.duration_min_s
-            if filters.duration_max_s is not None:
-                mask &= t.duration_s <= filters.duration_max_s
-        for path in filters.exclude_paths:
-            row = self._row_of(path)
-            if row is not None:
-                mask[row] = False
-        if filters.exclude_fingerprints:
-            mask &= ~np.isin(self._fingerprints, list(filters.exclude_fingerprints))
-        albums = [a for a in filters.exclude_albums if a]
-        if albums:
-            mask &= ~np.isin(self._albums, albums)
-        if filters.instrumental:
-            mask &= self.tags.instrumental_mask()
-        return mask
+        """Boolean ``(N,)``, read-only: rows that pass (app.core.filters)."""
+        return self._filter.mask(filters)
 
     # ------------------------------------------------------------------ search
     def _state(self, query: Query) -> QueryState:

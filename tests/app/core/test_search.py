@@ -332,7 +332,7 @@ def test_filter_mask_is_kept_for_the_same_filters_and_excludes_paths_either_way(
         assert not mask.flags.writeable
         want = (engine.table.bpm >= 70.0) & (np.arange(len(paths)) != i)
         assert np.array_equal(mask, want)
-    assert engine._row_of_path is not None
+    assert engine._filter._row_of_path is not None
     assert engine.filter_mask(SearchFilters()).all()
 
 
