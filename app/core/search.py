@@ -81,6 +81,7 @@ from app.core.filters import TrackFilter
 from app.core.moves import MovePreparation
 from app.core.query import N_DIMS, Query, SearchError
 from app.core.query_cache import QueryState, align_phases
+from app.core.ranking import result_order, slider_scores
 from app.core.refine import MORE_CANDIDATES, PROMOTE_RANKS, SPACING_S, check, confirms, refine
 from app.core.segments import segment_cosines
 from app.core.types import DIMENSIONS, SearchFilters, SearchResult, SearchWeights, TrackInfo
@@ -300,7 +301,7 @@ class SearchEngine(MovePreparation):
         tracks = self._track_cosines(state, rows)
         raw = self._blend(stacked[best_pair], tracks, counts)
         offsets = (best_pair - bounds) * WINDOW_SECONDS
-        order = _ranking(raw, centers, w, rows, match)
+        order = result_order(raw, centers, w, rows, match)
         if query.phases:  # module doc, 6
             order = order[: max(RERANK_FACTOR * k, RERANK_MIN)]
             new = [int(rows[i]) for i in order if int(rows[i]) not in state.phases]
@@ -317,7 +318,7 @@ class SearchEngine(MovePreparation):
                 offsets[have], aligned = best_alignments(stacks, w)
                 chances = np.array([rows_.shape[0] for rows_, _ in stacks], dtype=np.int64)
                 raw[have] = self._blend(aligned, tracks[have], chances)
-            order = order[_ranking(raw[order], centers, w, rows[order], match)]
+            order = order[result_order(raw[order], centers, w, rows[order], match)]
             if query.pattern is not None:  # module doc, 7
                 order = self._place_top(query, state, w, rows, order, offsets)
         order = order[:k]
@@ -333,7 +334,7 @@ class SearchEngine(MovePreparation):
             results.append(
                 SearchResult(
                     track=info,
-                    score=float(_scores(calibrated[i : i + 1], w, rows[i : i + 1], match)[0]),
+                    score=float(slider_scores(calibrated[i : i + 1], w, rows[i : i + 1], match)[0]),
                     offset_s=float(offsets[i]),
                     dimensions={name: float(calibrated[i, d]) for d, name in enumerate(DIMENSIONS)},
                     raw={name: float(raw[i, d]) for d, name in enumerate(DIMENSIONS)},
@@ -403,18 +404,3 @@ class SearchEngine(MovePreparation):
         pool_rows, cosines = state.pool
         order = np.argsort(pool_rows)
         return cosines[order[np.searchsorted(pool_rows, rows, sorter=order)]]
-
-
-def _scores(calibrated: np.ndarray, w: np.ndarray, rows: np.ndarray, match: np.ndarray | None) -> np.ndarray:
-    """Slider-weighted mean of calibrated dimensions, averaged with the tag match when given."""
-    score = calibrated @ (w / w.sum())
-    return score if match is None else (score + match[rows]) / 2.0
-
-
-def _ranking(
-    raw: np.ndarray, centers: np.ndarray, w: np.ndarray, rows: np.ndarray, match: np.ndarray | None
-) -> np.ndarray:
-    """Order of ``raw`` (n, 4) cosines: score desc, then the unclipped sum, then row."""
-    unclipped = calibrate(raw, centers, clip=False)
-    score = _scores(np.clip(unclipped, 0.0, 1.0), w, rows, match)
-    return np.lexsort((rows, -(unclipped @ w), -score))
