@@ -45,6 +45,7 @@ from model.embedding import TrackEmbedding, available_cores, track_vector
 from model.mel import log_mel
 from model.model_id import model_id_of
 from model.openvino_network import (  # imports openvino only when called
+    BATCH_SIZES,
     OpenVinoNetwork,
     load_openvino_network,
 )
@@ -130,13 +131,15 @@ def load_onnx_encoder(
 
 def _openvino_network(path: Path, threads: int, reference: OnnxRuntimeNetwork) -> OpenVinoNetwork | None:
     """``path`` on OpenVINO in bf16 (model.openvino_network), if the CPU has bf16 units and
-    it embeds a probe batch of seeded noise as ``reference`` does (block cosine >=
+    it embeds a probe of seeded noise as ``reference`` does (block cosine >=
     ``PROBE_AGREEMENT``): a guard against a file or a CPU where the split or the rounding
-    goes wrong, at the cost of one batch (~15 ms)."""
+    goes wrong, at the cost of a few windows. The probe is one batch of each compiled size
+    (4 + 1 windows), so each of OpenVINO's requests runs on it: the batch-1 one embeds
+    every file's last windows."""
     network = load_openvino_network(path, threads)
     if network is None:
         return None
-    probe = np.random.default_rng(0).standard_normal((BATCH_WINDOWS, 1, N_MELS, N_FRAMES)).astype(np.float32)
+    probe = np.random.default_rng(0).standard_normal((sum(BATCH_SIZES), 1, N_MELS, N_FRAMES)).astype(np.float32)
     agreement = lowest_block_agreement(normalize_blocks(network(probe)), normalize_blocks(reference(probe)))
     if not agreement >= PROBE_AGREEMENT:
         log.info("OpenVINO's %s embeddings differ from onnxruntime's (block cosine %.4f); using onnxruntime",

@@ -111,3 +111,25 @@ def test_a_probe_that_disagrees_means_onnxruntime(exported, monkeypatch, caplog)
         encoder = load_onnx_encoder(exported, threads=1, device="cpu", bulk=True)
     assert encoder.network.runtime == "onnx"
     assert "differ from onnxruntime's" in caplog.text
+
+
+def test_the_probe_checks_every_compiled_batch_size(exported, monkeypatch) -> None:
+    """The batch-1 request (every file's last windows) is checked as well as the batch-4 one:
+    a network whose batch-1 request alone goes wrong is not used."""
+    import model.onnx_encoder
+    from model.openvino_network import BATCH_SIZES
+
+    class WrongInfer:
+        def __init__(self, request) -> None:  # noqa: ANN001
+            self.request = request
+
+        def infer(self, inputs):  # noqa: ANN001, ANN201
+            return [np.asarray(self.request.infer(inputs)[0])[:, ::-1].copy()]
+
+    def load_wrong_single(path, threads, precision=None):  # noqa: ANN001, ANN202
+        network = load_openvino_network(path, threads, "fp32")
+        network._trunks[min(BATCH_SIZES)] = WrongInfer(network._trunks[min(BATCH_SIZES)])
+        return network
+
+    monkeypatch.setattr(model.onnx_encoder, "load_openvino_network", load_wrong_single)
+    assert load_onnx_encoder(exported, threads=1, device="cpu", bulk=True).network.runtime == "onnx"
