@@ -27,6 +27,10 @@ class Services:
     log_file: str = ""
     warm_up_job: Callable[[], None] | None = None
 
+    def __post_init__(self) -> None:
+        # A changed library (indexing, a sync) is a new search engine: moves are prepared anew.
+        self.library.summary_changed.connect(self.search.library_changed)
+
     def warm_up(self) -> None:
         """Load the heavy parts (model, index) in the background once the window shows."""
         if self.warm_up_job is not None:

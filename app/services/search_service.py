@@ -277,6 +277,12 @@ class SearchService(QObject):
         """Whether slider moves of the shown query are being prepared now."""
         return self._preparing is not None
 
+    def library_changed(self, *_args: object) -> None:
+        """The library's engine was rebuilt (an index run, a sync that found tracks): what is
+        being prepared is for the old one, which it keeps in memory. Stop; the next search
+        (on the new engine) prepares again."""
+        self.stop_preparing()
+
     def stop_preparing(self) -> None:
         """Stop preparing slider moves (another query, region or backend comes); what was
         prepared stays in the backend until another query is prepared."""

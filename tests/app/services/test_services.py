@@ -206,3 +206,17 @@ def test_preparing_runs_in_short_slices_and_stops_for_a_new_query(
     services.search.load_query(str(write_tone(tmp_path / "q2.wav", 8.0)))
     assert closed == [True] and not services.search.preparing
     qtbot.waitSignal(services.search.results_changed, timeout=10000).wait()
+
+
+def test_moves_are_prepared_again_after_the_library_changes(qtbot, services: Services, tmp_path: Path) -> None:
+    """After indexing or a sync the backend searches a new engine, which has nothing prepared:
+    the next move prepares again (before, the same query and filters counted as prepared)."""
+    search = services.search
+    with qtbot.waitSignal(search.moves_prepared, timeout=10000):
+        search.load_query(str(write_tone(tmp_path / "q.wav", 8.0)))
+    search.set_weights(SearchWeights(0, 0, 0, 1))
+    assert not search.preparing  # nothing new: the same query and filters
+    with qtbot.waitSignal(services.library.summary_changed, timeout=10000):
+        services.library.refresh()  # as after an index run or a sync that found tracks
+    with qtbot.waitSignal(search.moves_prepared, timeout=10000):
+        search.set_weights(SearchWeights(1, 0, 0, 1))
