@@ -63,7 +63,10 @@ def _serve(conn: Connection, job: Callable[[object], Iterable[object]]) -> None:
         while (item := conn.recv()) is not None:
             try:
                 for piece in job(item):
-                    conn.send(piece)
+                    try:
+                        conn.send(piece)
+                    except OSError:  # BrokenPipeError, ConnectionResetError: not the file's failure
+                        return  # the parent has gone or is stopping us (a cancelled run)
             except Exception as exc:  # noqa: BLE001 - reported to the parent as the item's failure
                 traceback.print_exc()
                 conn.send(Crashed(f"{type(exc).__name__}: {exc}"))

@@ -49,3 +49,25 @@ def test_the_items_iterable_failing_reaches_the_caller() -> None:
 
     with pytest.raises(RuntimeError, match="catalog went away"):
         list(decode_in_processes(items(), many_pieces, workers=1))
+
+
+def test_a_worker_stopped_mid_file_leaves_quietly(monkeypatch, capsys) -> None:
+    """The parent closing the pipe while a worker sends (a cancelled run) is not the file's
+    failure: no traceback on stderr, no attempt to report it."""
+    import multiprocessing
+    import threading
+
+    import model.decode_pool as pool
+
+    monkeypatch.setattr(pool, "threadpool_limits", lambda **_kw: None)  # the worker's setup, not this process's
+    monkeypatch.setattr(pool.fft, "use_scipy", lambda: None)
+    monkeypatch.setattr(pool.av_decode, "enable", lambda: None)
+    parent, child = multiprocessing.Pipe()
+    worker = threading.Thread(target=pool._serve, args=(child, many_pieces))
+    worker.start()
+    parent.send(1)
+    assert parent.recv() == 0
+    parent.close()
+    worker.join(5.0)
+    assert not worker.is_alive()
+    assert "Traceback" not in capsys.readouterr().err
