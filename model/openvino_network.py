@@ -75,11 +75,11 @@ def load_openvino_network(onnx_file: Path, threads: int, precision: str | None =
     core = _core()
     if core is None:
         return None
-    if precision is None:
-        if "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
-            return None
-        precision = "bf16"
     try:
+        if precision is None:  # inside the try: the CPU plugin loads here (and may not)
+            if "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+                return None
+            precision = "bf16"
         model = core.read_model(str(onnx_file))
         names = [op.get_friendly_name() for op in model.get_ordered_ops()]
         if HEAD_NODE not in names:

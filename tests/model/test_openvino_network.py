@@ -133,3 +133,17 @@ def test_the_probe_checks_every_compiled_batch_size(exported, monkeypatch) -> No
 
     monkeypatch.setattr(model.onnx_encoder, "load_openvino_network", load_wrong_single)
     assert load_onnx_encoder(exported, threads=1, device="cpu", bulk=True).network.runtime == "onnx"
+
+
+def test_a_cpu_plugin_that_cannot_load_means_onnxruntime(exported, monkeypatch) -> None:
+    """OpenVINO installed but its CPU plugin failing (a bundle missing it, a CPU it does not
+    support) is a fallback to onnxruntime, not a failed index run."""
+    import model.openvino_network
+
+    class NoCpuPlugin:
+        def get_property(self, device, name):  # noqa: ANN001, ANN202
+            raise RuntimeError(f"Device with '{device}' name is not registered in the OpenVINO Runtime")
+
+    monkeypatch.setattr(model.openvino_network, "_core", NoCpuPlugin)
+    assert load_openvino_network(exported.with_suffix(".onnx"), threads=1) is None
+    assert load_onnx_encoder(exported, threads=1, device="cpu", bulk=True).network.runtime == "onnx"
