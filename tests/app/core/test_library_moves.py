@@ -11,7 +11,7 @@ import pytest
 
 from app.core.catalog import Catalog
 from app.core.library import Library
-from app.core.search import query_from_windows
+from app.core.query import query_from_windows
 from app.core.types import SearchFilters
 from tests.app.core.test_vector_cache import MODEL, _record
 
