@@ -95,10 +95,10 @@ def test_a_session_that_does_not_spin_embeds_the_same(exported) -> None:
     """``spin=False`` (a CLI search) only lets the runtime's threads sleep between runs."""
     audio = music_like(8.0, seed=4, sr=22050)
     spinning, sleeping = load_onnx_encoder(exported), load_onnx_encoder(exported, spin=False)
-    options = sleeping._session.get_session_options()
+    options = sleeping.network.session.get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     with pytest.raises(Exception, match="allow_spinning"):  # not set: onnxruntime's default (spin)
-        spinning._session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+        spinning.network.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
     np.testing.assert_array_equal(sleeping.embed_samples(audio).windows, spinning.embed_samples(audio).windows)
 
 

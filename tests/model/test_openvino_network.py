@@ -147,3 +147,23 @@ def test_a_cpu_plugin_that_cannot_load_means_onnxruntime(exported, monkeypatch) 
     monkeypatch.setattr(model.openvino_network, "_core", NoCpuPlugin)
     assert load_openvino_network(exported.with_suffix(".onnx"), threads=1) is None
     assert load_onnx_encoder(exported, threads=1, device="cpu", bulk=True).network.runtime == "onnx"
+
+
+def test_an_encoder_on_openvino_keeps_no_onnxruntime_session(exported, monkeypatch) -> None:
+    """The probe's onnxruntime session is let go once OpenVINO is chosen (~25 MB of an index run)."""
+    import gc
+    import weakref
+
+    import model.onnx_encoder
+
+    sessions = []
+    make_session = model.onnx_encoder._session
+    monkeypatch.setattr(model.onnx_encoder, "_session",
+                        lambda *a, **kw: sessions.append(s := make_session(*a, **kw)) or s)  # fmt: skip
+    monkeypatch.setattr(model.onnx_encoder, "load_openvino_network",
+                        lambda path, threads, precision=None: load_openvino_network(path, threads, "fp32"))  # fmt: skip
+    encoder = load_onnx_encoder(exported, threads=1, device="cpu", bulk=True)
+    assert encoder.network.runtime == "openvino" and len(sessions) == 1
+    session = weakref.ref(sessions.pop())
+    gc.collect()
+    assert session() is None

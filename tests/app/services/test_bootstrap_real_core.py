@@ -66,7 +66,7 @@ def test_real_services_index_search_and_map(qtbot, real_env: Path, exported: boo
         encoder = s.search.backend.library.encoder
         assert type(encoder).__name__ == ("OnnxEncoder" if exported else "Encoder")
         if exported:  # a query is a few runs now and then: the runtime's threads sleep between them
-            options = encoder._session.get_session_options()
+            options = encoder.network.session.get_session_options()
             assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
         with qtbot.waitSignal(s.library.indexing_finished, timeout=120_000) as done:
             s.library.add_folder(str(real_env / "lib"))
