@@ -122,8 +122,8 @@ def plan(
     candidates (``v = setting / scale``, best first) of settings near the sliders, then the rest
     by decreasing sum. The settings: ``one_slider_moved`` from each position the sliders take
     while it runs (``weights()``: the current ones) and every combination of ``GRID_VALUES``,
-    the nearest to the sliders' position first. Empty batches mark steps of the band's
-    computation (a consumer can stop there)."""
+    the nearest to the sliders' position first. Empty batches mark steps (a consumer can stop
+    there): a setting with no new rows, a part of the band's computation."""
     x = np.asarray(cosines, dtype=np.float32)
     done = np.zeros(len(x), dtype=bool)
     pending: list[np.ndarray] = []  # rows not yet given, in order (a setting adds a few)
@@ -147,7 +147,12 @@ def plan(
             settings.extend(one_slider_moved(now))
         nearest = int(np.argmin([np.abs(s - now).sum() for s in settings]))
         setting = settings.pop(nearest)
-        yield from fresh(top_rows(x, (setting / scale).astype(np.float32), n))
+        given = False
+        for part in fresh(top_rows(x, (setting / scale).astype(np.float32), n)):
+            given = True
+            yield part
+        if not given:  # nothing new (settings share most candidates): still a step, one product long
+            yield np.zeros(0, dtype=np.int64)
     steps = band(x, n)
     while True:
         try:

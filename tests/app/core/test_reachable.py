@@ -111,3 +111,20 @@ def test_one_slider_moved_keeps_the_others_in_slider_units() -> None:
     assert all(np.count_nonzero(s != [0.5, 0.5, 1.0, 0.5]) <= 1 and s.any() for s in moved)
     assert len(moved) == 24
     assert all(s.max() <= 1.0 for s in one_slider_moved(np.array([2.0, 1.0, 4.0, 0.0])))  # scaled to 0..1
+
+
+def test_plan_yields_after_every_setting_even_one_with_nothing_new(monkeypatch) -> None:
+    """A step is at most one setting's product (a step may run on the GUI thread): settings
+    whose candidates were all given already (most of them when the dimensions agree) are
+    steps too, not run back to back until one has something new."""
+    import app.core.reachable as reachable
+
+    x = _cosines(3000, 9, correlated=True)
+    products = [0]
+    top = reachable.top_rows
+    monkeypatch.setattr(reachable, "top_rows", lambda *a: products.__setitem__(0, products[0] + 1) or top(*a))
+    between = []
+    for _ in plan(x, 30, lambda: np.ones(4), np.ones(4, np.float32), 8):
+        between.append(products[0])
+        products[0] = 0
+    assert max(between) <= 1
