@@ -185,7 +185,8 @@ def _receive(
     exhausted = False
     pool: list[_Worker[Item]] = []
     try:
-        pool = [_Worker(job) for _ in range(max(1, workers))]
+        for _ in range(max(1, workers)):
+            pool.append(_Worker(job))  # one by one: if a start fails, the started ones are stopped
         while not stop.is_set():
             for worker in pool:
                 while not exhausted and len(worker.items) < AHEAD:

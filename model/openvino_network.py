@@ -89,7 +89,7 @@ def load_openvino_network(onnx_file: Path, threads: int, precision: str | None =
         trunks = {size: _compile(core, model, HEAD_NODE, precision, threads, size) for size in BATCH_SIZES}
         tempo = _compile(core, model, tempo_names[-1], "f32", threads) if tempo_names else None
     except Exception as exc:  # noqa: BLE001 - OpenVINO raises its own types for a file it cannot take
-        log.warning("OpenVINO cannot run %s (%s); using onnxruntime", onnx_file, str(exc).splitlines()[0])
+        log.warning("OpenVINO cannot run %s (%s); using onnxruntime", onnx_file, str(exc).partition("\n")[0] or type(exc).__name__)
         return None
     return OpenVinoNetwork(trunks, tempo, "bf16" if precision == "bf16" else "fp32", threads)
 

@@ -66,7 +66,9 @@ class MovePreparation:
         A move's results do not change: it finds the numbers it would have computed. The
         lock is held only to look up and to store, never while reading the catalog or
         computing, so a search waits at most for one store. Only the query prepared last
-        keeps what was prepared for it, up to ``limit`` rows (about 5 KB each). Tag words
+        keeps what was prepared for it, up to ``limit`` rows (about 5 KB each) whatever filters
+        they were prepared for (preparing stops there: each new filter set used to add up to
+        ``limit`` more). Tag words
         (a score that is not linear in the weights) and the audio check of the top results
         (app.core.refine) are not prepared."""
         def now() -> np.ndarray:
@@ -94,7 +96,7 @@ class MovePreparation:
             self._preparing = state
         done = 0
         for part in plan(cosines, max(self.candidates, k), now, width, batch):
-            if done >= limit:
+            if len(state.prepared) >= limit:  # what the query holds in all: other filters' rows count too
                 break
             if part.size:
                 if not self._prepare_rows(query, state, [int(r) for r in rows[part]]):
