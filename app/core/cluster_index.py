@@ -84,10 +84,17 @@ class IndexWorker:
         if found != model_id:
             return (f"worker on {node}: {model_path} is model {found}, not the run's {model_id}; "
                     "every machine must have the same model file"), os.getpid()  # fmt: skip
-        from app.core.catalog_pg import PgCatalog  # torch comes with the encoder: after the checks
-        from model.encoder import Encoder
+        # The encoder's runtime is imported after the checks.
+        from app.core.catalog_pg import PgCatalog
+        from model.onnx_encoder import load_onnx_encoder
 
-        self._encoder = Encoder.load(model_path, device=device, threads=1)
+        # As `soundalike index` on one core: the ONNX export (OpenVINO bf16 where the CPU has
+        # bf16 units), torch on a GPU or without a matching export.
+        self._encoder = load_onnx_encoder(model_path, threads=1, device=device, bulk=True)
+        if self._encoder is None:
+            from model.encoder import Encoder
+
+            self._encoder = Encoder.load(model_path, device=device, threads=1)
         self._catalog = PgCatalog.open(url, create=False)
         return "", os.getpid()
 
