@@ -207,3 +207,20 @@ def test_av_decoding_is_off_until_enabled(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "d.ogg"
     sf.write(str(path), music_like(3.0, seed=5, sr=44100), 44100, format="OGG", subtype="VORBIS")
     assert av_decode.open_mono(path, 44100, AudioError) is None
+
+
+def test_channel_sum_and_scaled_blocks_give_the_channel_mean_with_non_finite_samples_zeroed() -> None:
+    """model.av_decode's mix: planes summed, checked, then scaled while copied into blocks."""
+    from model.av_decode import _BlockFiller, _channel_sum
+
+    rng = np.random.default_rng(0)
+    left, right = rng.standard_normal((2, 10)).astype(np.float32)
+    right[3], left[7] = np.nan, np.inf
+    frames = [[left[:6].tobytes(), right[:6].tobytes()], [left[6:].tobytes(), right[6:].tobytes()]]
+    filler = _BlockFiller(4)
+    blocks = [b.copy() for b in filler.add(_channel_sum(frames, 2), 0.5)]
+    mono = np.concatenate([*blocks, filler.block[: filler.filled]])
+    expected = (left + right) * np.float32(0.5)
+    expected[[3, 7]] = 0.0
+    np.testing.assert_array_equal(mono, expected)
+    assert [len(b) for b in blocks] == [4, 4] and filler.filled == 2
