@@ -96,7 +96,7 @@ class MovePreparation:
             self._preparing = state
         done = 0
         for part in plan(cosines, max(self.candidates, k), now, width, batch):
-            if len(state.prepared) >= limit:  # what the query holds in all: other filters' rows count too
+            if done >= limit or len(state.prepared) >= limit:  # this call's rows, and all the query holds
                 break
             if part.size:
                 if not self._prepare_rows(query, state, [int(r) for r in rows[part]]):
