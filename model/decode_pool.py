@@ -160,7 +160,7 @@ def _send(worker: _Worker[Item], item: Item) -> bool:
     before its pipe's end is read: the item stays in ``worker.items``, handed on with the rest)."""
     try:
         worker.conn.send(item)
-    except (BrokenPipeError, ConnectionResetError, OSError):
+    except OSError:  # BrokenPipeError, ConnectionResetError
         return False
     return True
 
