@@ -12,7 +12,8 @@ import numpy as np
 from model.constants import DIMENSIONS  # noqa: F401 - re-exported: the model side imports it from here
 
 BLOCK_SIZE = 64
-EMBEDDING_SIZE = BLOCK_SIZE * len(DIMENSIONS)  # 256
+N_DIMS = len(DIMENSIONS)  # 4 blocks
+EMBEDDING_SIZE = BLOCK_SIZE * N_DIMS  # 256
 
 
 def block_slice(dimension: str | int) -> slice:

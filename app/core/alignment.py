@@ -25,10 +25,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from model.audio import WINDOW_SAMPLES, WINDOW_SECONDS
-from model.dimensions import BLOCK_SIZE
+from model.dimensions import BLOCK_SIZE, N_DIMS
 
 PHASES = 4  # query phases per window: offsets resolve to WINDOW_SECONDS / PHASES = 0.74 s
-N_DIMS = 4
 
 
 def phase_hop_s(phases: int = PHASES) -> float:

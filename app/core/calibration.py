@@ -26,13 +26,12 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from model.dimensions import BLOCK_SIZE, DIMENSIONS, normalize_blocks
+from model.dimensions import BLOCK_SIZE, N_DIMS, normalize_blocks
 
 SAMPLE_TRACKS = 256  # 32 640 pairs: the median is stable to ~.001, the windows read in ~20 ms
 MIN_TRACKS = 5  # 10 pairs: fewer give no meaningful median
 MIN_SCALE = 1e-6  # a degenerate library (all tracks one direction) must not divide by zero
 
-N_DIMS = len(DIMENSIONS)
 WindowSource = Callable[[Sequence[int]], Mapping[int, np.ndarray]]
 
 

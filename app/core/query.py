@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.core.types import DIMENSIONS
-from model.dimensions import BLOCK_SIZE, EMBEDDING_SIZE, normalize_blocks
-
-N_DIMS = len(DIMENSIONS)
+from model.dimensions import BLOCK_SIZE, EMBEDDING_SIZE, N_DIMS, normalize_blocks
 
 
 class SearchError(Exception):

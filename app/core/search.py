@@ -79,7 +79,7 @@ from app.core.catalog import TrackTable
 from app.core.chance import chance_gain
 from app.core.filters import TrackFilter
 from app.core.moves import MovePreparation
-from app.core.query import N_DIMS, Query, SearchError
+from app.core.query import Query, SearchError
 from app.core.query_cache import QueryState, align_phases
 from app.core.ranking import result_order, slider_scores
 from app.core.refine import MORE_CANDIDATES, PROMOTE_RANKS, SPACING_S, check, confirms, refine
@@ -87,6 +87,7 @@ from app.core.segments import segment_cosines
 from app.core.types import DIMENSIONS, SearchFilters, SearchResult, SearchWeights, TrackInfo
 from app.core.vector_index import VectorIndex
 from model.audio import WINDOW_SECONDS
+from model.dimensions import N_DIMS
 from model.tags import TagModel
 
 TRACK_WEIGHT = 0.5  # share of whole-track evidence in a result's score (the rest: best segment)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from app.core.query import N_DIMS, Query
-from model.dimensions import BLOCK_SIZE
+from app.core.query import Query
+from model.dimensions import BLOCK_SIZE, N_DIMS
 
 _SLIDING_ROWS = 512  # output rows per pass of _sliding_sum: its temporaries stay in the CPU's cache
 

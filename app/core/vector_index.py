@@ -34,9 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from model.atomic import atomic_path
-from model.dimensions import BLOCK_SIZE, DIMENSIONS, EMBEDDING_SIZE
+from model.dimensions import BLOCK_SIZE, EMBEDDING_SIZE, N_DIMS
 
-N_DIMS = len(DIMENSIONS)
 _CHUNK = 1 << 16  # rows converted from float16 at a time (bounds temporary memory)
 
 
