@@ -29,7 +29,7 @@ Why it looks like this:
 - Vectors are float16 blobs (track vector 512 B, windows 512 B each): a 3-minute track
   costs ~31 KB. They are kept per model id, so a model change is detected, not mixed.
 - The schema is versioned (app.core.catalog_schema); opening and error reasons live in
-  app.core.catalog_io.
+  app.core.catalog_io; the writing methods in app.core.catalog_writes (a mixin).
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,10 +44,21 @@ from pathlib import Path
 import numpy as np
 
 from app.core.catalog_changes import VectorChanges, read_vector_changes
-from app.core.catalog_io import CatalogError, connect, is_database_url, sqlite_reason
-from app.core.catalog_records import FileState, Relink, TrackRecord, TrackTable
+from app.core.catalog_io import (
+    CatalogError,
+    _chunks,
+    _dec,
+    _enc,
+    connect,
+    is_database_url,
+    sqlite_reason,
+)
+from app.core.catalog_records import FileState, TrackTable
+from app.core.catalog_records import Relink as Relink  # re-exported: callers import it from here
+from app.core.catalog_records import TrackRecord as TrackRecord  # re-exported, as Relink
 from app.core.catalog_schema import MIGRATIONS, READABLE_FROM, SCHEMA_VERSION, statements
-from app.core.types import TrackInfo, display_path
+from app.core.catalog_writes import CatalogWrites
+from app.core.types import TrackInfo
 from model.dimensions import EMBEDDING_SIZE
 
 DB_FILENAME = "library.db"
@@ -62,21 +72,8 @@ def default_db_path() -> Path:
     return user_data_dir() / DB_FILENAME
 
 
-def _enc(path: str) -> bytes:
-    return os.fsencode(path)
-
-
-def _dec(blob: object) -> str:
-    return os.fsdecode(bytes(blob))  # type: ignore[arg-type]
-
-
 _TRACK_COLUMNS = (
     "id, path, title, artist, album, duration_s, bpm, genre, mood, status, error, loudness_lufs"
-)
-# Every tracks column but id and the file's identity (path, size, mtime, fingerprint).
-_CONTENT_COLUMNS = (
-    "duration_s, title, artist, album, genre, mood, bpm, bpm_source, loudness_lufs, status, error, "
-    "model_id"
 )
 
 
@@ -98,7 +95,7 @@ def _track_info(row: Sequence[object]) -> TrackInfo:
     )
 
 
-class Catalog:
+class Catalog(CatalogWrites):
     """A connection to one catalog file. Safe to share between threads (calls are serialised).
 
     Several ``Catalog`` objects (threads or processes) may open the same file: WAL lets
@@ -360,120 +357,3 @@ class Catalog:
         window vectors and results' details (app.core.search's WindowSource, InfoSource).
         Here the catalog itself; a studio catalog serves them from a local replica."""
         return (lambda ids: self.window_vectors(ids, model_id)), self.get_tracks
-
-    # ------------------------------------------------------------------ writing
-    def mark_pending(self, files: Iterable[tuple[str, int, int, str | None]]) -> None:
-        """Record ``(path, size, mtime_ns, fingerprint)`` as to-be-indexed (new or changed)."""
-        now = time.time()
-        with self.transaction() as db:
-            db.executemany(
-                "INSERT INTO tracks(path, size, mtime_ns, fingerprint, status, updated_at) "
-                "VALUES(?, ?, ?, ?, 'pending', ?) ON CONFLICT(path) DO UPDATE SET "
-                "size=excluded.size, mtime_ns=excluded.mtime_ns, fingerprint=excluded.fingerprint, "
-                "status='pending', error='', updated_at=excluded.updated_at",
-                ((_enc(path), size, mtime, fp, now) for path, size, mtime, fp in files),
-            )
-
-    def write_batch(self, records: Sequence[TrackRecord]) -> None:
-        """Store finished files (vectors or error) in ONE transaction."""
-        now = time.time()
-        with self.transaction() as db:
-            for rec in records:
-                tags = rec.tags or {}
-                bpm, bpm_source = rec.bpm()
-                status = "error" if rec.error else "ok"
-                row = db.execute(
-                    "INSERT INTO tracks(path, size, mtime_ns, duration_s, title, artist, album, "
-                    "genre, mood, bpm, status, error, model_id, updated_at, fingerprint, "
-                    "bpm_source, loudness_lufs) "
-                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
-                    "size=excluded.size, mtime_ns=excluded.mtime_ns, duration_s=excluded.duration_s, "
-                    "title=excluded.title, artist=excluded.artist, album=excluded.album, "
-                    "genre=excluded.genre, mood=excluded.mood, bpm=excluded.bpm, "
-                    "bpm_source=excluded.bpm_source, loudness_lufs=excluded.loudness_lufs, "
-                    "status=excluded.status, error=excluded.error, model_id=excluded.model_id, "
-                    "updated_at=excluded.updated_at, "
-                    "fingerprint=coalesce(excluded.fingerprint, tracks.fingerprint) RETURNING id",
-                    (
-                        _enc(rec.path), rec.size, rec.mtime_ns, rec.duration_s,
-                        str(tags.get("title") or ""), str(tags.get("artist") or ""),
-                        str(tags.get("album") or ""), str(tags.get("genre") or ""),
-                        str(tags.get("mood") or ""), bpm,
-                        status, display_path(rec.error), None if rec.error else rec.model_id, now, rec.fingerprint,
-                        bpm_source, rec.loudness_lufs,
-                    ),
-                ).fetchone()
-                track_id = int(row[0])
-                if rec.error or rec.track is None or rec.windows is None:
-                    db.execute("DELETE FROM embeddings WHERE track_id=?", (track_id,))
-                    continue
-                windows = np.ascontiguousarray(rec.windows, dtype=np.float16)
-                track = np.ascontiguousarray(rec.track, dtype=np.float16).reshape(EMBEDDING_SIZE)
-                db.execute(
-                    "INSERT INTO embeddings(track_id, model_id, n_windows, padded, track, windows) "
-                    "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(track_id) DO UPDATE SET "
-                    "model_id=excluded.model_id, n_windows=excluded.n_windows, "
-                    "padded=excluded.padded, track=excluded.track, windows=excluded.windows",
-                    (
-                        track_id, rec.model_id, int(windows.shape[0]), int(rec.padded),
-                        track.tobytes(), windows.tobytes(),
-                    ),
-                )
-
-    def relink(self, moves: Sequence[Relink], copies: Sequence[Relink]) -> None:
-        """Moved files take their row along; copies get a new row with the same vectors.
-
-        Whatever row held the target path before (an older file there) is replaced. One
-        transaction for all: a crash leaves either the old layout or the new one.
-        """
-        now = time.time()
-        with self.transaction() as db:
-            for link in (*moves, *copies):
-                db.execute("DELETE FROM tracks WHERE path=? AND id<>?", (_enc(link.path), link.track_id))
-            for link in moves:
-                db.execute(
-                    "UPDATE tracks SET path=?, size=?, mtime_ns=?, fingerprint=?, status='ok', "
-                    "updated_at=? WHERE id=?",
-                    (_enc(link.path), link.size, link.mtime_ns, link.fingerprint, now, link.track_id),
-                )
-            for link in copies:
-                new_id = db.execute(
-                    f"INSERT INTO tracks(path, size, mtime_ns, fingerprint, updated_at, {_CONTENT_COLUMNS}) "
-                    f"SELECT ?, ?, ?, ?, ?, {_CONTENT_COLUMNS} FROM tracks WHERE id=? RETURNING id",
-                    (_enc(link.path), link.size, link.mtime_ns, link.fingerprint, now, link.track_id),
-                ).fetchone()[0]
-                db.execute("UPDATE tracks SET status='ok' WHERE id=?", (new_id,))
-                db.execute(
-                    "INSERT INTO embeddings(track_id, model_id, n_windows, padded, track, windows) "
-                    "SELECT ?, model_id, n_windows, padded, track, windows FROM embeddings "
-                    "WHERE track_id=?",
-                    (new_id, link.track_id),
-                )
-
-    def set_status(self, track_ids: Iterable[int], status: str) -> None:
-        """Mark tracks ``missing`` (file gone, vectors kept) or ``ok`` again (file back)."""
-        now = time.time()
-        with self.transaction() as db:
-            db.executemany(
-                "UPDATE tracks SET status=?, updated_at=? WHERE id=?",
-                ((status, now, int(i)) for i in track_ids),
-            )
-
-    def set_fingerprints(self, pairs: Iterable[tuple[int, str]]) -> None:
-        """Store ``(track_id, fingerprint)`` for rows that had none (catalogs from schema 1)."""
-        with self.transaction() as db:
-            db.executemany("UPDATE tracks SET fingerprint=? WHERE id=?", ((fp, int(i)) for i, fp in pairs))
-
-    def remove_paths(self, paths: Iterable[str]) -> int:
-        """Forget files (their vectors go too). Returns how many rows were removed."""
-        removed = 0
-        with self.transaction() as db:
-            for chunk in _chunks([_enc(p) for p in paths], 500):
-                marks = ",".join("?" * len(chunk))
-                removed += db.execute(f"DELETE FROM tracks WHERE path IN ({marks})", chunk).rowcount
-        return removed
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

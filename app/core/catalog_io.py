@@ -7,6 +7,9 @@ Public API::
     CatalogError                                # what app.core.catalog raises, one line
     is_database_url(text) -> bool               # "postgresql://..." (the studio catalog)
     redact_url(url) -> str                      # the URL with its password hidden
+
+and how values are stored: paths as BLOBs of the OS's bytes (``_enc``/``_dec``), and
+parameter lists cut into chunks SQLite takes in one statement (``_chunks``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 LOW_SPACE_BYTES = 256 * 1024  # less free than this and an I/O error is a full disk
@@ -94,3 +98,16 @@ def connect(db_path: Path) -> sqlite3.Connection:
     # the last commits) and much faster than FULL for many small batches.
     connection.execute("PRAGMA synchronous=NORMAL")
     return connection
+
+
+def _enc(path: str) -> bytes:
+    return os.fsencode(path)
+
+
+def _dec(blob: object) -> str:
+    return os.fsdecode(bytes(blob))  # type: ignore[arg-type]
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
