@@ -111,16 +111,13 @@ class _BlockFiller:
         self.block, self.filled = np.empty(size, np.float32), 0
 
     def add(self, piece: np.ndarray, scale: float = 1.0) -> Iterator[np.ndarray]:
-        """Add ``piece * scale`` (the scaling done in the copy: one pass over the samples)."""
+        """Add ``piece * scale`` (the scaling done in the copy: one pass over the samples;
+        a scale of 1 copies exactly)."""
         factor = np.float32(scale)
         used = 0
         while used < piece.size:
             take = min(piece.size - used, self.size - self.filled)
-            target = self.block[self.filled : self.filled + take]
-            if scale == 1.0:
-                target[:] = piece[used : used + take]
-            else:
-                np.multiply(piece[used : used + take], factor, out=target)
+            np.multiply(piece[used : used + take], factor, out=self.block[self.filled : self.filled + take])
             self.filled, used = self.filled + take, used + take
             if self.filled == self.size:
                 yield self.block

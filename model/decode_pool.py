@@ -77,16 +77,13 @@ def _serve(conn: Connection, job: Callable[[object], Iterable[object]]) -> None:
         pass  # the parent has gone or is stopping us
 
 
-def prestart(job: Callable[[Any], Iterable[object]]) -> None:
-    """Start the fork server for ``job``'s workers now, in its own process, so that its
+def prestart(job: Callable[[Any], Iterable[object]]) -> Any:
+    """The forkserver context with ``job``'s imports preloaded, its server running.
+
+    Called early (app.core.indexer), it starts the server in its own process so that its
     imports overlap with what the caller does before decoding starts (loading the model:
-    0.5 s of OpenVINO or onnxruntime that the fork server used to wait for). Optional:
-    ``decode_in_processes`` starts it when it has not been."""
-    _forkserver(job)
-
-
-def _forkserver(job: Callable[[Any], Iterable[object]]) -> Any:
-    """The forkserver context with ``job``'s imports preloaded, its server running."""
+    0.5 s of OpenVINO or onnxruntime that the fork server used to wait for); each worker's
+    start calls it again, which then only returns the context."""
     context = multiprocessing.get_context("forkserver")
     # Imported once, by the fork server, rather than by every worker it forks: two workers
     # importing them cost about a second of CPU, more than bliss-rs's whole start.
@@ -97,7 +94,7 @@ def _forkserver(job: Callable[[Any], Iterable[object]]) -> Any:
 
 class _Worker(Generic[Item]):
     def __init__(self, job: Callable[[Item], Iterable[object]]) -> None:
-        context = _forkserver(job)
+        context = prestart(job)
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_serve, args=(child, job), name="decoder", daemon=True)
         self.process.start()

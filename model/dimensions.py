@@ -44,7 +44,7 @@ def lowest_block_agreement(a: np.ndarray, b: np.ndarray) -> float:
     """The lowest per-block cosine between matching rows of block-normalised ``a`` and ``b``
     (``(n, 256)`` each): how closely two runtimes or precisions embed the same windows."""
     a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
-    return float((a * b).reshape(len(a), len(DIMENSIONS), BLOCK_SIZE).sum(-1).min())
+    return float((a * b).reshape(len(a), N_DIMS, BLOCK_SIZE).sum(-1).min())
 
 
 def block_cosines(query: np.ndarray, candidates: np.ndarray) -> np.ndarray:

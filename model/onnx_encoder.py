@@ -54,7 +54,6 @@ from model.tags import TagModel
 
 log = logging.getLogger(__name__)
 
-
 SOURCE_ID_KEY = "soundalike.source_model_id"  # metadata: model_id of the .pt it was made from
 TAG_HEAD_KEY = "soundalike.tag_head"  # metadata: the model file's tag head as JSON (optional)
 RUNTIME_ENV = "SOUNDALIKE_RUNTIME"  # "torch": never use an ONNX export (comparisons, debugging)
