@@ -123,8 +123,8 @@ def test_the_probe_checks_every_compiled_batch_size(exported, monkeypatch) -> No
         def __init__(self, request) -> None:  # noqa: ANN001
             self.request = request
 
-        def infer(self, inputs):  # noqa: ANN001, ANN201
-            return [np.asarray(self.request.infer(inputs)[0])[:, ::-1].copy()]
+        def infer(self, inputs, **shared):  # noqa: ANN001, ANN003, ANN201
+            return [np.asarray(self.request.infer(inputs, **shared)[0])[:, ::-1].copy()]
 
     def load_wrong_single(path, threads, precision=None):  # noqa: ANN001, ANN202
         network = load_openvino_network(path, threads, "fp32")
