@@ -21,7 +21,7 @@ import queue
 import threading
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Generic, TypeVar
@@ -78,12 +78,8 @@ def _serve(conn: Connection, job: Callable[[object], Iterable[object]]) -> None:
 
 
 def prestart(job: Callable[[Any], Iterable[object]]) -> Any:
-    """The forkserver context with ``job``'s imports preloaded, its server running.
-
-    Called early (app.core.indexer), it starts the server in its own process so that its
-    imports overlap with what the caller does before decoding starts (loading the model:
-    0.5 s of OpenVINO or onnxruntime that the fork server used to wait for); each worker's
-    start calls it again, which then only returns the context."""
+    """The forkserver context with ``job``'s imports preloaded, its server running (started
+    by the first call; the later ones only return the context)."""
     context = multiprocessing.get_context("forkserver")
     # Imported once, by the fork server, rather than by every worker it forks: two workers
     # importing them cost about a second of CPU, more than bliss-rs's whole start.
@@ -115,7 +111,7 @@ class _Worker(Generic[Item]):
 
 def decode_in_processes(
     items: Iterable[Item], job: Callable[[Item], Iterable[object]], workers: int
-) -> Iterator[tuple[Item, object] | None]:
+) -> Generator[tuple[Item, object] | None, None, None]:
     """Run ``job(item)`` in ``workers`` processes; yield ``(item, piece)`` as pieces arrive.
 
     ``job`` must be a module-level function (it is pickled). Each item's pieces arrive in
@@ -123,6 +119,8 @@ def decode_in_processes(
     ``None`` is yielded after ``POLL_S`` without a piece, so the caller can check for
     cancellation. Closing the generator stops the workers.
 
+    The workers start at once, before the first ``next``: the indexer loads its model while
+    they decode the first files (a core stood idle for most of a second at every run's start).
     A thread of this process receives the pieces as soon as they are sent and keeps up to
     ``QUEUED_PIECES`` per worker for the caller: a piece of log-mel (1 MB) does not fit in a
     pipe, so a worker used to wait in its send while this process ran the network on
@@ -132,7 +130,18 @@ def decode_in_processes(
     reader = threading.Thread(target=_receive, args=(items, job, workers, received, stop),
                               name="decoder-pipes", daemon=True)  # fmt: skip
     reader.start()
+    pieces = _deliver(received, stop, reader)
+    next(pieces)  # into its ``try``: closing it now, even before the first piece, stops the reader
+    return pieces
+
+
+def _deliver(
+    received: queue.Queue[object], stop: threading.Event, reader: threading.Thread
+) -> Generator[tuple[Item, object] | None, None, None]:
+    """What the reader thread receives, for the caller; stops the reader when closed.
+    Its first ``yield`` (``None``) is taken by ``decode_in_processes``."""
     try:
+        yield None
         while True:
             try:
                 got = received.get(timeout=POLL_S)

@@ -123,13 +123,13 @@ class Encoder:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.dtype)
 
-    def _forward(self, windows: np.ndarray) -> np.ndarray:
+    def _forward(self, inputs: np.ndarray) -> np.ndarray:
         if self.device.type == "cuda":
             try:
-                return self._forward_on_device(windows)
+                return self._forward_on_device(inputs)
             except (RuntimeError, AssertionError) as exc:  # OutOfMemoryError is a RuntimeError
                 self._fall_back_to_cpu(exc)
-        return self._forward_on_device(windows)
+        return self._forward_on_device(inputs)
 
     def _fall_back_to_cpu(self, exc: BaseException) -> None:
         """A CUDA error mid-run (out of memory, device lost): go on, on the CPU, from here."""
@@ -141,14 +141,16 @@ class Encoder:
         self.network = self.network.to(self.device)
 
     @torch.inference_mode()
-    def _forward_on_device(self, windows: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))
+    def _forward_on_device(self, inputs: np.ndarray) -> np.ndarray:
+        """Waveforms ``(n, samples)`` through the front end and the network, or log-mel
+        ``(n, 1, N_MELS, N_FRAMES)`` through the network alone."""
+        x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))
         if self.device.type == "cuda":
             x = x.pin_memory()  # page-locked: the copy below is a DMA that overlaps the GPU
         x = x.to(self.device, non_blocking=True)
         with self._autocast():
-            mel = self.frontend(x, windows_rate(windows)).contiguous(memory_format=torch.channels_last)
-            out = self.network(mel)
+            mel = x if x.ndim == 4 else self.frontend(x, windows_rate(inputs))
+            out = self.network(mel.contiguous(memory_format=torch.channels_last))
         return out.float().cpu().numpy()
 
     def embed_windows(self, windows: np.ndarray) -> np.ndarray:
@@ -159,11 +161,23 @@ class Encoder:
         windows = np.asarray(windows, dtype=np.float32)
         if windows.ndim != 2:
             raise ValueError("embed_windows expects (n, WINDOW_SAMPLES) windows")
-        if len(windows) == 0:
+        return self._embed(windows)
+
+    def embed_mel(self, mel: np.ndarray) -> np.ndarray:
+        """``(n, 1, N_MELS, N_FRAMES)`` log-mel (``model.mel.log_mel``, computed elsewhere: the
+        indexer's decoders on a CPU, as for the ONNX encoder) -> ``(n, 256)`` float32,
+        block-normalised."""
+        mel = np.asarray(mel, dtype=np.float32)
+        if mel.ndim != 4:
+            raise ValueError("embed_mel expects (n, 1, N_MELS, N_FRAMES) log-mel")
+        return self._embed(mel)
+
+    def _embed(self, inputs: np.ndarray) -> np.ndarray:
+        if len(inputs) == 0:
             return np.zeros((0, self.info.dims.embedding_size), dtype=np.float32)
         parts = [
-            self._forward(windows[i : i + self.batch_windows])
-            for i in range(0, len(windows), self.batch_windows)
+            self._forward(inputs[i : i + self.batch_windows])
+            for i in range(0, len(inputs), self.batch_windows)
         ]
         return normalize_blocks(np.concatenate(parts))
 

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from model.audio import N_FRAMES, N_MELS, AudioError, split_windows
+from model.audio import N_FRAMES, N_MELS, WINDOW_SAMPLES, AudioError, split_windows
 from model.dimensions import EMBEDDING_SIZE, lowest_block_agreement, normalize_blocks
 from model.embedding import TrackEmbedding, available_cores, track_vector
 from model.mel import log_mel
@@ -90,6 +90,13 @@ def gpu_possible() -> bool:
     return False
 
 
+def gpu_expected(device: str) -> bool:
+    """Will bulk embedding (indexing, ``embed``) on ``device`` run on a GPU, that is on torch?
+    "cuda" asks for one; "auto" takes one where a driver is (``gpu_possible``). Known before
+    anything loads: the indexer's decoders must know whether to send waveforms or log-mel."""
+    return device.startswith("cuda") or (device == "auto" and gpu_possible())
+
+
 def load_onnx_encoder(
     model_path: str | os.PathLike[str], threads: int | None = None, device: str = "auto",
     bulk: bool = False, spin: bool = True,
@@ -107,7 +114,7 @@ def load_onnx_encoder(
     search on 100k tracks: 0.18 s less CPU, the same wall time)."""
     if device.startswith("cuda") or os.environ.get(RUNTIME_ENV, "") == "torch":
         return None
-    if bulk and device == "auto" and gpu_possible():
+    if bulk and gpu_expected(device):
         return None
     model_path = Path(model_path)
     path = onnx_path(model_path)
@@ -207,8 +214,8 @@ class OnnxEncoder:
     def embed_windows(self, windows: np.ndarray) -> np.ndarray:
         """``(n, WINDOW_SAMPLES)`` waveforms -> ``(n, 256)`` float32, block-normalised."""
         windows = np.asarray(windows, dtype=np.float32)
-        if windows.ndim != 2:
-            raise ValueError("embed_windows expects (n, WINDOW_SAMPLES) windows")
+        if windows.ndim != 2 or windows.shape[1] != WINDOW_SAMPLES:  # 44.1 kHz ones are torch's
+            raise ValueError("embed_windows expects (n, WINDOW_SAMPLES) windows at 22 050 Hz")
         return self._embed(windows, log_mel)
 
     def embed_mel(self, mel: np.ndarray) -> np.ndarray:

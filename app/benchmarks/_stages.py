@@ -103,7 +103,7 @@ def _clocked(clock: StageClock, encoder: Any) -> Iterator[None]:
         (model.onnx_encoder, "log_mel", "front end"), (model.mel, "log_mel", "front end"),
         (Catalog, "write_batch", "database writes"),
     ]  # fmt: skip
-    if hasattr(encoder, "embed_mel"):  # ONNX (onnxruntime or OpenVINO); torch's Encoder has a network too
+    if hasattr(encoder.network, "runtime"):  # ONNX (onnxruntime or OpenVINO); torch's Encoder has a network too
         patches = [mock.patch.object(encoder, "network", clock.wrap("network", encoder.network))]
     else:  # torch
         frontend, network = encoder.frontend, encoder.network

@@ -102,7 +102,11 @@ def load_encoder(args: argparse.Namespace, threads: int | None = None, catalog=N
 
     path = model_path(args, catalog, reembed_ok)
     # An explicit GPU request is checked at once: asking for the impossible fails before any work.
-    return LazyEncoder(path, load) if lazy and args.device != "cuda" else load(path)
+    if lazy and args.device != "cuda":
+        from model.onnx_encoder import gpu_expected
+
+        return LazyEncoder(path, load, on_gpu=bulk and gpu_expected(args.device))
+    return load(path)
 
 
 def open_catalog(args: argparse.Namespace, create: bool):  # noqa: ANN201

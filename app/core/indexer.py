@@ -18,8 +18,8 @@ What a run does:
    while the other embeds. ``workers=0`` decodes inline. Files stream back in pieces of
    ``PIECE_WINDOWS`` windows (model.decode_pool), so a 2-hour file needs no more memory
    than a 3-minute one; on a GPU 44.1 kHz files are not resampled (``Encoder.native_rates``).
-   With the ONNX encoder (the CPU default) the workers also run the log-mel front end and
-   send it instead of the waveforms (``decode_file``'s ``mel``).
+   On a CPU the workers also run the log-mel front end and send it instead of the
+   waveforms (``decode_file``'s ``mel``; the encoder's ``embed_mel``).
 3. Writes each batch of finished files in ONE transaction (app.core.catalog), so ``kill -9``
    loses at most the batch in flight and the next run completes it without duplicates.
    A file that cannot be decoded is stored with its reason and skipped.
@@ -48,7 +48,7 @@ from app.core.fingerprint import fingerprint_or_none
 from app.core.index_plan import apply_plan, make_plan
 from app.core.scanner import ScannedFile, scan
 from app.core.types import Progress
-from model.decode_pool import Crashed, decode_in_processes, prestart
+from model.decode_pool import Crashed, decode_in_processes
 from model.dimensions import normalize_blocks
 
 if TYPE_CHECKING:
@@ -138,18 +138,18 @@ def decode_file(file: ScannedFile, native: bool = False, mel: bool = False) -> I
         yield Decoded(file, None, False, 0.0, tags, f"{file.path}: {type(exc).__name__}: {exc}")
 
 
-def default_workers(encoder: Encoder) -> int:
-    """Decoder processes for ``encoder`` on this machine's cores.
+def default_workers(native: bool) -> int:
+    """Decoder processes on this machine's cores, for an encoder on a GPU (``native``) or not.
 
-    With the ONNX encoder the workers carry most of the work (decoding, resampling, the
-    meters and the front end: about 1.3 ms of CPU per second of 44.1 kHz Vorbis, 0.65 of
-    22.05 kHz FLAC, against the network's 0.85 ms), so there is one per core and the
-    one-thread network shares the cores with them. Embedding in the workers too (no network
-    in this process) was measured: the same CPU time (within 1 %), so it was left out.
-    With torch, whose threads take the cores the workers leave, one core is kept for it.
+    On a CPU the workers carry most of the work (decoding, resampling, the meters and the
+    front end: about 1.3 ms of CPU per second of 44.1 kHz Vorbis, 0.65 of 22.05 kHz FLAC,
+    against the network's 0.4-0.85 ms), so there is one per core and the one-thread network
+    shares the cores with them. Embedding in the workers too (no network in this process)
+    was measured: the same CPU time (within 1 %), so it was left out. On a GPU one core is
+    kept for torch, which feeds the device and runs the front end there.
     """
     cores = os.cpu_count() or 2
-    return cores if hasattr(encoder, "embed_mel") else max(1, cores - 1)
+    return max(1, cores - 1) if native else cores
 
 
 def is_cancelled(cancel: Cancel) -> bool:
@@ -206,16 +206,14 @@ def plan_run(
 
 
 def _pieces(
-    todo: list[ScannedFile], workers: int, native: bool, mel: bool
-) -> Iterator[tuple[ScannedFile, Decoded | Crashed] | None]:
-    """Every file's pieces: decoded in ``workers`` processes, or inline when 0."""
+    todo: list[ScannedFile], workers: int, native: bool
+) -> Generator[tuple[ScannedFile, Decoded | Crashed] | None, None, None]:
+    """Every file's pieces: decoded in ``workers`` processes (started now), or inline when 0.
+    Waveforms at their own rate for a GPU (``native``), else their log-mel."""
     if workers > 0:
-        job = functools.partial(decode_file, native=native, mel=mel)
-        yield from decode_in_processes(todo, job, workers)  # type: ignore[misc]
-        return
-    for file in todo:
-        for piece in decode_file(file, native, mel):
-            yield file, piece
+        job = functools.partial(decode_file, native=native, mel=not native)
+        return decode_in_processes(todo, job, workers)  # type: ignore[arg-type]
+    return ((file, piece) for file in todo for piece in decode_file(file, native, not native))
 
 
 def embed_files(
@@ -229,15 +227,17 @@ def embed_files(
     files. Waiting for a whole commit's windows before embedding left one core idle while
     the other decoded and the decoder blocked while the encoder ran (measured: 1.3 s of 7 s)."""
     model_id = str(encoder.model_id)
-    if workers != 0:
-        prestart(decode_file)  # the decoders' imports overlap with loading the model (next line)
-    n_workers = default_workers(encoder) if workers is None else workers
+    # The decoders start first and a lazy encoder loads while they decode (0.6 s with
+    # OpenVINO, during which the second core used to wait for the fork server alone). It
+    # knows before loading whether it will run on a GPU (``native_rates``): what to send.
+    native = encoder.native_rates
+    n_workers = default_workers(native) if workers is None else workers
+    pieces = _pieces(todo, n_workers, native)
     ready: list[Decoded] = []
     finished: list[TrackRecord] = []
     partial: dict[str, list[np.ndarray]] = {}  # window vectors of files still being decoded
     done, total, uncommitted = 0, len(todo), 0
     started = time.monotonic()
-    pieces = _pieces(todo, n_workers, encoder.native_rates, hasattr(encoder, "embed_mel"))
     device = str(getattr(encoder.device, "type", encoder.device)).upper()  # torch.device or "cpu" (ONNX)
     # numpy's BLAS on one thread (the ONNX front end's product, the meters when decoding
     # inline): the cores are split between processes already, and idle OpenBLAS threads spin.

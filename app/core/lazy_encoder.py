@@ -2,8 +2,9 @@
 
 An index run over a library whose files are unchanged or only moved embeds nothing; on a
 2-core machine importing torch and loading the model was 4 of that run's 6 seconds.
-``index_folders`` reads only ``model_id`` and ``info.path`` before its first batch, and
-both are known from the model file itself.
+``index_folders`` reads only ``model_id``, ``info.path`` and ``native_rates`` before it has
+files to embed: the first two are known from the model file itself, the last from where the
+loader will put the network.
 """
 
 from __future__ import annotations
@@ -26,15 +27,24 @@ class ModelRef:
 class LazyEncoder:
     """Stands in for ``model.encoder.Encoder``; ``load(path)`` runs on first real use."""
 
-    def __init__(self, path: Path, load: Callable[[Path], Any]) -> None:
+    def __init__(self, path: Path, load: Callable[[Path], Any], on_gpu: bool = False) -> None:
         self.info = ModelRef(Path(path))
         self.model_id = model_id_of(path)
         self._load = load
+        self._on_gpu = on_gpu  # what the loader expects (model.onnx_encoder.gpu_expected)
         self._encoder: Any = None
 
     @property
     def loaded(self) -> bool:
         return self._encoder is not None
+
+    @property
+    def native_rates(self) -> bool:
+        """``Encoder.native_rates``, known before loading: the indexer starts its decoders,
+        which must know what to send, and loads the model while they decode. Where the
+        expectation turns out wrong (a GPU whose driver fails), the waveforms still embed
+        correctly on torch's CPU front end, only slower."""
+        return self._on_gpu if self._encoder is None else bool(self._encoder.native_rates)
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for attributes this object lacks: device, embed_windows, ...

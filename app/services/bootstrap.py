@@ -92,14 +92,13 @@ class CoreLibrary:
     def index(self, folders: Sequence[str]) -> Iterator[Progress]:
         from app.core.indexer import index_folders
         from app.core.lazy_encoder import LazyEncoder
+        from model.onnx_encoder import gpu_expected, load_onnx_encoder
 
         if self.model_path is None:
             raise UserFacingError("No trained model is installed, so the library cannot be indexed yet.")
         library = self.library
 
         def load(_path: Path) -> Any:
-            from model.onnx_encoder import load_onnx_encoder
-
             # As `soundalike index`: the ONNX export on a CPU (one network thread, the other
             # cores decode), torch on a GPU or when there is no matching export.
             exported = load_onnx_encoder(self.model_path, threads=1, device=self.device, bulk=True)
@@ -108,9 +107,10 @@ class CoreLibrary:
             with self._lock:
                 return self._torch_encoder()
 
+        # The encoder is loaded only when a file must be embedded (not for an unchanged library).
+        encoder = LazyEncoder(self.model_path, load, on_gpu=gpu_expected(self.device))
         try:
-            # The encoder is loaded only when a file must be embedded (not for an unchanged library).
-            yield from index_folders(self.catalog, folders, LazyEncoder(self.model_path, load))
+            yield from index_folders(self.catalog, folders, encoder)
         finally:
             # New vectors become searchable (also after a cancel). The engine is rebuilt here,
             # on the worker, so the GUI thread's next re-rank never loads vectors itself.

@@ -40,6 +40,23 @@ def test_closing_early_stops_the_reader_and_the_workers() -> None:
     assert not reader.is_alive() and not workers[0].is_alive()
 
 
+def test_the_workers_start_before_the_first_piece_is_asked_for() -> None:
+    """The indexer loads its model after starting the pool: the workers must be decoding by
+    then, and closing the pool before taking anything must still stop them."""
+    import multiprocessing
+    import threading
+    import time
+
+    pieces = decode_in_processes([1, 2], many_pieces, workers=1)
+    deadline = time.monotonic() + 30.0
+    while not (workers := [p for p in multiprocessing.active_children() if p.name == "decoder"]):
+        assert time.monotonic() < deadline, "no worker started before the first next()"
+        time.sleep(0.01)
+    reader = next(t for t in threading.enumerate() if t.name == "decoder-pipes")
+    pieces.close()
+    assert not reader.is_alive() and not workers[0].is_alive()
+
+
 def test_the_items_iterable_failing_reaches_the_caller() -> None:
     """An exception in the reader thread (here: the items themselves) is raised to the caller."""
 

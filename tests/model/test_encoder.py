@@ -139,6 +139,20 @@ def test_windows_must_be_two_dimensional(encoder: Encoder) -> None:
     assert encoder.embed_windows(np.zeros((0, WINDOW_SAMPLES), np.float32)).shape == (0, 256)
 
 
+def test_embed_mel_takes_the_numpy_front_ends_log_mel(encoder: Encoder) -> None:
+    """On a CPU the indexer's decoders send log-mel (model.mel.log_mel) to torch's encoder as to
+    the ONNX one: the vectors must be what the waveforms give through torch's own front end."""
+    from model.mel import log_mel
+
+    windows, _ = split_windows(music_like(10.0, seed=3))
+    from_mel, from_waveforms = encoder.embed_mel(log_mel(windows)), encoder.embed_windows(windows)
+    block_cosines = (from_mel * from_waveforms).reshape(len(windows), -1, BLOCK_SIZE).sum(axis=-1)
+    assert block_cosines.min() >= 0.9999  # the same input to 4e-7, rounded apart by bf16 where used
+    with pytest.raises(ValueError):
+        encoder.embed_mel(windows)  # waveforms are not log-mel
+    assert encoder.embed_mel(np.zeros((0, 1, 128, 129), np.float32)).shape == (0, 256)
+
+
 def test_cpu_without_bf16_falls_back_to_fp32(model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import model.device as device_module
 

@@ -234,3 +234,32 @@ def test_a_track_marked_indexed_without_vectors_is_embedded_again(tmp_path, enco
     assert check_catalog(tmp_path / "lib.db").ok
     assert str(paths[1]) in catalog.load_track_vectors(encoder.model_id).paths
     catalog.close()
+
+
+def test_the_decoders_start_before_a_lazy_encoder_loads(tmp_path, encoder) -> None:
+    """The decoder processes start first and the model loads while they decode (a core stood
+    idle for most of a second otherwise): a lazy encoder says what they must send
+    (``native_rates``) without loading, and its load finds them running."""
+    import multiprocessing
+    import time
+
+    from app.core.lazy_encoder import LazyEncoder
+
+    make_library(tmp_path / "music", n=2)
+    decoders_at_load = []
+
+    def load(path):  # noqa: ANN001, ANN202
+        deadline = time.monotonic() + 30.0
+        while not any(p.name == "decoder" for p in multiprocessing.active_children()):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        decoders_at_load.append(sum(p.name == "decoder" for p in multiprocessing.active_children()))
+        return encoder
+
+    lazy = LazyEncoder(encoder.info.path, load)
+    assert (lazy.native_rates, lazy.loaded) == (False, False)
+    assert LazyEncoder(encoder.info.path, load, on_gpu=True).native_rates  # waveforms for a GPU
+    with Catalog.open(tmp_path / "lib.db") as catalog:
+        summary, _ = _run(catalog, [tmp_path / "music"], lazy, workers=1)
+        assert (summary.added, summary.failed, decoders_at_load) == (2, [], [1])
