@@ -58,6 +58,9 @@ SOURCE_ID_KEY = "soundalike.source_model_id"  # metadata: model_id of the .pt it
 TAG_HEAD_KEY = "soundalike.tag_head"  # metadata: the model file's tag head as JSON (optional)
 RUNTIME_ENV = "SOUNDALIKE_RUNTIME"  # "torch": never use an ONNX export (comparisons, debugging)
 BATCH_WINDOWS = 4  # windows per run: fewer than the torch encoder's CPU batch (8) keep the activations smaller
+# From how many files, or bytes of them, ``bulk`` loading pays (``bulk_pays``).
+BULK_MIN_FILES = 8
+BULK_MIN_BYTES = 64 << 20  # an hour of Vorbis, ten minutes of FLAC
 PROBE_AGREEMENT = 0.999  # lowest block cosine to onnxruntime's float32 on the probe for OpenVINO to be used
 
 
@@ -95,6 +98,15 @@ def gpu_expected(device: str) -> bool:
     "cuda" asks for one; "auto" takes one where a driver is (``gpu_possible``). Known before
     anything loads: the indexer's decoders must know whether to send waveforms or log-mel."""
     return device.startswith("cuda") or (device == "auto" and gpu_possible())
+
+
+def bulk_pays(files: int, size: int) -> bool:
+    """Does loading for bulk work (OpenVINO where the CPU has bf16 units) pay for embedding
+    ``files`` files of ``size`` bytes in all? Its start costs about 0.6 s more CPU than
+    onnxruntime's, and its network saves 0.45 ms of CPU per second of audio: on Vorbis songs
+    (``soundalike index``, 2 cores) onnxruntime was quicker for 1 to 4 files (0.2-0.5 s
+    less wall time), even at 8 (1200 s of audio), and slower from 16 (2400 s: 0.3-0.5 s)."""
+    return files >= BULK_MIN_FILES or size >= BULK_MIN_BYTES
 
 
 def load_onnx_encoder(

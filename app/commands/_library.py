@@ -78,7 +78,7 @@ def load_encoder(args: argparse.Namespace, threads: int | None = None, catalog=N
     """
     from app.core.lazy_encoder import LazyEncoder
 
-    def load(path: Path):  # noqa: ANN202
+    def load(path: Path, bulk: bool = bulk):  # noqa: ANN202 - a lazy encoder may load for fewer files
         if onnx:
             from model.onnx_encoder import load_onnx_encoder
 
@@ -105,7 +105,7 @@ def load_encoder(args: argparse.Namespace, threads: int | None = None, catalog=N
     if lazy and args.device != "cuda":
         from model.onnx_encoder import gpu_expected
 
-        return LazyEncoder(path, load, on_gpu=bulk and gpu_expected(args.device))
+        return LazyEncoder(path, lambda path, many: load(path, bulk and many), bulk and gpu_expected(args.device))
     return load(path)
 
 

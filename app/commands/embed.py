@@ -10,6 +10,7 @@ arguments are wrong (2).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -47,11 +48,13 @@ def run(args: argparse.Namespace) -> int:
     from model.audio import WINDOW_SECONDS
     from model.dimensions import DIMENSIONS
     from model.embedding import TrackEmbedding, available_cores, pipeline_threads
+    from model.onnx_encoder import bulk_pays
 
     # On a CPU: the ONNX export (twice torch's speed), its threads the decoders' complement.
     network_threads, _ = pipeline_threads(available_cores())
-    # One file: onnxruntime (OpenVINO's 0.3 s longer start would double a 2-minute file's run).
-    encoder = _library.load_encoder(args, threads=network_threads, announce=True, onnx=True, bulk=len(paths) > 1)
+    # A few files: onnxruntime (OpenVINO's longer start doubled a 2-minute file's run).
+    bulk = bulk_pays(len(paths), sum(os.path.getsize(path) for path in paths if os.path.isfile(path)))
+    encoder = _library.load_encoder(args, threads=network_threads, announce=True, onnx=True, bulk=bulk)
 
     vectors: dict[str, np.ndarray] = {}
     failed = 0

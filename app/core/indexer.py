@@ -46,6 +46,7 @@ from threadpoolctl import threadpool_limits
 from app.core.catalog import Catalog, TrackRecord
 from app.core.fingerprint import fingerprint_or_none
 from app.core.index_plan import apply_plan, make_plan
+from app.core.lazy_encoder import LazyEncoder
 from app.core.scanner import ScannedFile, scan
 from app.core.types import Progress
 from model.decode_pool import Crashed, decode_in_processes
@@ -227,6 +228,8 @@ def embed_files(
     files. Waiting for a whole commit's windows before embedding left one core idle while
     the other decoded and the decoder blocked while the encoder ran (measured: 1.3 s of 7 s)."""
     model_id = str(encoder.model_id)
+    if isinstance(encoder, LazyEncoder):
+        encoder.expect(len(todo), sum(file.size for file in todo))  # a few: the runtime that starts fastest
     # The decoders start first and a lazy encoder loads while they decode (0.6 s with
     # OpenVINO, during which the second core used to wait for the fork server alone). It
     # knows before loading whether it will run on a GPU (``native_rates``): what to send.

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from model.model_id import model_id_of
+from model.onnx_encoder import bulk_pays
 
 
 @dataclass(frozen=True)
@@ -25,18 +26,28 @@ class ModelRef:
 
 
 class LazyEncoder:
-    """Stands in for ``model.encoder.Encoder``; ``load(path)`` runs on first real use."""
+    """Stands in for ``model.encoder.Encoder``; ``load(path, bulk)`` runs on first real use.
 
-    def __init__(self, path: Path, load: Callable[[Path], Any], on_gpu: bool = False) -> None:
+    ``bulk`` is ``load_onnx_encoder``'s: True unless ``expect`` was told of too few files for
+    it to pay (``model.onnx_encoder.bulk_pays``). ``on_gpu``: whether a bulk load puts the
+    network on a GPU (``model.onnx_encoder.gpu_expected``)."""
+
+    def __init__(self, path: Path, load: Callable[[Path, bool], Any], on_gpu: bool = False) -> None:
         self.info = ModelRef(Path(path))
         self.model_id = model_id_of(path)
         self._load = load
-        self._on_gpu = on_gpu  # what the loader expects (model.onnx_encoder.gpu_expected)
+        self._on_gpu = on_gpu
+        self._bulk = True
         self._encoder: Any = None
 
     @property
     def loaded(self) -> bool:
         return self._encoder is not None
+
+    def expect(self, files: int, size: int) -> None:
+        """Say, before loading, how many files (of ``size`` bytes in all) will be embedded: a
+        few load on the runtime that starts fastest (onnxruntime, on the CPU)."""
+        self._bulk = bulk_pays(files, size)
 
     @property
     def native_rates(self) -> bool:
@@ -44,10 +55,12 @@ class LazyEncoder:
         which must know what to send, and loads the model while they decode. Where the
         expectation turns out wrong (a GPU whose driver fails), the waveforms still embed
         correctly on torch's CPU front end, only slower."""
-        return self._on_gpu if self._encoder is None else bool(self._encoder.native_rates)
+        if self._encoder is None:
+            return self._on_gpu and self._bulk
+        return bool(self._encoder.native_rates)
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for attributes this object lacks: device, embed_windows, ...
         if self._encoder is None:
-            self._encoder = self._load(self.info.path)
+            self._encoder = self._load(self.info.path, self._bulk)
         return getattr(self._encoder, name)

@@ -98,10 +98,10 @@ class CoreLibrary:
             raise UserFacingError("No trained model is installed, so the library cannot be indexed yet.")
         library = self.library
 
-        def load(_path: Path) -> Any:
+        def load(_path: Path, bulk: bool) -> Any:
             # As `soundalike index`: the ONNX export on a CPU (one network thread, the other
             # cores decode), torch on a GPU or when there is no matching export.
-            exported = load_onnx_encoder(self.model_path, threads=1, device=self.device, bulk=True)
+            exported = load_onnx_encoder(self.model_path, threads=1, device=self.device, bulk=bulk)
             if exported is not None:
                 return exported
             with self._lock:

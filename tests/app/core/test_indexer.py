@@ -248,7 +248,7 @@ def test_the_decoders_start_before_a_lazy_encoder_loads(tmp_path, encoder) -> No
     make_library(tmp_path / "music", n=2)
     decoders_at_load = []
 
-    def load(path):  # noqa: ANN001, ANN202
+    def load(path, bulk):  # noqa: ANN001, ANN202
         deadline = time.monotonic() + 30.0
         while not any(p.name == "decoder" for p in multiprocessing.active_children()):
             if time.monotonic() > deadline:
@@ -263,3 +263,25 @@ def test_the_decoders_start_before_a_lazy_encoder_loads(tmp_path, encoder) -> No
     with Catalog.open(tmp_path / "lib.db") as catalog:
         summary, _ = _run(catalog, [tmp_path / "music"], lazy, workers=1)
         assert (summary.added, summary.failed, decoders_at_load) == (2, [], [1])
+
+
+def test_a_few_files_load_the_encoder_that_starts_fastest(tmp_path, encoder) -> None:
+    """OpenVINO's start costs more than it saves on a few songs (the app indexing one new
+    file): a lazy encoder told of them loads for them (``bulk`` False: onnxruntime), and
+    their decoders send log-mel even where a bulk load would have gone to a GPU."""
+    from app.core.lazy_encoder import LazyEncoder
+    from model.onnx_encoder import BULK_MIN_BYTES, BULK_MIN_FILES, bulk_pays
+
+    assert not bulk_pays(BULK_MIN_FILES - 1, BULK_MIN_BYTES - 1)
+    assert bulk_pays(BULK_MIN_FILES, 0) and bulk_pays(1, BULK_MIN_BYTES)  # many files, or long ones
+    make_library(tmp_path / "music", n=2)
+    loads = []
+
+    def load(path, bulk):  # noqa: ANN001, ANN202
+        loads.append((bulk, lazy.native_rates))  # what the decoders were told to send
+        return encoder
+
+    lazy = LazyEncoder(encoder.info.path, load, on_gpu=True)
+    with Catalog.open(tmp_path / "lib.db") as catalog:
+        summary, _ = _run(catalog, [tmp_path / "music"], lazy, workers=0)
+    assert (summary.added, loads) == (2, [(False, False)])  # log-mel: the few-files load is the CPU's

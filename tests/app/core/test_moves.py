@@ -109,7 +109,7 @@ def test_a_run_with_nothing_to_embed_never_loads_the_encoder(tmp_path, encoder) 
     paths = make_library(music, n=2, seconds=6)
     loads = []
 
-    def load(path):
+    def load(path, bulk):
         loads.append(path)
         return encoder
 
