@@ -118,11 +118,11 @@ def _timed(cmd: Sequence[str]) -> Cost:
 
 
 def runners(
-    folder: Path, paths: Sequence[Path], model: Path, processes: int, scratch: Path
-) -> dict[str, Callable[[], float]]:
+    folder: Path, paths: Sequence[Path], model: Path, processes: int, scratch: Path, device: str = "cpu"
+) -> dict[str, Callable[[], Cost]]:
     """Runners of the three contenders on the same files, each returning its ``Cost``."""
     soundalike = [sys.executable, "-m", "app"]
-    model_args = ["--model", str(model), "--device", "cpu"]
+    model_args = ["--model", str(model), "--device", device]
 
     def index() -> Cost:
         with tempfile.TemporaryDirectory(dir=scratch) as tmp:
@@ -136,6 +136,11 @@ def runners(
         return _timed([sys.executable, "-c", BLISS_SCRIPT, str(processes), *map(str, paths)])
 
     return {"index": index, "bliss": bliss, "embed": embed}
+
+
+def decoders_alone(paths: Sequence[Path], device: str) -> Cost:
+    """The indexer's decoders on ``paths``, for ``device``, with no network (app/benchmarks/_decoders.py)."""
+    return _timed([sys.executable, "-m", "app.benchmarks._decoders", device, *map(str, paths)])
 
 
 def median_ratios(rounds: list[dict[str, float]]) -> dict[str, float]:

@@ -6,8 +6,10 @@ Prints, on the same files:
    second of audio, indexed inline on one thread with the encoder ``soundalike index`` uses
    (the ONNX export on a CPU; ``SOUNDALIKE_RUNTIME=torch`` for torch's figures);
 2. ``soundalike index`` as a user runs it (a fresh process: start-up, scan, decoding in
-   worker processes, embedding, SQLite writes): x realtime by wall time, and by CPU time of
-   its whole process tree (its decoder workers included).
+   worker processes, embedding, SQLite writes; on ``--device``, default the CPU): x realtime
+   by wall time, and by CPU time of its whole process tree (its decoder workers included);
+   then its decoders alone (app/benchmarks/_decoders.py) and index's share of their rate,
+   which with a GPU (``--device cuda``) should be 0.9 or more.
 
 ``--memory`` then measures peak RSS indexing a 3-minute and a 2-hour file
 (app/benchmarks/_memory.py). ``--against bliss`` then races ``soundalike index`` and ``soundalike embed`` against bliss-rs
@@ -40,6 +42,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds with --against (default 2)")
     parser.add_argument("--memory", action="store_true",
                         help="also peak RSS of `soundalike index` on a 3-minute and a 2-hour file")
+    parser.add_argument("--device", choices=("cpu", "auto", "cuda"), default="cpu",
+                        help="where the timed `soundalike index` and `embed` run (default cpu; the "
+                             "stage table is always the CPU's)")
 
 
 def bench_files(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
@@ -105,11 +110,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"soundalike bench index: {note}, {audio_s / 60:.1f} min of audio; model {model_note}; "
               f"network on {runtime}; cores {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
         stage_table(folder, encoder)
-        contenders = _peer.runners(folder, paths, model, os.cpu_count() or 2, tmp)
+        contenders = _peer.runners(folder, paths, model, os.cpu_count() or 2, tmp, args.device)
         cost = contenders["index"]()
-        print(f"   soundalike index (fresh process, decoders in worker processes): "
+        print(f"   soundalike index --device {args.device} (fresh process, decoders in worker processes): "
               f"{audio_s / cost.wall:.0f}x realtime by wall time, {audio_s / cost.cpu:.0f}x per CPU-second "
               f"({1000 * cost.cpu / audio_s:.3f} ms CPU per audio-s, whole process tree)")
+        alone = _peer.decoders_alone(paths, args.device)
+        print(f"   its decoders alone (same workers and job, no network): {audio_s / alone.wall:.0f}x realtime "
+              f"by wall time; index reaches {alone.wall / cost.wall:.2f} of it (target with CUDA: 0.90)")
         if args.memory:
             from app.benchmarks._memory import memory_report
 

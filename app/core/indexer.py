@@ -206,7 +206,7 @@ def plan_run(
     return plan.todo
 
 
-def _pieces(
+def decoded_pieces(
     todo: list[ScannedFile], workers: int, native: bool
 ) -> Generator[tuple[ScannedFile, Decoded | Crashed] | None, None, None]:
     """Every file's pieces: decoded in ``workers`` processes (started now), or inline when 0.
@@ -235,7 +235,7 @@ def embed_files(
     # knows before loading whether it will run on a GPU (``native_rates``): what to send.
     native = encoder.native_rates
     n_workers = default_workers(native) if workers is None else workers
-    pieces = _pieces(todo, n_workers, native)
+    pieces = decoded_pieces(todo, n_workers, native)
     ready: list[Decoded] = []
     finished: list[TrackRecord] = []
     partial: dict[str, list[np.ndarray]] = {}  # window vectors of files still being decoded

@@ -26,6 +26,20 @@ def test_bench_encode_prints_each_stage(tmp_path: Path) -> None:
         assert stage in result.stdout
 
 
+def test_the_decoders_alone_run_the_indexers_workers_on_every_file(tmp_path: Path) -> None:
+    """`bench index`'s baseline for the CUDA target: a fresh process decoding as the indexer
+    does (in pieces of ``PIECE_WINDOWS`` windows), with no model."""
+    from app.core.indexer import PIECE_WINDOWS
+    from model.audio import stream_windows
+
+    songs = [write_audio(tmp_path / f"{i}.ogg", music_like(seconds, seed=i)) for i, seconds in enumerate((60.0, 7.0))]
+    result = subprocess.run([sys.executable, "-m", "app.benchmarks._decoders", "cpu", *map(str, songs)],
+                            capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    pieces = sum(1 for song in songs for _ in stream_windows(song, PIECE_WINDOWS))
+    assert pieces == 3 and result.stdout.strip() == "3 pieces from 2 files"
+
+
 def test_race_ratios_are_medians_of_each_round() -> None:
     from app.benchmarks._peer import median_ratios
 
