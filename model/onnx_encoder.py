@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 SOURCE_ID_KEY = "soundalike.source_model_id"  # metadata: model_id of the .pt it was made from
 TAG_HEAD_KEY = "soundalike.tag_head"  # metadata: the model file's tag head as JSON (optional)
+ORT_TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"  # onnxruntime's own switch ("1": no telemetry)
 RUNTIME_ENV = "SOUNDALIKE_RUNTIME"  # "torch": never use an ONNX export (comparisons, debugging)
 BATCH_WINDOWS = 4  # windows per run: fewer than the torch encoder's CPU batch (8) keep the activations smaller
 # From how many files, or bytes of them, ``bulk`` loading pays (``bulk_pays``).
@@ -167,6 +168,10 @@ def _openvino_network(path: Path, threads: int, reference: OnnxRuntimeNetwork) -
 
 
 def _session(path: Path, threads: int, spin: bool = True) -> Any:
+    # onnxruntime's Linux and macOS wheels collect telemetry from 1.2x on (1DS: a device id
+    # and an event database under ~/.cache/Microsoft, uploaded when online) unless this is
+    # set before it starts. A user who wants it sets the variable to 0.
+    os.environ.setdefault(ORT_TELEMETRY_ENV, "1")
     try:
         import onnxruntime
     except Exception as exc:  # noqa: BLE001 - absent, or a bundle missing one of its libraries

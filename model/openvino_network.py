@@ -28,6 +28,7 @@ windows, and OpenVINO's start (0.4 s of CPU) would cost more than it saves.
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,11 @@ def _compile(core: Any, model: Any, node: str, precision: str, threads: int, bat
 
 
 def _core() -> Any:
+    # ``import openvino`` imports its model converter (openvino.tools.ovc), whose import starts
+    # openvino_telemetry: on by default, it writes a client id to ~/intel and counts every run
+    # for Google Analytics. Only the runtime is used here: the converter's import is blocked
+    # (openvino catches the ImportError), which also saves 70 ms of the import.
+    sys.modules.setdefault("openvino.tools.ovc", None)  # type: ignore[arg-type]
     try:
         import openvino
 

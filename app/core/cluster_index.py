@@ -124,6 +124,9 @@ def connect(cluster: str, workers: int | None) -> tuple[Any, bool]:
     """``(ray, owned)``: Ray connected to ``cluster``; ``owned`` when this call started it."""
     if cluster.startswith("ray://"):
         _send_token()  # before Ray's import: it reads its configuration then
+    # A cluster that ray.init starts here would report usage to Ray's makers (on by default);
+    # a user who wants that sets the variable to 1.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         import ray
     except ImportError:
