@@ -236,12 +236,16 @@ def embed_files(
     native = encoder.native_rates
     n_workers = default_workers(native) if workers is None else workers
     pieces = decoded_pieces(todo, n_workers, native)
+    started = time.monotonic()
+    try:  # a lazy encoder loads here, on its first use
+        device = str(getattr(encoder.device, "type", encoder.device)).upper()  # torch.device or "cpu" (ONNX)
+    except BaseException:
+        pieces.close()  # it cannot load (CUDA failed, a damaged file): stop the decoders now
+        raise
     ready: list[Decoded] = []
     finished: list[TrackRecord] = []
     partial: dict[str, list[np.ndarray]] = {}  # window vectors of files still being decoded
     done, total, uncommitted = 0, len(todo), 0
-    started = time.monotonic()
-    device = str(getattr(encoder.device, "type", encoder.device)).upper()  # torch.device or "cpu" (ONNX)
     # numpy's BLAS on one thread (the ONNX front end's product, the meters when decoding
     # inline): the cores are split between processes already, and idle OpenBLAS threads spin.
     blas = threadpool_limits(limits=1, user_api="blas")

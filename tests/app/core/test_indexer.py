@@ -285,3 +285,23 @@ def test_a_few_files_load_the_encoder_that_starts_fastest(tmp_path, encoder) -> 
     with Catalog.open(tmp_path / "lib.db") as catalog:
         summary, _ = _run(catalog, [tmp_path / "music"], lazy, workers=0)
     assert (summary.added, loads) == (2, [(False, False)])  # log-mel: the few-files load is the CPU's
+
+
+def test_a_model_that_fails_to_load_stops_the_decoders_started_for_it(tmp_path, encoder) -> None:
+    """A lazy encoder loads after the decoders start (a GPU that fails, a damaged file): its
+    error reaches the caller with the decoder processes and their reader thread stopped,
+    not left to whenever the error's traceback is dropped."""
+    import multiprocessing
+
+    from app.core.lazy_encoder import LazyEncoder
+
+    make_library(tmp_path / "music", n=2)
+
+    def load(path, bulk):  # noqa: ANN001, ANN202
+        raise ValueError("CUDA failed: no device")
+
+    with Catalog.open(tmp_path / "lib.db") as catalog, pytest.raises(ValueError, match="CUDA failed") as failed:
+        _run(catalog, [tmp_path / "music"], LazyEncoder(encoder.info.path, load), workers=1)
+    assert failed.value.__traceback__ is not None  # still held, as an error sink holds it
+    assert not [t for t in threading.enumerate() if t.name == "decoder-pipes"]
+    assert not [p for p in multiprocessing.active_children() if p.name == "decoder"]
