@@ -36,7 +36,7 @@ AHEAD = 2  # items queued per worker, so it never waits for the parent between f
 PRELOAD = ("numpy", "av", "soundfile", "soxr", "threadpoolctl")  # every worker's (scipy's FFT: model.fft)
 POLL_S = 0.5  # longest wait for a piece before yielding ``None`` (a cancellation point)
 # Pieces per worker received ahead of the caller. Bounds memory: a piece is 1 MB of log-mel, or
-# 4-8 MB of waveforms for torch (16 windows at 22.05 or 44.1 kHz).
+# 4-8 MB of waveforms for torch on a GPU (16 windows at 22.05 or 44.1 kHz).
 QUEUED_PIECES = 2
 STOP_CHECK_S = 0.1  # the reader thread's longest wait before it looks whether the caller has stopped
 

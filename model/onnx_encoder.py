@@ -21,7 +21,7 @@ it too (``bulk``: not where a GPU may be, which torch uses): on one thread its n
 cost 0.8 ms of CPU per second of audio against torch's 1.5-1.8 ms in bf16 and 2.0 ms in
 float32 (onnxruntime's fused convolutions and pooling; ``soundalike bench index`` prints
 the stages), and its embeddings match torch's bf16 and float32 ones to cosine >= .999
-(tests/model/test_indexing_features.py). On a CPU with bfloat16 units, ``bulk`` runs the
+(tests/app/core/test_indexing_features.py). On a CPU with bfloat16 units, ``bulk`` runs the
 same file on OpenVINO in bf16 instead (0.35 ms: model.openvino_network), once it has
 embedded a probe batch as onnxruntime does (``PROBE_AGREEMENT``). Training stays on torch.
 """

@@ -68,7 +68,8 @@ def load_encoder(args: argparse.Namespace, threads: int | None = None, catalog=N
     """The encoder (torch is imported here, not at module import); ``threads``: CPU threads.
 
     ``lazy``: loaded on first use (``app.core.lazy_encoder``), so a run that embeds nothing
-    never imports torch. ``announce``: say on stderr which runtime, device and precision it uses.
+    never imports torch; with ``bulk``, as without it when the run has only a few files to
+    embed (``LazyEncoder.expect``). ``announce``: say on stderr which runtime, device and precision it uses.
     ``onnx``: the model's ONNX export on onnxruntime when there is a matching one
     (``model.onnx_encoder``; no torch import, and twice torch's speed on a CPU), unless
     ``--device cuda`` or ``SOUNDALIKE_RUNTIME=torch``; ``bulk`` (indexing, ``embed``): nor

@@ -55,10 +55,12 @@ def run(args: argparse.Namespace) -> int:
     from app.core.catalog_io import is_database_url
     from app.core.indexer import IndexSummary, index_folders
 
-    # Decoding workers and the network share the cores. The ONNX network runs on one thread
-    # (the indexer then starts one worker per core: app.core.indexer.default_workers); torch
-    # gets the cores the workers leave (measured on 2 busy cores: 1 worker + 1 torch thread
-    # indexed fastest, 170x realtime, vs 134x with 1 worker + 2 threads and 154x inline).
+    # Decoding workers and the network share the cores. The network runs on one thread, or
+    # on the cores that ``--workers`` leaves; the indexer starts one worker per core on a CPU
+    # (they run the front end too, for ONNX and torch alike) and one fewer for torch on a GPU
+    # (app.core.indexer.default_workers). Measured with torch on 2 busy cores, when its front
+    # end ran in this process: 1 worker + 1 torch thread indexed fastest, 170x realtime, vs
+    # 134x with 1 worker + 2 threads and 154x inline.
     cores = os.cpu_count() or 2
     workers = args.workers
     threads = max(1, cores - (max(1, cores - 1) if workers is None else workers))

@@ -108,9 +108,9 @@ def decode_file(file: ScannedFile, native: bool = False, mel: bool = False) -> I
     """Decode one file into pieces of network windows, and read its tags (in a worker).
 
     ``native`` keeps 44.1 kHz files at their rate (``Encoder.native_rates``: on a GPU).
-    ``mel`` sends each piece's log-mel instead of its waveforms (for an encoder with
-    ``embed_mel``, the ONNX one): a quarter of the bytes cross from the worker (pickling and
-    pipe copies cost 0.27 ms of CPU per second of audio for waveforms), and the front end
+    ``mel`` sends each piece's log-mel instead of its waveforms (for an encoder on a CPU,
+    ONNX or torch: its ``embed_mel``): a quarter of the bytes cross from the worker (pickling
+    and pipe copies cost 0.27 ms of CPU per second of audio for waveforms), and the front end
     runs on the decoders' cores."""
     from app.core.tags import read_tags
     from model.audio import AudioError, stream_windows

@@ -2,9 +2,9 @@
 
 An index run over a library whose files are unchanged or only moved embeds nothing; on a
 2-core machine importing torch and loading the model was 4 of that run's 6 seconds.
-``index_folders`` reads only ``model_id``, ``info.path`` and ``native_rates`` before it has
-files to embed: the first two are known from the model file itself, the last from where the
-loader will put the network.
+``index_folders`` reads only ``model_id`` and ``info.path`` before it has files to embed,
+both known from the model file itself; then ``native_rates`` before it loads (to start its
+decoders first), known from where the loader will put the network.
 """
 
 from __future__ import annotations
