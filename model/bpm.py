@@ -76,10 +76,10 @@ def bpm_from_envelope(env: np.ndarray) -> float | None:
     env = np.convolve(env - env.mean(), SMOOTHING, mode="same")
     if not np.any(env):
         return None
-    spectrum = np.fft.rfft(env, n=2 * env.size)
-    ac = np.fft.irfft(spectrum.real**2 + spectrum.imag**2)[: env.size]
+    longest = int(FRAME_RATE * 60 / MIN_BPM)
+    ac = autocorrelation(env, min(env.size, 2 * longest + 1))  # the lags read below
     ac = ac / ac[0]
-    lags = np.arange(int(FRAME_RATE * 60 / MAX_BPM), int(FRAME_RATE * 60 / MIN_BPM) + 1)
+    lags = np.arange(int(FRAME_RATE * 60 / MAX_BPM), longest + 1)
     lags = lags[2 * lags < ac.size]
     if lags.size == 0:
         return None
@@ -96,6 +96,18 @@ def bpm_from_envelope(env: np.ndarray) -> float | None:
         if a - 2 * b + c < 0:
             lag += 0.5 * (a - c) / (a - 2 * b + c)
     return float(60 * FRAME_RATE / lag)
+
+
+def autocorrelation(env: np.ndarray, lags: int) -> np.ndarray:
+    """``sum(env[t] * env[t + k])`` for ``k`` in ``0 .. lags - 1``, by FFT.
+
+    Zero-padded to a power of two past ``env.size + lags``, which keeps those lags exact (no
+    wrap-around) and the transform small and fast. Padding to ``2 * env.size``, which gives
+    every lag, made numpy fall back to Bluestein's algorithm on lengths with a large prime
+    factor: 83 MB more at the end of a 2-hour track's decoding, for ~100 lags used."""
+    size = 1 << (env.size + lags).bit_length()
+    spectrum = np.fft.rfft(env, n=size)
+    return np.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=size)[:lags]
 
 
 def estimate_bpm(samples: np.ndarray) -> float | None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from model.audio import SAMPLE_RATE
-from model.bpm import estimate_bpm
+from model.bpm import autocorrelation, estimate_bpm
 from model.loudness import integrated_loudness
 from model.measure import TrackMeter, measure
 from tests.synth_audio import clicks, music_like
@@ -70,3 +70,13 @@ def test_meter_at_44k_agrees_with_22k() -> None:
     assert meter.loudness_lufs() == pytest.approx(lufs, abs=0.3)
     with pytest.raises(ValueError, match="48000"):
         TrackMeter(48000)
+
+
+@pytest.mark.parametrize("frames", [258, 4097, 62003, 310015])  # 310015: a 2-hour track's envelope
+def test_autocorrelation_is_exact_at_the_lags_asked_for(frames: int) -> None:
+    """BPM reads ~100 lags: they come from a small power-of-two transform, and must equal the
+    linear (not circular) autocorrelation."""
+    env = np.random.default_rng(frames).random(frames).astype(np.float32) - 0.5
+    lags = 103
+    expected = [np.dot(env[: frames - k].astype(np.float64), env[k:]) for k in range(lags)]
+    np.testing.assert_allclose(autocorrelation(env, lags), expected, atol=1e-5 * expected[0])  # float32
