@@ -77,7 +77,7 @@ def _serve(conn: Connection, job: Callable[[object], Iterable[object]]) -> None:
         pass  # the parent has gone or is stopping us
 
 
-def prestart(job: Callable[[Any], Iterable[object]]) -> Any:
+def _forkserver(job: Callable[[Any], Iterable[object]]) -> Any:
     """The forkserver context with ``job``'s imports preloaded, its server running (started
     by the first call; the later ones only return the context)."""
     context = multiprocessing.get_context("forkserver")
@@ -90,7 +90,7 @@ def prestart(job: Callable[[Any], Iterable[object]]) -> Any:
 
 class _Worker(Generic[Item]):
     def __init__(self, job: Callable[[Item], Iterable[object]]) -> None:
-        context = prestart(job)
+        context = _forkserver(job)
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_serve, args=(child, job), name="decoder", daemon=True)
         self.process.start()

@@ -7,6 +7,9 @@ loudness, tags, and on a CPU the log-mel front end), every piece received and dr
 model loaded, no catalog. ``soundalike bench index`` prints index's throughput over this
 one: on a CPU it shows what the network and the rest of the pipeline cost; with a GPU
 (``--device cuda``) the target is 0.9 or more, that is the GPU keeps up with the decoders.
+Like ``soundalike index`` with many files, it takes the GPU where one is expected
+(``gpu_expected``): with ``--device auto`` and fewer than ``BULK_MIN_FILES`` files, index
+itself would stay on the CPU (``bulk_pays``), and the two would not compare.
 """
 
 from __future__ import annotations
