@@ -15,8 +15,9 @@ ONNX encoder. With torch it was 343, 71 and 437 MiB against 319, 66 and 406; 153
 MiB, 2131 for the tree, before it streamed).
 Whole Vorbis and Opus files are decoded by FFmpeg's decoders in process instead (PyAV,
 ``model/av_decode.py``: 40 % less CPU than libvorbis, the same samples to -136 dB); a clip's
-span still by libsndfile. Formats libsndfile cannot open (e.g. .m4a) are decoded by an
-``ffmpeg`` subprocess when ffmpeg is installed (``model/ffmpeg_decode.py``).
+span still by libsndfile. Formats libsndfile cannot open (.m4a/.mp4/.aac/.wma: AAC, ALAC,
+video soundtracks, ...) are decoded by FFmpeg's decoders in process too (PyAV, imported only
+when such a file is met: ``model/av_formats.py``), spans included, to the sample.
 
 Every failure a user can cause raises ``AudioError`` whose message is one line. Results
 for unusual but valid input, chosen so that nothing surprising happens downstream:
@@ -44,7 +45,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from model import av_decode, ffmpeg_decode
+from model import av_decode, av_formats
 from model.constants import SAMPLE_RATE  # Hz: every file is resampled to this
 from model.truncation import truncation_reason
 
@@ -89,22 +90,16 @@ def _check_path(path: Path) -> None:
 
 
 def _open(path: Path) -> sf.SoundFile | None:
-    """Open with libsndfile; ``None`` means "not libsndfile's format, try ffmpeg"."""
+    """Open with libsndfile; ``None`` means "not libsndfile's format: PyAV's (model.av_formats)"."""
     try:
         # Bytes: soundfile encodes a str path strictly, which fails on a non-UTF-8 name.
         return sf.SoundFile(os.fsencode(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        # A broken .mp3/.wav/... is reported as broken; only other formats go to ffmpeg,
+        # A broken .mp3/.wav/... is reported as broken; only other formats go to FFmpeg,
         # which would otherwise happily "decode" random bytes as MPEG noise.
-        foreign = path.suffix.lower() not in SNDFILE_SUFFIXES
-        if foreign and ffmpeg_decode.available() and ffmpeg_decode.probe_duration(path):
+        if path.suffix.lower() not in SNDFILE_SUFFIXES:
             return None
-        if foreign:
-            detail = f"unsupported audio format ({path.suffix or 'no extension'})"
-        else:
-            detail = "not a readable audio file (corrupt, or not what its extension says)"
-        hint = "" if ffmpeg_decode.available() else " (install ffmpeg for more formats)"
-        raise AudioError(f"{path}: {detail}{hint}") from exc
+        raise AudioError(f"{path}: not a readable audio file (corrupt, or not what its extension says)") from exc
 
 
 def audio_duration(path: str | os.PathLike[str]) -> float:
@@ -113,9 +108,7 @@ def audio_duration(path: str | os.PathLike[str]) -> float:
     _check_path(path)
     handle = _open(path)
     if handle is None:
-        duration = ffmpeg_decode.probe_duration(path)
-        assert duration is not None  # _open returned None only because ffprobe knew it
-        return duration
+        return av_formats.duration(path, AudioError)
     with handle:
         if handle.samplerate <= 0:
             raise AudioError(f"{path}: header has no sample rate")
@@ -194,14 +187,20 @@ def _stream_sndfile(
 
 
 def _resampled(
-    path: Path, blocks: Iterator[np.ndarray], source_rate: int, declared: int, out_rate: int
+    path: Path,
+    blocks: Iterator[np.ndarray],
+    source_rate: int,
+    declared: int,
+    out_rate: int,
+    start: int = 0,
 ) -> Iterator[np.ndarray]:
-    """Mono blocks from another decoder (model.av_decode) resampled and checked for
-    truncation as ``_stream_sndfile`` does; ``declared``: libsndfile's frame count."""
+    """Mono blocks from another decoder (model.av_decode, model.av_formats) resampled and
+    checked for truncation as ``_stream_sndfile`` does; the blocks begin at sample ``start``
+    and should end at ``declared`` (the header's frame count, or the span's end; 0: unknown)."""
     resampler = None if source_rate == out_rate else soxr.ResampleStream(
         source_rate, out_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY
     )
-    position = 0
+    position = start
     for mono in blocks:
         position += mono.size
         yield mono if resampler is None else resampler.resample_chunk(mono)
@@ -228,7 +227,9 @@ def _open_stream(
         raise ValueError("offset_s and duration_s must be >= 0")
     handle = _open(path)
     if handle is None:
-        return SAMPLE_RATE, ffmpeg_decode.stream(path, SAMPLE_RATE, offset_s, duration_s, AudioError)
+        source, start, end, blocks = av_formats.open_mono(path, offset_s, duration_s, READ_BLOCK_SECONDS, AudioError)
+        rate = source if native and source in NATIVE_RATES else SAMPLE_RATE
+        return rate, _resampled(path, blocks, source, end, rate, start)
     try:
         reason = truncation_reason(path)
         if reason is not None:

@@ -22,7 +22,7 @@ again (0.93-1.02 for 400 frames): the planes no longer stay in the cache.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,30 +75,46 @@ def _blocks(
     path: Path,
     error: Callable[[str], Exception],
 ) -> Iterator[np.ndarray]:
-    # Frames wait (their planes) until MIX_SAMPLES have arrived; then each channel's planes
-    # are joined in one call and summed, and the mix goes into the block being filled.
-    blocks = _BlockFiller(block_samples)
-    frames: list[list[Any]] = []  # planes of the frames not yet mixed
-    queued, channels, decoded = 0, 0, 0
     with container:
-        try:
-            for frame in container.decode(stream):
-                planes, n = frame.planes, frame.samples
-                decoded += n
-                # (a chained stream may change its channel count: mix what came before)
-                if frames and (queued >= MIX_SAMPLES or len(planes) != channels):
-                    yield from blocks.add(_channel_sum(frames, channels), 1.0 / channels)
-                    frames, queued = [], 0
-                channels = len(planes)
-                if planes[0].buffer_size != 4 * n:  # padded: Vorbis's short blocks, trimmed ends
-                    planes = [memoryview(plane)[: 4 * n] for plane in planes]
-                frames.append(planes)
-                queued += n
-        except av.FFmpegError as exc:
-            rate = stream.rate or 1
-            raise error(f"{path}: decoding failed at {decoded / rate:.1f} s (truncated or corrupt data)") from exc
-    if frames:
-        yield from blocks.add(_channel_sum(frames, channels), 1.0 / channels)
+        yield from mono_blocks(_planes(container, stream, path, error), block_samples)
+
+
+def _planes(
+    container: Any, stream: Any, path: Path, error: Callable[[str], Exception]
+) -> Iterator[tuple[Sequence[Any], int]]:
+    decoded = 0
+    try:
+        for frame in container.decode(stream):
+            planes, n = frame.planes, frame.samples
+            decoded += n
+            if planes[0].buffer_size != 4 * n:  # padded: Vorbis's short blocks, trimmed ends
+                planes = [memoryview(plane)[: 4 * n] for plane in planes]
+            yield planes, n
+    except av.FFmpegError as exc:
+        rate = stream.rate or 1
+        raise error(f"{path}: decoding failed at {decoded / rate:.1f} s (truncated or corrupt data)") from exc
+
+
+def mono_blocks(frames: Iterable[tuple[Sequence[Any], int]], block_samples: int) -> Iterator[np.ndarray]:
+    """Mono float32 blocks of ``block_samples`` (the last shorter): the channel mean of
+    ``frames``, each given as ``(planes, n)``: its float32 channel planes, ``4 * n`` bytes each.
+
+    Frames wait (their planes) until ``MIX_SAMPLES`` have arrived; then each channel's planes
+    are joined in one call and summed, and the mix goes into the block being filled.
+    """
+    blocks = _BlockFiller(block_samples)
+    waiting: list[Sequence[Any]] = []  # planes of the frames not yet mixed
+    queued, channels = 0, 0
+    for planes, n in frames:
+        # (a chained stream may change its channel count: mix what came before)
+        if waiting and (queued >= MIX_SAMPLES or len(planes) != channels):
+            yield from blocks.add(_channel_sum(waiting, channels), 1.0 / channels)
+            waiting, queued = [], 0
+        channels = len(planes)
+        waiting.append(planes)
+        queued += n
+    if waiting:
+        yield from blocks.add(_channel_sum(waiting, channels), 1.0 / channels)
     if blocks.filled:
         yield blocks.block[: blocks.filled]
 
@@ -124,7 +140,7 @@ class _BlockFiller:
                 self.block, self.filled = np.empty(self.size, np.float32), 0
 
 
-def _channel_sum(frames: list[list[Any]], channels: int) -> np.ndarray:
+def _channel_sum(frames: Sequence[Sequence[Any]], channels: int) -> np.ndarray:
     """The sum of ``frames``' channel planes (float32, finite); the caller scales it to the mean.
 
     Three passes over the samples in all (the sum here, its finiteness check, the scaled copy

@@ -2,8 +2,8 @@
 
 Reusable by every test module (``from tests.synth_audio import write_audio, tone``). Each
 generator returns float32 samples in [-1, 1] (mono ``(n,)`` or ``(n, channels)``); ``write_audio``
-writes WAV/FLAC/OGG with libsndfile and MP3 with libsndfile's LAME encoder (ffmpeg if that
-fails). Same arguments and seed give the same samples, so tests assert invariants, not floats.
+writes WAV/FLAC/OGG with libsndfile, MP3 with libsndfile's LAME encoder (ffmpeg if that
+fails) and M4A (AAC) with PyAV's own encoder (no ffmpeg needed). Same arguments and seed give the same samples, so tests assert invariants, not floats.
 """
 
 from __future__ import annotations
@@ -68,9 +68,11 @@ def music_like(seconds: float, seed: int = 0, sr: int = DEFAULT_RATE, bpm: float
 
 
 def write_audio(path: Path, samples: np.ndarray, sr: int = DEFAULT_RATE, subtype: str | None = None) -> Path:
-    """Write ``samples`` to ``path``; the format follows the suffix (.wav .flac .ogg .mp3)."""
+    """Write ``samples`` to ``path``; the format follows the suffix (.wav .flac .ogg .mp3 .m4a)."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix == ".m4a":
+        return write_m4a(path, samples, sr)
     if suffix == ".mp3":
         try:
             sf.write(str(path), samples, sr, format="MP3", subtype="MPEG_LAYER_III")
@@ -90,3 +92,26 @@ def write_audio(path: Path, samples: np.ndarray, sr: int = DEFAULT_RATE, subtype
         subtype = "VORBIS"
     sf.write(str(path), samples, sr, format=formats[suffix], subtype=subtype)
     return path
+
+
+def write_m4a(path: Path, samples: np.ndarray, sr: int = DEFAULT_RATE, faststart: bool = True) -> Path:
+    """AAC-LC in MP4 by FFmpeg's encoder through PyAV, at 192 kbit/s; ``faststart``: the index
+    (moov) before the data, as streaming tools write it (FFmpeg's default puts it at the end).
+
+    PNS (noise substitution) is off: its decoder fills bands with random noise, so a span
+    decoded after a seek would not equal the same samples of the whole file.
+    """
+    import av
+
+    planar = np.ascontiguousarray(np.asarray(samples, np.float32).reshape(len(samples), -1).T)
+    layout = "mono" if planar.shape[0] == 1 else "stereo"
+    with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as out:
+        stream = out.add_stream("aac", rate=sr, layout=layout, options={"aac_pns": "0"})
+        stream.bit_rate = 192000
+        frame_size = 1024
+        for start in range(0, planar.shape[1], frame_size):
+            frame = av.AudioFrame.from_ndarray(planar[:, start : start + frame_size].copy(), format="fltp", layout=layout)
+            frame.rate, frame.pts = sr, start
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return Path(path)

@@ -22,7 +22,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-# What the decoder (libsndfile, or ffmpeg when installed) opens; anything else is not audio.
+# What the decoder (libsndfile, else FFmpeg's decoders through PyAV: model.audio) opens; anything else is not audio.
 AUDIO_EXTENSIONS = frozenset(
     ".wav .wave .flac .ogg .oga .opus .mp3 .aif .aiff .aifc .m4a .aac .mp4 .wma .caf .w64".split()
 )
