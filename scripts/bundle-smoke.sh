@@ -8,6 +8,7 @@
 # 1. --version prints "soundalike <version>";
 # 2. embed on a generated WAV with the bundled default model (resources/models/default.pt),
 #    or, when the bundle has none, a random-init model file written here with the venv python;
+#    then on the same query as an .m4a (AAC, decoded by the bundle's PyAV);
 # 3. index the bundled demo library into a temporary db (decode workers = forkserver
 #    processes re-entering the frozen executable), then search --json on it;
 # 4. cues on an .otio and an FCP 7 XML timeline (the bundled OpenTimelineIO adapters);
@@ -88,6 +89,23 @@ with np.load(sys.argv[1] + "/query.npz") as f:
     assert f["embeddings"].shape == (1, 256), f["embeddings"].shape
     assert list(f["dimensions"]) == ["genre", "mood", "instrument", "tempo"]
     assert np.isfinite(f["embeddings"]).all()
+'
+# The same query as AAC in MP4 (a temp track ripped from a video): the bundle's PyAV decodes it,
+# no ffmpeg needed; its vector is the WAV's to within AAC's loss.
+"$PY" - "$TMP/query.wav" "$TMP/query.m4a" <<'EOF'
+import sys
+import soundfile as sf
+sys.path.insert(0, ".")
+from tests.synth_audio import write_m4a
+samples, rate = sf.read(sys.argv[1], dtype="float32")
+write_m4a(sys.argv[2], samples, rate)
+EOF
+step embed-m4a timeout 300 "$EXE" embed "$TMP/query.m4a" -o "$TMP/query-m4a.npz" "${MODEL_ARGS[@]}"
+check embed-m4a '
+import sys, numpy as np
+with np.load(sys.argv[1] + "/query.npz") as wav, np.load(sys.argv[1] + "/query-m4a.npz") as m4a:
+    cosine = float(wav["embeddings"][0] @ m4a["embeddings"][0]) / 4  # four unit blocks
+    assert cosine > 0.98, cosine
 '
 
 # 3. index the bundled demo library, then search it
