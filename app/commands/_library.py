@@ -106,7 +106,10 @@ def load_encoder(args: argparse.Namespace, threads: int | None = None, catalog=N
     if lazy and args.device != "cuda":
         from model.onnx_encoder import gpu_expected
 
-        return LazyEncoder(path, lambda path, many: load(path, bulk and many), bulk and gpu_expected(args.device))
+        def load_for(model: Path, many: bool):  # noqa: ANN202 - the lazy encoder's loader: few files, no bulk
+            return load(model, bulk and many)
+
+        return LazyEncoder(path, load_for, on_gpu=bulk and gpu_expected(args.device))
     return load(path)
 
 
