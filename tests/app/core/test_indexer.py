@@ -145,6 +145,22 @@ def test_query_cut_from_a_library_track_finds_it_at_that_offset(tmp_path, encode
     catalog.close()
 
 
+def test_a_temp_track_in_the_cuts_video_file_is_a_query(tmp_path, encoder) -> None:
+    """Editors often have the temp track only as the cut's video (.mov/.mp4): its soundtrack
+    is decoded in process (model.av_formats, no ffmpeg) and a region of it finds the track."""
+    from model.audio import load_audio
+    from tests.synth_audio import write_m4a
+
+    paths = make_library(tmp_path / "music", n=4, seconds=20)
+    with Catalog.open(tmp_path / "lib.db") as catalog:
+        _run(catalog, [tmp_path / "music"], encoder, workers=0)
+        library = Library(catalog, encoder)
+        target = str(paths[3])
+        video = write_m4a(tmp_path / "cut.mov", load_audio(target), 22050)  # AAC in a QuickTime movie
+        best = library.search(library.prepare_query(video, start_s=5 * WINDOW_S, end_s=8 * WINDOW_S), k=1)[0]
+    assert (best.track.path, round(best.offset_s / WINDOW_S)) == (target, 5)
+
+
 def crash_on_bomb(file):
     """A decode job that kills its worker process for files named *bomb* (a decoder crash)."""
     from app.core.indexer import Decoded
