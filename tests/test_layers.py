@@ -40,3 +40,24 @@ def test_services_use_qtcore_only() -> None:
                 if name.startswith(("PySide6.QtWidgets", "PySide6.QtGui"))
             ]
     assert not offenders, offenders
+
+
+def test_ui_takes_only_value_types_from_the_core() -> None:
+    """House rule 4: app.ui imports app.services and app.core.types, no other core module
+    (import-linter's layers contract allows any lower layer, so scan the source)."""
+    import ast
+
+    offenders = []
+    for path in (ROOT / "app" / "ui").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [
+                f"{path.name}: {name}"
+                for name in names
+                if (name == "app.core" or name.startswith("app.core.")) and name != "app.core.types"
+            ]
+    assert not offenders, offenders

@@ -26,6 +26,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core import export, waveform
+from app.core.scanner import AUDIO_EXTENSIONS
 from app.core.types import DIMENSIONS, SearchFilters, SearchResult, SearchWeights
 from app.services.backends import SearchBackend
 from app.services.workers import ErrorSink, GeneratorWorker, Pools
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 
 PEAK_BINS = 1200  # waveform columns sent to the UI (enough for a 1440-px wide screen)
 PREPARE_SLICE_S = 0.004  # GUI-thread time per idle slice of preparing slider moves (module doc)
+# A temp track often comes as the cut's video: its soundtrack is decoded (model.av_formats).
+VIDEO_SUFFIXES = frozenset(".mov .mp4 .m4v .mkv .webm .mxf .avi".split())
+QUERY_SUFFIXES = AUDIO_EXTENSIONS | VIDEO_SUFFIXES  # what the Open dialog lists as a clip
 
 
 @dataclass(frozen=True)

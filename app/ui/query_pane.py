@@ -25,17 +25,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.scanner import AUDIO_EXTENSIONS
 from app.core.types import DIMENSIONS, SearchFilters, SearchWeights, display_path
-from app.services.search_service import QueryInfo, SearchService
+from app.services.search_service import QUERY_SUFFIXES, QueryInfo, SearchService
 from app.ui.dialog_folders import DialogFolders
 from app.ui.waveform_widget import WaveformWidget
 
 DEFAULT_PER_GROUP = 2  # results per album or artist when "At most" is on (the default)
-# A temp track often comes as the cut's video: its soundtrack is decoded (model.av_formats).
-VIDEO_SUFFIXES = frozenset(".mov .mp4 .m4v .mkv .webm .mxf .avi".split())
-AUDIO_FILTER = (f"Audio and video files ({' '.join(f'*{s}' for s in sorted(AUDIO_EXTENSIONS | VIDEO_SUFFIXES))})"
-                ";;All files (*)")
+AUDIO_FILTER = f"Audio and video files ({' '.join(f'*{s}' for s in sorted(QUERY_SUFFIXES))});;All files (*)"
 PRESETS: dict[str, tuple[int, int, int, int]] = {
     "Overall feel": (50, 50, 50, 50),
     "Same tempo": (20, 20, 20, 100),
