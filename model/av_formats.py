@@ -19,9 +19,12 @@ first (the ``ffmpeg`` command did not: up to one frame more).
 A packet that fails to decode (a few damaged bytes) becomes its length of silence, as players
 do, so the timeline stays aligned; more than ``MAX_DAMAGED_PACKETS`` make the file an error.
 
-One thing is not exact: AAC's noise substitution (PNS) fills bands with the decoder's random
-noise, so where an encoder used it a span's samples differ from the whole file's there (30-80 dB
-below the music on real songs; identical elsewhere).
+Not exact where a decoder draws random numbers, whose state a seek does not restore: AAC's
+noise substitution (PNS) fills bands with noise, so where an encoder used it a span's samples
+differ from the whole file's there (30-80 dB below the music on real songs; identical
+elsewhere); AC-3 dithers its zero-bit mantissas (FFmpeg's AC-3 encoder's output in a .mov: a
+span's noise 19 dB below a synthetic signal, all along it; in Matroska, decoded from the start,
+exact).
 """
 
 from __future__ import annotations

@@ -163,6 +163,15 @@ def test_pyav_is_imported_only_for_its_formats(tmp_path: Path) -> None:
     assert out.stdout.split() == ["False", "True"]
 
 
+def test_without_pyav_such_a_file_is_an_error_saying_so(tmp_path: Path, monkeypatch) -> None:
+    """A broken install (PyAV missing): one line naming the cause, not an ImportError."""
+    path = write_m4a(tmp_path / "h.m4a", music_like(1.0, seed=10))
+    monkeypatch.setitem(sys.modules, "av", None)  # ``import av`` raises ImportError
+    for call in (load_audio, audio_duration):
+        with pytest.raises(AudioError, match=r"unsupported audio format \(\.m4a\): PyAV is missing"):
+            call(path)
+
+
 def test_an_m4a_in_a_folder_is_indexed(tmp_path: Path) -> None:
     from app.core.catalog import Catalog
     from app.core.indexer import IndexSummary, index_folders
