@@ -71,6 +71,20 @@ def test_spans_are_the_whole_files_samples(tmp_path: Path, offset_s: float, dura
     np.testing.assert_array_equal(load_audio(path, offset_s, duration_s), whole[start:end])
 
 
+@pytest.mark.parametrize("suffix", [".mov", ".mkv"])
+def test_spans_of_a_video_files_soundtrack_are_its_samples(tmp_path: Path, suffix: str) -> None:
+    """With a video stream beside the audio: a .mov seeks the audio stream (sample-exact
+    timestamps), a .mkv's millisecond timestamps are decoded from the start; both give the
+    whole decode's samples."""
+    path = _video_with_sound(tmp_path / f"cut{suffix}", music_like(6.0, seed=14))
+    whole = load_audio(path)
+    assert whole.size == pytest.approx(6 * SAMPLE_RATE, abs=1024)
+    for offset_s, duration_s in [(1.7, 2.25), (4.2, None)]:
+        start = int(round(offset_s * SAMPLE_RATE))
+        end = None if duration_s is None else start + int(round(duration_s * SAMPLE_RATE))
+        np.testing.assert_array_equal(load_audio(path, offset_s, duration_s), whole[start:end])
+
+
 def test_blocks_are_bounded_and_native_rate_kept(tmp_path: Path) -> None:
     """Streamed in blocks of about READ_BLOCK_SECONDS, and 44.1 kHz kept for a GPU encoder."""
     path = write_m4a(tmp_path / "c.m4a", music_like(25.0, seed=7, sr=44100), 44100)
@@ -146,6 +160,28 @@ def _video_without_sound(path: Path) -> Path:
             frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 40 * i, np.uint8), format="rgb24")
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
+    return path
+
+
+def _video_with_sound(path: Path, samples: np.ndarray) -> Path:
+    """MPEG-4 video (10 fps, 32x32) interleaved with AAC (PNS off) at 22 050 Hz, mono."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("mpeg4", rate=10)
+        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+        audio = out.add_stream("aac", rate=SAMPLE_RATE, layout="mono", options={"aac_pns": "0"})
+        planar = np.asarray(samples, np.float32)[None]
+        done = 0
+        for i in range(int(10 * samples.size / SAMPLE_RATE)):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 20 * (i % 10), np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+            while done < min((i + 1) * SAMPLE_RATE // 10, samples.size):
+                sound = av.AudioFrame.from_ndarray(planar[:, done : done + 1024].copy(), format="fltp", layout="mono")
+                sound.rate, sound.pts = SAMPLE_RATE, done
+                done += sound.samples
+                out.mux(audio.encode(sound))
+        out.mux(audio.encode(None))
+        out.mux(video.encode(None))
     return path
 
 
